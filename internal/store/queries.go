@@ -1,0 +1,447 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+)
+
+// Stats status values of a query.
+const (
+	StatusPending = "pending"  // not asked yet, or not final when last asked
+	StatusFinal   = "final"    // Athena gave a final state; never asked again
+	StatusNoStats = "no_stats" // Athena no longer knows the query; never asked again
+)
+
+// Query is one stored query: the CloudTrail event, the columns derived from it
+// by the identity, team and cost rules, and Athena's statistics.
+type Query struct {
+	Region       string
+	QueryID      string
+	EventID      string
+	EventTime    time.Time
+	OwnerAccount string // the account whose credentials read the query back
+
+	Identity cloudtrail.Identity
+
+	CTDatabase         string
+	CTCatalog          string
+	CTWorkgroup        string
+	CTQueryText        string
+	ClientRequestToken string
+	SourceIP           string
+	UserAgent          string
+
+	// Derived columns, set by the caller's rules before writing.
+	User        string
+	Role        string
+	Account     string
+	Team        string
+	Database    string
+	Workgroup   string
+	Provisioned bool
+	BilledBytes int64
+
+	StatsStatus string
+	AskAttempts int
+	LastAsked   time.Time
+	Stats       Stats
+}
+
+// Stats is what Athena's QueryExecution says about a query.
+type Stats struct {
+	State                  string
+	StateChangeReason      string
+	StatementType          string
+	SubstatementType       string
+	Database               string
+	Catalog                string
+	Workgroup              string
+	QueryText              string
+	DataScannedBytes       int64
+	EngineMs               int64
+	TotalMs                int64
+	QueueMs                int64
+	PlanningMs             int64
+	ServicePreprocessingMs int64
+	ServiceProcessingMs    int64
+	SubmittedAt            time.Time
+	CompletedAt            time.Time
+	ReusedResult           bool
+	ErrorCategory          int32
+	ErrorType              int32
+	ErrorMessage           string
+	OutputLocation         string
+	EngineVersion          string
+}
+
+// QueryText is the best text known: Athena's, else CloudTrail's (before 2023
+// CloudTrail still recorded it).
+func (q *Query) QueryText() string {
+	if q.Stats.QueryText != "" {
+		return q.Stats.QueryText
+	}
+	return q.CTQueryText
+}
+
+// Rejected is a StartQueryExecution call Athena refused.
+type Rejected struct {
+	EventID      string
+	EventTime    time.Time
+	Region       string
+	Identity     cloudtrail.Identity
+	User         string
+	Role         string
+	Account      string
+	Team         string
+	Database     string
+	Workgroup    string
+	ErrorCode    string
+	ErrorMessage string
+}
+
+// Checkpoint statuses.
+const (
+	CheckpointDone    = "done"    // read completely; skipped by later runs while unchanged
+	CheckpointBad     = "bad"     // bad input; retried (and reported) by later runs
+	CheckpointIgnored = "ignored" // not a trail file (digest); skipped while unchanged
+)
+
+// Checkpoint records that a source finished one input object.
+type Checkpoint struct {
+	Source  string
+	Name    string
+	Size    int64
+	ModTime time.Time
+	Status  string
+	Queries int
+	Detail  string
+}
+
+// Batch is committed atomically: its rows and the checkpoints of the inputs
+// they were read from.
+type Batch struct {
+	Queries     []Query
+	Rejected    []Rejected
+	Checkpoints []Checkpoint
+}
+
+// CommitResult says what a commit changed.
+type CommitResult struct {
+	NewQueries  int // rows inserted; the rest were already stored
+	NewRejected int
+}
+
+const queryColumns = `region, query_id, event_id, event_time, day, owner_account,
+	identity_type, principal_id, principal_arn, identity_account, identity_user_name, invoked_by,
+	issuer_type, issuer_user_name, issuer_arn, source_identity, on_behalf_of_user, on_behalf_of_store,
+	ct_database, ct_catalog, ct_workgroup, ct_query_text, client_request_token, source_ip, user_agent,
+	user, role, account, team, database, workgroup, provisioned, billed_bytes,
+	stats_status, ask_attempts, last_asked,
+	state, state_change_reason, statement_type, substatement_type, athena_database, athena_catalog, athena_workgroup,
+	query_text, data_scanned_bytes, engine_ms, total_ms, queue_ms, planning_ms, service_preprocessing_ms,
+	service_processing_ms, submitted_at, completed_at, reused_result, error_category, error_type, error_message,
+	output_location, engine_version`
+
+var queryColumnCount = strings.Count(queryColumns, ",") + 1
+
+func queryValues(q *Query) []any {
+	id := &q.Identity
+	st := &q.Stats
+	status := q.StatsStatus
+	if status == "" {
+		status = StatusPending
+	}
+	return []any{
+		q.Region, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.OwnerAccount,
+		id.Type, id.PrincipalID, id.ARN, id.AccountID, id.UserName, id.InvokedBy,
+		id.IssuerType, id.IssuerUserName, id.IssuerARN, id.SourceIdentity, id.OnBehalfOfUserID, id.OnBehalfOfIdentityStoreARN,
+		q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText, q.ClientRequestToken, q.SourceIP, q.UserAgent,
+		q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes,
+		status, q.AskAttempts, nullMillis(q.LastAsked),
+		st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog, st.Workgroup,
+		st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs, st.ServicePreprocessingMs,
+		st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
+		st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion,
+	}
+}
+
+func scanQuery(rows interface{ Scan(...any) error }) (Query, error) {
+	var q Query
+	id := &q.Identity
+	st := &q.Stats
+	var eventTime int64
+	var day string
+	var provisioned, reused int
+	var lastAsked, submitted, completed sql.NullInt64
+	err := rows.Scan(
+		&q.Region, &q.QueryID, &q.EventID, &eventTime, &day, &q.OwnerAccount,
+		&id.Type, &id.PrincipalID, &id.ARN, &id.AccountID, &id.UserName, &id.InvokedBy,
+		&id.IssuerType, &id.IssuerUserName, &id.IssuerARN, &id.SourceIdentity, &id.OnBehalfOfUserID, &id.OnBehalfOfIdentityStoreARN,
+		&q.CTDatabase, &q.CTCatalog, &q.CTWorkgroup, &q.CTQueryText, &q.ClientRequestToken, &q.SourceIP, &q.UserAgent,
+		&q.User, &q.Role, &q.Account, &q.Team, &q.Database, &q.Workgroup, &provisioned, &q.BilledBytes,
+		&q.StatsStatus, &q.AskAttempts, &lastAsked,
+		&st.State, &st.StateChangeReason, &st.StatementType, &st.SubstatementType, &st.Database, &st.Catalog, &st.Workgroup,
+		&st.QueryText, &st.DataScannedBytes, &st.EngineMs, &st.TotalMs, &st.QueueMs, &st.PlanningMs, &st.ServicePreprocessingMs,
+		&st.ServiceProcessingMs, &submitted, &completed, &reused,
+		&st.ErrorCategory, &st.ErrorType, &st.ErrorMessage, &st.OutputLocation, &st.EngineVersion,
+	)
+	if err != nil {
+		return q, err
+	}
+	q.EventTime = time.UnixMilli(eventTime).UTC()
+	q.Provisioned = provisioned != 0
+	q.LastAsked = fromMillis(lastAsked)
+	st.SubmittedAt = fromMillis(submitted)
+	st.CompletedAt = fromMillis(completed)
+	st.ReusedResult = reused != 0
+	return q, nil
+}
+
+// Day is the UTC calendar day of t, the key of per-day reports.
+func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// Commit writes a batch in one transaction. Queries and rejected submissions
+// already stored are left as they are (a duplicate delivery changes nothing);
+// checkpoints are replaced.
+func (s *Store) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
+	var res CommitResult
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("begin commit: %w", err)
+	}
+	defer tx.Rollback()
+	if len(b.Queries) > 0 {
+		stmt, err := tx.PrepareContext(ctx, "INSERT INTO queries ("+queryColumns+") VALUES ("+placeholders(queryColumnCount)+") ON CONFLICT(region, query_id) DO NOTHING")
+		if err != nil {
+			return res, fmt.Errorf("prepare query insert: %w", err)
+		}
+		defer stmt.Close()
+		for i := range b.Queries {
+			r, err := stmt.ExecContext(ctx, queryValues(&b.Queries[i])...)
+			if err != nil {
+				return res, fmt.Errorf("insert query %s/%s: %w", b.Queries[i].Region, b.Queries[i].QueryID, err)
+			}
+			n, _ := r.RowsAffected()
+			res.NewQueries += int(n)
+		}
+	}
+	if len(b.Rejected) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO rejected (event_id, event_time, day, region, principal_arn, identity_json, user, role, account, team,
+			database, workgroup, error_code, error_message) VALUES (`+placeholders(14)+`) ON CONFLICT(event_id) DO NOTHING`)
+		if err != nil {
+			return res, fmt.Errorf("prepare rejected insert: %w", err)
+		}
+		defer stmt.Close()
+		for _, r := range b.Rejected {
+			idJSON, err := json.Marshal(r.Identity)
+			if err != nil {
+				return res, fmt.Errorf("encode identity of %s: %w", r.EventID, err)
+			}
+			out, err := stmt.ExecContext(ctx, r.EventID, millis(r.EventTime), Day(r.EventTime), r.Region, r.Identity.ARN, string(idJSON),
+				r.User, r.Role, r.Account, r.Team, r.Database, r.Workgroup, r.ErrorCode, r.ErrorMessage)
+			if err != nil {
+				return res, fmt.Errorf("insert rejected submission %s: %w", r.EventID, err)
+			}
+			n, _ := out.RowsAffected()
+			res.NewRejected += int(n)
+		}
+	}
+	if len(b.Checkpoints) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO checkpoints (source, name, size, mtime, status, queries, detail, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(source, name) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, status = excluded.status,
+			queries = excluded.queries, detail = excluded.detail, updated_at = excluded.updated_at`)
+		if err != nil {
+			return res, fmt.Errorf("prepare checkpoint: %w", err)
+		}
+		defer stmt.Close()
+		now := millis(time.Now())
+		for _, c := range b.Checkpoints {
+			if _, err := stmt.ExecContext(ctx, c.Source, c.Name, c.Size, millis(c.ModTime), c.Status, c.Queries, c.Detail, now); err != nil {
+				return res, fmt.Errorf("write checkpoint %s %s: %w", c.Source, c.Name, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit: %w", err)
+	}
+	return res, nil
+}
+
+// Checkpoints returns every checkpoint of source, by name.
+func (s *Store) Checkpoints(ctx context.Context, source string) (map[string]Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT name, size, mtime, status, queries, detail FROM checkpoints WHERE source = ?", source)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints of %s: %w", source, err)
+	}
+	defer rows.Close()
+	out := make(map[string]Checkpoint)
+	for rows.Next() {
+		c := Checkpoint{Source: source}
+		var mtime int64
+		if err := rows.Scan(&c.Name, &c.Size, &mtime, &c.Status, &c.Queries, &c.Detail); err != nil {
+			return nil, fmt.Errorf("read checkpoints of %s: %w", source, err)
+		}
+		c.ModTime = time.UnixMilli(mtime).UTC()
+		out[c.Name] = c
+	}
+	return out, rows.Err()
+}
+
+// PendingQueries returns up to limit queries whose statistics are not final,
+// in key order after (region, queryID), for paging through a large backlog.
+func (s *Store) PendingQueries(ctx context.Context, afterRegion, afterQueryID string, limit int) ([]Query, error) {
+	return s.selectQueries(ctx, "stats_status = 'pending' AND (region, query_id) > (?, ?)", []any{afterRegion, afterQueryID}, limit)
+}
+
+// ScanQueries calls fn for every stored query, in key order, a page at a time.
+func (s *Store) ScanQueries(ctx context.Context, pageSize int, fn func(page []Query) error) error {
+	var region, id string
+	for {
+		page, err := s.selectQueries(ctx, "(region, query_id) > (?, ?)", []any{region, id}, pageSize)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		last := page[len(page)-1]
+		region, id = last.Region, last.QueryID
+	}
+}
+
+// GetQuery returns one query, or false when it is not stored.
+func (s *Store) GetQuery(ctx context.Context, region, queryID string) (Query, bool, error) {
+	qs, err := s.selectQueries(ctx, "region = ? AND query_id = ?", []any{region, queryID}, 1)
+	if err != nil || len(qs) == 0 {
+		return Query{}, false, err
+	}
+	return qs[0], true, nil
+}
+
+func (s *Store) selectQueries(ctx context.Context, where string, args []any, limit int) ([]Query, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+queryColumns+" FROM queries WHERE "+where+" ORDER BY region, query_id LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("select queries: %w", err)
+	}
+	defer rows.Close()
+	var out []Query
+	for rows.Next() {
+		q, err := scanQuery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read query row: %w", err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// UpdateQueries rewrites the derived columns, statistics and enrichment state
+// of existing queries in one transaction (after enrichment, or when the rules
+// that derive users, teams and cost changed).
+func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
+	if len(qs) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin update: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
+		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?,
+		stats_status = ?, ask_attempts = ?, last_asked = ?,
+		state = ?, state_change_reason = ?, statement_type = ?, substatement_type = ?, athena_database = ?, athena_catalog = ?,
+		athena_workgroup = ?, query_text = ?, data_scanned_bytes = ?, engine_ms = ?, total_ms = ?, queue_ms = ?, planning_ms = ?,
+		service_preprocessing_ms = ?, service_processing_ms = ?, submitted_at = ?, completed_at = ?, reused_result = ?,
+		error_category = ?, error_type = ?, error_message = ?, output_location = ?, engine_version = ?
+		WHERE region = ? AND query_id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare update: %w", err)
+	}
+	defer stmt.Close()
+	for i := range qs {
+		q := &qs[i]
+		st := &q.Stats
+		_, err := stmt.ExecContext(ctx,
+			q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes,
+			q.StatsStatus, q.AskAttempts, nullMillis(q.LastAsked),
+			st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog,
+			st.Workgroup, st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs,
+			st.ServicePreprocessingMs, st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
+			st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion,
+			q.Region, q.QueryID)
+		if err != nil {
+			return fmt.Errorf("update query %s/%s: %w", q.Region, q.QueryID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit update: %w", err)
+	}
+	return nil
+}
+
+// ScanRejected calls fn for every rejected submission, a page at a time.
+func (s *Store) ScanRejected(ctx context.Context, pageSize int, fn func(page []Rejected) error) error {
+	after := ""
+	for {
+		rows, err := s.db.QueryContext(ctx, `SELECT event_id, event_time, region, identity_json, user, role, account, team,
+			database, workgroup, error_code, error_message FROM rejected WHERE event_id > ? ORDER BY event_id LIMIT ?`, after, pageSize)
+		if err != nil {
+			return fmt.Errorf("select rejected: %w", err)
+		}
+		var page []Rejected
+		for rows.Next() {
+			var r Rejected
+			var t int64
+			var idJSON string
+			if err := rows.Scan(&r.EventID, &t, &r.Region, &idJSON, &r.User, &r.Role, &r.Account, &r.Team,
+				&r.Database, &r.Workgroup, &r.ErrorCode, &r.ErrorMessage); err != nil {
+				rows.Close()
+				return fmt.Errorf("read rejected row: %w", err)
+			}
+			r.EventTime = time.UnixMilli(t).UTC()
+			if err := json.Unmarshal([]byte(idJSON), &r.Identity); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode identity of rejected %s: %w", r.EventID, err)
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		after = page[len(page)-1].EventID
+	}
+}
+
+// UpdateRejectedTeams rewrites user, role and team of rejected submissions.
+func (s *Store) UpdateRejectedTeams(ctx context.Context, rs []Rejected) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin update: %w", err)
+	}
+	defer tx.Rollback()
+	for _, r := range rs {
+		if _, err := tx.ExecContext(ctx, "UPDATE rejected SET user = ?, role = ?, account = ?, team = ? WHERE event_id = ?",
+			r.User, r.Role, r.Account, r.Team, r.EventID); err != nil {
+			return fmt.Errorf("update rejected %s: %w", r.EventID, err)
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func testQuery(region, id, user string, bytes int64) Query {
+	return Query{
+		Region: region, QueryID: id, EventID: "ev-" + id,
+		EventTime:    time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
+		OwnerAccount: "111111111111",
+		Identity:     cloudtrail.Identity{Type: "IAMUser", UserName: user, ARN: "arn:aws:iam::111111111111:user/" + user},
+		User:         user, Account: "111111111111", Team: "t", Database: "db", Workgroup: "primary",
+		StatsStatus: StatusFinal, BilledBytes: bytes,
+		Stats: Stats{State: "SUCCEEDED", StatementType: "DML", DataScannedBytes: bytes, QueryText: "SELECT 1",
+			SubmittedAt: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)},
+	}
+}
+
+func TestCommitIsIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	b := &Batch{
+		Queries:     []Query{testQuery("us-east-1", "q1", "alice", 100), testQuery("us-east-1", "q1", "alice", 100), testQuery("eu-west-1", "q1", "bob", 5)},
+		Rejected:    []Rejected{{EventID: "e1", EventTime: time.Now(), Region: "us-east-1", ErrorCode: "InvalidRequestException"}},
+		Checkpoints: []Checkpoint{{Source: "dir:x", Name: "a.json.gz", Size: 10, ModTime: time.UnixMilli(1000).UTC(), Status: CheckpointDone}},
+	}
+	res, err := st.Commit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewQueries != 2 || res.NewRejected != 1 {
+		t.Fatalf("first commit: %+v, want 2 queries (same id in two regions) and 1 rejected", res)
+	}
+	res, err = st.Commit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewQueries != 0 || res.NewRejected != 0 {
+		t.Fatalf("second commit inserted %+v, want nothing", res)
+	}
+	cps, err := st.Checkpoints(ctx, "dir:x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp := cps["a.json.gz"]; cp.Status != CheckpointDone || cp.Size != 10 || !cp.ModTime.Equal(time.UnixMilli(1000)) {
+		t.Fatalf("checkpoint = %+v", cp)
+	}
+	q, ok, err := st.GetQuery(ctx, "us-east-1", "q1")
+	if err != nil || !ok {
+		t.Fatalf("GetQuery: %v %v", ok, err)
+	}
+	want := testQuery("us-east-1", "q1", "alice", 100)
+	if q.Identity != want.Identity || q.Stats != want.Stats || q.User != "alice" || !q.EventTime.Equal(want.EventTime) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", q, want)
+	}
+}
+
+func TestPendingAndUpdate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	var qs []Query
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		q := testQuery("us-east-1", id, "alice", 0)
+		q.StatsStatus, q.Stats = StatusPending, Stats{}
+		qs = append(qs, q)
+	}
+	if _, err := st.Commit(ctx, &Batch{Queries: qs}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.PendingQueries(ctx, "", "", 2)
+	if err != nil || len(page) != 2 || page[0].QueryID != "a" || page[1].QueryID != "b" {
+		t.Fatalf("first page = %v, %v", page, err)
+	}
+	page, err = st.PendingQueries(ctx, "us-east-1", "b", 10)
+	if err != nil || len(page) != 3 {
+		t.Fatalf("second page = %d, %v", len(page), err)
+	}
+	page[0].StatsStatus = StatusFinal
+	page[0].Stats = Stats{State: "SUCCEEDED", StatementType: "DML", DataScannedBytes: 42}
+	page[0].BilledBytes = 10 << 20
+	page[1].StatsStatus = StatusNoStats
+	if err := st.UpdateQueries(ctx, page[:2]); err != nil {
+		t.Fatal(err)
+	}
+	page, err = st.PendingQueries(ctx, "", "", 10)
+	if err != nil || len(page) != 3 {
+		t.Fatalf("pending after update = %d, %v; want 3", len(page), err)
+	}
+	groups, err := st.Aggregate(ctx, "user", Filter{})
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("aggregate = %v, %v", groups, err)
+	}
+	g := groups[0]
+	if g.Queries != 5 || g.Succeeded != 1 || g.BytesScanned != 42 || g.BilledBytes != 10<<20 || g.NoStats != 1 || g.WithStats != 1 {
+		t.Fatalf("group = %+v", g)
+	}
+}
+
+func TestAggregateFilters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	a := testQuery("us-east-1", "1", "alice", 100)
+	b := testQuery("us-east-1", "2", "bob@example.com", 200)
+	b.EventTime = b.EventTime.Add(48 * time.Hour)
+	c := testQuery("eu-west-1", "3", "bob@example.com", 300)
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{a, b, c}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		by     string
+		filter Filter
+		want   map[string]int64 // key → bytes
+	}{
+		{"all by user", "user", Filter{}, map[string]int64{"alice": 100, "bob@example.com": 500}},
+		{"glob", "user", Filter{Match: map[string][]string{"user": {"bob@*"}}}, map[string]int64{"bob@example.com": 500}},
+		{"region", "region", Filter{}, map[string]int64{"us-east-1": 300, "eu-west-1": 300}},
+		{"since", "user", Filter{Since: a.EventTime.Add(time.Hour)}, map[string]int64{"bob@example.com": 200}},
+		{"until", "day", Filter{Until: a.EventTime.Add(time.Hour)}, map[string]int64{"2026-11-20": 400}},
+		{"two values", "user", Filter{Match: map[string][]string{"user": {"alice", "nobody"}}}, map[string]int64{"alice": 100}},
+		{"hostile value is bound", "user", Filter{Match: map[string][]string{"user": {"' OR 1=1 --"}}}, map[string]int64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			groups, err := st.Aggregate(ctx, tt.by, tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, g := range groups {
+				got[g.Key] += g.BytesScanned
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+	if _, err := st.Aggregate(ctx, "user; DROP TABLE queries", Filter{}); err == nil {
+		t.Fatal("unknown dimension accepted")
+	}
+}
+
+func TestReopenKeepsSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMeta(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if v, err := st.Meta(ctx, "k"); err != nil || v != "v" {
+		t.Fatalf("meta after reopen = %q, %v", v, err)
+	}
+}
