@@ -1,0 +1,481 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// collector is a sink that keeps what it is given and checks it is never
+// called concurrently.
+type collector struct {
+	mu      sync.Mutex
+	inSink  bool
+	calls   int
+	results map[Ref]Result
+	failAt  int // when > 0, the failAt-th call returns errSink
+	t       *testing.T
+}
+
+var errSink = errors.New("sink: disk full")
+
+func newCollector(t *testing.T) *collector {
+	return &collector{t: t, results: map[Ref]Result{}}
+}
+
+func (c *collector) sink(_ context.Context, results []Result) error {
+	c.mu.Lock()
+	if c.inSink {
+		c.t.Error("sink called concurrently")
+	}
+	c.inSink = true
+	c.mu.Unlock()
+	time.Sleep(time.Millisecond) // widen the window a concurrent call would hit
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inSink = false
+	c.calls++
+	if c.failAt > 0 && c.calls == c.failAt {
+		return errSink
+	}
+	for _, r := range results {
+		if _, dup := c.results[r.Ref]; dup {
+			c.t.Errorf("result for %v delivered twice", r.Ref)
+		}
+		c.results[r.Ref] = r
+	}
+	return nil
+}
+
+// fastEnricher returns an Enricher whose backoff is short enough for tests.
+func fastEnricher(f *fakeAWS, opts Options) *Enricher {
+	e := New(f.config(), opts)
+	e.backoffBase = time.Millisecond
+	e.backoffMax = 20 * time.Millisecond
+	return e
+}
+
+var (
+	submitted = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+	completed = submitted.Add(3500 * time.Millisecond)
+)
+
+func addQueries(f *fakeAWS, account, region, prefix string, n int) []Ref {
+	refs := make([]Ref, n)
+	for i := range n {
+		id := fmt.Sprintf("%s-%04d", prefix, i)
+		f.addQuery(account, region, id, fakeQuery{
+			State: "SUCCEEDED", Database: "sales", WorkGroup: "primary",
+			Query: "SELECT " + id, Bytes: int64(1000 + i), EngineMs: 3000,
+			Submitted: submitted, Completed: completed,
+		})
+		refs[i] = Ref{Account: account, Region: region, QueryID: id}
+	}
+	return refs
+}
+
+func TestEnrichBatches(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	refs := addQueries(f, baseAccount, "us-east-1", "q", 120)
+	refs = append(refs, refs[:10]...) // duplicates are asked once
+
+	c := newCollector(t)
+	sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, _ := f.snapshot()
+	if len(calls) != 3 {
+		t.Errorf("calls = %d, want 3", len(calls))
+	}
+	for _, call := range calls {
+		if len(call.IDs) > MaxBatch {
+			t.Errorf("call with %d ids", len(call.IDs))
+		}
+	}
+	want := Summary{Asked: 120, Known: 120, Calls: 3}
+	if sum != want {
+		t.Errorf("summary = %+v, want %+v", sum, want)
+	}
+	if len(c.results) != 120 {
+		t.Fatalf("results = %d, want 120", len(c.results))
+	}
+
+	got := c.results[Ref{Account: baseAccount, Region: "us-east-1", QueryID: "q-0007"}]
+	wantResult := Result{
+		Ref:   Ref{Account: baseAccount, Region: "us-east-1", QueryID: "q-0007"},
+		Known: true, State: "SUCCEEDED", StatementType: "DML", SubstatementType: "SELECT",
+		Database: "sales", Catalog: "awsdatacatalog", WorkGroup: "primary", Query: "SELECT q-0007",
+		EngineVersion: "Athena engine version 3", DataScannedBytes: 1007, EngineExecutionMs: 3000,
+		TotalExecutionMs: 3150, QueueMs: 100, PlanningMs: 40, ServicePreProcessingMs: 20,
+		ServiceProcessingMs: 30, SubmittedAt: submitted, CompletedAt: completed,
+		OutputLocation: "s3://results/q-0007.csv",
+	}
+	if got != wantResult {
+		t.Errorf("result\n got %+v\nwant %+v", got, wantResult)
+	}
+	if !got.Final() {
+		t.Error("SUCCEEDED result not final")
+	}
+}
+
+func TestEnrichFailedQueryFields(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	f.addQuery(baseAccount, "eu-west-1", "bad", fakeQuery{State: "FAILED", Submitted: submitted, Completed: completed})
+	c := newCollector(t)
+	if _, err := fastEnricher(f, Options{}).Enrich(context.Background(),
+		[]Ref{{Account: baseAccount, Region: "eu-west-1", QueryID: "bad"}}, c.sink); err != nil {
+		t.Fatal(err)
+	}
+	r := c.results[Ref{Account: baseAccount, Region: "eu-west-1", QueryID: "bad"}]
+	if r.State != "FAILED" || r.ErrorCategory != 2 || r.ErrorType != 1301 || r.ErrorMessage != "TABLE_NOT_FOUND" ||
+		!strings.HasPrefix(r.StateChangeReason, "TABLE_NOT_FOUND") {
+		t.Errorf("failed query result = %+v", r)
+	}
+}
+
+func TestEnrichGroupsByAccountAndRegion(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	const other = "222222222222"
+	const role = "arn:aws:iam::222222222222:role/athenawatch-reader"
+	f.addRole(role, other)
+
+	var refs []Ref
+	for _, acct := range []string{baseAccount, other} {
+		for _, region := range []string{"us-east-1", "eu-west-1", "ap-southeast-2"} {
+			refs = append(refs, addQueries(f, acct, region, acct+"-"+region, 60)...)
+		}
+	}
+	// The same id in two regions is two queries.
+	f.addQuery(baseAccount, "eu-west-1", "shared-id", fakeQuery{State: "RUNNING", Submitted: submitted})
+	f.addQuery(baseAccount, "us-east-1", "shared-id", fakeQuery{State: "SUCCEEDED", Submitted: submitted, Completed: completed})
+	refs = append(refs,
+		Ref{Account: baseAccount, Region: "eu-west-1", QueryID: "shared-id"},
+		Ref{Account: baseAccount, Region: "us-east-1", QueryID: "shared-id"})
+
+	c := newCollector(t)
+	e := fastEnricher(f, Options{Roles: map[string]string{other: role}, Concurrency: 3})
+	sum, err := e.Enrich(context.Background(), refs, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Known != len(refs) || len(c.results) != len(refs) {
+		t.Fatalf("known %d, delivered %d, want %d (summary %+v)", sum.Known, len(c.results), len(refs), sum)
+	}
+	calls, _ := f.snapshot()
+	// The fake answers only with the queries of the account and region a
+	// call was signed for, so every result being Known proves the routing;
+	// check the calls directly too.
+	for _, call := range calls {
+		for _, id := range call.IDs {
+			if id == "shared-id" {
+				continue
+			}
+			if !strings.HasPrefix(id, call.Account+"-"+call.Region+"-") {
+				t.Errorf("id %s asked in account %s region %s", id, call.Account, call.Region)
+			}
+		}
+	}
+	if got := c.results[Ref{Account: baseAccount, Region: "eu-west-1", QueryID: "shared-id"}]; got.State != "RUNNING" || got.Final() {
+		t.Errorf("eu-west-1 shared-id = %s final=%v, want RUNNING not final", got.State, got.Final())
+	}
+	f.mu.Lock()
+	assumed := append([]string(nil), f.assumed...)
+	f.mu.Unlock()
+	if len(assumed) != 1 || assumed[0] != role {
+		t.Errorf("assumed roles = %v, want [%s] once for all regions", assumed, role)
+	}
+}
+
+func TestEnrichUnknownAndInvalidIDs(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	refs := addQueries(f, baseAccount, "us-east-1", "q", 3)
+	invalid := []string{"", strings.Repeat("x", 129), "has space", " ", "bad\xffutf8"}
+	for _, id := range append([]string{"expired-1", "never-existed"}, invalid...) {
+		refs = append(refs, Ref{Account: baseAccount, Region: "us-east-1", QueryID: id})
+	}
+	refs = append(refs, Ref{Account: baseAccount, Region: "us-east-1", QueryID: strings.Repeat("y", 128)})
+
+	c := newCollector(t)
+	sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Summary{Asked: len(refs), Known: 3, NotFound: len(refs) - 3, Calls: 1}
+	if sum != want {
+		t.Errorf("summary = %+v, want %+v", sum, want)
+	}
+	for _, ref := range refs {
+		r, ok := c.results[ref]
+		if !ok {
+			t.Errorf("no result for %q", ref.QueryID)
+			continue
+		}
+		if wantKnown := strings.HasPrefix(ref.QueryID, "q-"); r.Known != wantKnown {
+			t.Errorf("%q Known = %v, want %v", ref.QueryID, r.Known, wantKnown)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range invalid {
+		if f.sentIDs[id] {
+			t.Errorf("invalid id %q was sent to Athena", id)
+		}
+	}
+	if !f.sentIDs[strings.Repeat("y", 128)] {
+		t.Error("a 128-character id was not sent")
+	}
+}
+
+func TestEnrichRetriesUnprocessed(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	refs := addQueries(f, baseAccount, "us-east-1", "q", 70)
+	f.transient["q-0003"] = 2   // recovers on the third attempt
+	f.transient["q-0060"] = 1   // recovers on the second
+	f.transient["q-0010"] = 100 // never recovers
+
+	c := newCollector(t)
+	sum, err := fastEnricher(f, Options{MaxAttempts: 3}).Enrich(context.Background(), refs, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Known != 69 || sum.Failed != 1 || sum.NotFound != 0 {
+		t.Errorf("summary = %+v, want 69 known, 1 failed", sum)
+	}
+	if _, ok := c.results[Ref{Account: baseAccount, Region: "us-east-1", QueryID: "q-0010"}]; ok {
+		t.Error("an id that never processed got a result; it must stay pending")
+	}
+	for _, id := range []string{"q-0003", "q-0060"} {
+		if r := c.results[Ref{Account: baseAccount, Region: "us-east-1", QueryID: id}]; !r.Known {
+			t.Errorf("%s not known after retries", id)
+		}
+	}
+	calls, _ := f.snapshot()
+	asked := 0
+	for _, call := range calls {
+		for _, id := range call.IDs {
+			if id == "q-0010" {
+				asked++
+			}
+		}
+	}
+	if asked != 3 {
+		t.Errorf("q-0010 asked %d times, want MaxAttempts = 3", asked)
+	}
+	// Retried ids ride along with fresh ones: 70 ids + 4 retries need 2 calls
+	// of 50, then the lone retries.
+	if len(calls) > 4 {
+		t.Errorf("calls = %d, want at most 4", len(calls))
+	}
+}
+
+func TestEnrichThrottlingLosesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	var refs []Ref
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		refs = append(refs, addQueries(f, baseAccount, region, region, 500)...)
+	}
+	// Athena's quota is per account: both regions share one bucket here,
+	// well below the client's default 20/s burst 40.
+	f.bucket = rate.NewLimiter(20, 3)
+
+	c := newCollector(t)
+	sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, throttled := f.snapshot()
+	t.Logf("summary %+v", sum)
+	if sum.Known != 1000 || len(c.results) != 1000 {
+		t.Errorf("known %d, delivered %d, want 1000", sum.Known, len(c.results))
+	}
+	if len(calls) != 20 {
+		t.Errorf("successful calls = %d, want 20", len(calls))
+	}
+	if throttled == 0 || sum.Throttled != throttled {
+		t.Errorf("throttled: server %d, summary %d; want equal and > 0", throttled, sum.Throttled)
+	}
+	if sum.Calls != len(calls)+throttled {
+		t.Errorf("summary calls %d, want %d successful + %d throttled", sum.Calls, len(calls), throttled)
+	}
+}
+
+func TestEnrichGroupErrorDoesNotStopOthers(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	const other = "333333333333"
+	const role = "arn:aws:iam::333333333333:role/reader"
+	f.addRole(role, other)
+	f.denied[other] = true
+	refs := addQueries(f, baseAccount, "us-east-1", "ok", 80)
+	refs = append(refs, addQueries(f, other, "eu-west-1", "denied", 80)...)
+
+	c := newCollector(t)
+	sum, err := fastEnricher(f, Options{Roles: map[string]string{other: role}}).Enrich(context.Background(), refs, c.sink)
+	var ge *GroupError
+	if !errors.As(err, &ge) {
+		t.Fatalf("err = %v, want a *GroupError", err)
+	}
+	if ge.Account != other || ge.Region != "eu-west-1" || ge.Failed != 80 {
+		t.Errorf("group error = %+v", ge)
+	}
+	if !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "eu-west-1") {
+		t.Errorf("error %q does not name the account and region", err)
+	}
+	if sum.Known != 80 || sum.Failed != 80 {
+		t.Errorf("summary = %+v, want 80 known, 80 failed", sum)
+	}
+}
+
+func TestEnrichSinkErrorStopsRun(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	var refs []Ref
+	for _, region := range []string{"us-east-1", "eu-west-1", "us-west-2", "ap-south-1"} {
+		refs = append(refs, addQueries(f, baseAccount, region, region, 500)...)
+	}
+	c := newCollector(t)
+	c.failAt = 2
+	_, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
+	if !errors.Is(err, errSink) {
+		t.Fatalf("err = %v, want the sink's error", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls != 2 {
+		t.Errorf("sink called %d times, want 2 (nothing after its error)", c.calls)
+	}
+	calls, _ := f.snapshot()
+	if len(calls) >= 40 {
+		t.Errorf("%d calls: the run went on after the sink failed", len(calls))
+	}
+}
+
+func TestEnrichContextCancel(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	refs := addQueries(f, baseAccount, "us-east-1", "q", 10)
+	f.block = true
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	c := newCollector(t)
+	start := time.Now()
+	_, err := fastEnricher(f, Options{}).Enrich(ctx, refs, c.sink)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Enrich took %v to notice the cancel", d)
+	}
+	if c.calls != 0 {
+		t.Errorf("sink called %d times after cancel", c.calls)
+	}
+}
+
+func TestResultFinal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		state string
+		want  bool
+	}{
+		{"QUEUED", false}, {"RUNNING", false}, {"SUCCEEDED", true},
+		{"FAILED", true}, {"CANCELLED", true}, {"", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			t.Parallel()
+			r := Result{State: tt.state}
+			if got := r.Final(); got != tt.want {
+				t.Errorf("Final() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"uuid", "0e1c2f4a-7f2b-4e59-9a8d-3c5b2a1f0e9d", true},
+		{"one char", "a", true},
+		{"128 chars", strings.Repeat("a", 128), true},
+		{"128 multibyte chars", strings.Repeat("é", 128), true},
+		{"empty", "", false},
+		{"129 chars", strings.Repeat("a", 129), false},
+		{"blank", "   ", false},
+		{"inner space", "a b", false},
+		{"newline", "a\n", false},
+		{"bad utf8", "\xff", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := validID(tt.id); got != tt.want {
+				t.Errorf("validID(%q) = %v, want %v", tt.id, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAdaptiveLimiter(t *testing.T) {
+	t.Parallel()
+	a := newAdaptiveLimiter(20, 40)
+	steps := []struct {
+		name      string
+		throttled bool
+		want      float64
+	}{
+		{"throttle halves", true, 10},
+		{"again", true, 5},
+		{"success climbs fast towards 0.9 of the last throttled rate", false, 6.25},
+		{"a quarter more a success", false, 7.8125},
+		{"fast climb stops at 0.9 of the ceiling", false, 9},
+		{"then probes slowly", false, 9.1},
+		{"throttle", true, 4.55},
+		{"throttle", true, 2.275},
+		{"throttle", true, 1.1375},
+		{"throttle", true, 0.56875},
+		{"floor", true, minRate},
+		{"floor holds", true, minRate},
+	}
+	for _, s := range steps {
+		if s.throttled {
+			a.Throttled()
+		} else {
+			a.Succeeded()
+		}
+		if got := a.Rate(); math.Abs(got-s.want) > 1e-9 {
+			t.Fatalf("%s: rate = %v, want %v", s.name, got, s.want)
+		}
+	}
+	if a.lim.Tokens() >= 1 {
+		t.Errorf("after a throttle %v tokens are left; want the bucket drained", a.lim.Tokens())
+	}
+	for range 1000 {
+		a.Succeeded()
+	}
+	if got := a.Rate(); got != 20 {
+		t.Errorf("after recovery rate = %v, want 20", got)
+	}
+	if got := a.lim.Burst(); got != 40 {
+		t.Errorf("after recovery burst = %v, want 40", got)
+	}
+}
