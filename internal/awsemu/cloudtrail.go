@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -106,7 +107,12 @@ func (e *Emulator) recordCall(c *call, op operation, apiErr *apiError) {
 }
 
 func (e *Emulator) emit(rec trailRecord) {
-	b, err := json.Marshal(rec)
+	// CloudTrail does not HTML-escape <, > and & in strings.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(rec)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		e.log.Error("marshal CloudTrail record", slog.String("event", rec.EventName), slog.Any("err", err))
 		return
