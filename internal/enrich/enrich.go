@@ -70,7 +70,7 @@ type Summary struct {
 	Asked     int // distinct refs given to Enrich
 	Known     int // results delivered with Known true
 	NotFound  int // results delivered with Known false
-	Failed    int // refs with no result this run; ask again next run
+	Failed    int // refs Athena did not answer this run; ask again next run
 	Calls     int // BatchGetQueryExecution calls made, throttled ones included
 	Throttled int // calls Athena refused with a throttle error
 }
@@ -86,10 +86,12 @@ type GroupError struct {
 	Err     error
 }
 
+// Error names the account and region and how many queries stay pending.
 func (e *GroupError) Error() string {
 	return fmt.Sprintf("enrich account %s region %s (%d queries left pending): %v", e.Account, e.Region, e.Failed, e.Err)
 }
 
+// Unwrap returns Athena's error, for errors.As on the SDK's error types.
 func (e *GroupError) Unwrap() error { return e.Err }
 
 // Enricher asks Athena about query executions. It keeps one Athena client
@@ -149,8 +151,13 @@ func New(cfg aws.Config, opts Options) *Enricher {
 //
 // A failing account-region does not stop the others: its error is returned
 // as a *GroupError, joined with the others, after every account-region has
-// been tried. The Summary is valid whatever the error.
+// been tried. A sink error or a cancelled ctx stops the whole run; refs not
+// delivered by then are in no Summary count. Whatever the error, every
+// result the sink accepted stays valid and the Summary counts them.
 func (e *Enricher) Enrich(ctx context.Context, refs []Ref, sink func(ctx context.Context, results []Result) error) (Summary, error) {
+	if sink == nil {
+		return Summary{}, errors.New("enrich: nil sink")
+	}
 	groups := groupRefs(refs)
 	r := &run{e: e, sink: sink}
 	for _, g := range groups {
@@ -166,9 +173,6 @@ func (e *Enricher) Enrich(ctx context.Context, refs []Ref, sink func(ctx context
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if fatal == nil && ctx.Err() != nil {
-		fatal = ctx.Err()
-	}
 	return r.sum, errors.Join(append([]error{fatal}, r.groupErrs...)...)
 }
 
