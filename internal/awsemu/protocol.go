@@ -237,6 +237,9 @@ func lowerCamelJSON(v any) any {
 }
 
 func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToLower(r)) + s[n:]
 }
