@@ -1,0 +1,68 @@
+// Package source reads CloudTrail from where it lives (a directory of trail
+// files now; S3, LookupEvents, SQS and Athena SQL share the same shape) and
+// commits the Athena query events it finds, exactly once, with checkpoints.
+//
+// A Source turns input objects into Units: the query events read from one
+// object plus the checkpoint that says the object is done. The Collector
+// commits units in batches, each batch's rows and checkpoints in one
+// transaction, so a crash never loses an acknowledged unit nor counts one
+// twice (rows are keyed by region + query id and inserted idempotently).
+package source
+
+import (
+	"context"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+	"github.com/athenawatch/athenawatch/internal/store"
+)
+
+// Source yields units until its input is exhausted or ctx is cancelled.
+type Source interface {
+	// Name identifies the source in checkpoints and messages, e.g. "dir:/var/trail".
+	Name() string
+	// Run reads the input and calls emit for every finished unit. Run must
+	// not emit a unit whose checkpoint is already done and unchanged in done.
+	Run(ctx context.Context, done map[string]store.Checkpoint, emit func(context.Context, *Unit) error) (RunStats, error)
+}
+
+// RunStats counts input a source passed over without emitting it.
+type RunStats struct {
+	Unchanged int // done in an earlier run and unchanged since
+	Ignored   int // not trail log files by name (digests, other files)
+}
+
+// Unit is what one input object yielded.
+type Unit struct {
+	Checkpoint store.Checkpoint
+	Events     []*cloudtrail.QueryEvent
+	// Records is how many CloudTrail records the object held; Bytes its
+	// decompressed size.
+	Records int
+	Bytes   int64
+	// Err is set when the object was bad input (or ignored): the events
+	// before the problem are kept and the checkpoint records the problem.
+	Err error
+	// Issues are per-record problems that did not stop the object.
+	Issues []cloudtrail.Issue
+}
+
+// Window bounds what a source reads. Sources prune by the dates in object
+// names; events inside an object that is read are all kept, so a checkpoint
+// always covers the whole object.
+type Window struct {
+	Since, Until time.Time
+}
+
+// Contains reports whether day (UTC midnight) may hold events in the window,
+// allowing a day of slack on each side: CloudTrail files are named by their
+// delivery time, which trails event times.
+func (w Window) Contains(day time.Time) bool {
+	if !w.Since.IsZero() && day.Before(w.Since.Add(-48*time.Hour)) {
+		return false
+	}
+	if !w.Until.IsZero() && day.After(w.Until.Add(24*time.Hour)) {
+		return false
+	}
+	return true
+}
