@@ -341,6 +341,49 @@ func TestEnrichGroupErrorDoesNotStopOthers(t *testing.T) {
 	}
 }
 
+func TestEnrichIsolatesRejectedIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		rejectAll bool
+		wantKnown int
+		wantNF    int
+		wantErr   bool
+	}{
+		// One id that Athena's checks refuse is found by halving its batch
+		// and marked unknown; the other 59 are answered.
+		{name: "one poison id", wantKnown: 59, wantNF: 1},
+		// When Athena refuses every call, no id is marked unknown: the
+		// account-region fails for this run and all ids stay pending.
+		{name: "every call refused", rejectAll: true, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAWS(t)
+			refs := addQueries(f, baseAccount, "us-east-1", "q", 60)
+			f.poison["q-0042"] = true
+			f.rejectAll = tt.rejectAll
+			c := newCollector(t)
+			sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if sum.Known != tt.wantKnown || sum.NotFound != tt.wantNF {
+				t.Errorf("summary = %+v, want %d known, %d not found", sum, tt.wantKnown, tt.wantNF)
+			}
+			if tt.wantNF == 1 {
+				if r, ok := c.results[refs[42]]; !ok || r.Known {
+					t.Errorf("poison id result = %+v, %v; want Known false", r, ok)
+				}
+			}
+			if tt.wantErr && sum.Failed != 60 {
+				t.Errorf("failed = %d, want all 60 pending", sum.Failed)
+			}
+		})
+	}
+}
+
 func TestEnrichSinkErrorStopsRun(t *testing.T) {
 	t.Parallel()
 	f := newFakeAWS(t)

@@ -36,6 +36,10 @@ type fakeAWS struct {
 	transient map[string]int
 	// denied accounts get AccessDeniedException.
 	denied map[string]bool
+	// poison ids make the whole call fail with InvalidRequestException, as
+	// Athena's own input checks do; rejectAll does so for every call.
+	poison    map[string]bool
+	rejectAll bool
 	// bucket, when set, throttles calls like Athena's API quota does.
 	bucket *rate.Limiter
 	// block, when set, holds every Athena call until the request's context
@@ -78,6 +82,7 @@ func newFakeAWS(t *testing.T) *fakeAWS {
 		roles:     map[string]string{},
 		transient: map[string]int{},
 		denied:    map[string]bool{},
+		poison:    map[string]bool{},
 		sentIDs:   map[string]bool{},
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -183,6 +188,15 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 		f.t.Errorf("BatchGetQueryExecution with %d ids", len(ids))
 		writeJSONError(w, http.StatusBadRequest, "InvalidRequestException", "QueryExecutionIds must have 1..50 members")
 		return
+	}
+	for _, id := range ids {
+		if f.rejectAll || f.poison[id] {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{
+				"__type": "InvalidRequestException", "AthenaErrorCode": "INVALID_INPUT", "Message": "bad id " + id})
+			return
+		}
 	}
 	seen := map[string]bool{}
 	for _, id := range ids {
