@@ -32,11 +32,12 @@ type Config struct {
 	DuplicateRate float64
 	// Regions the organization uses (default DefaultRegions).
 	Regions []string
-	// Unthrottled lifts the emulator's StartQueryExecution and
-	// GetQueryExecution quotas for the run instead of pacing the clients
-	// under them. It changes the emulator for good; the demo can afford it,
-	// tests of throttling must not set it.
-	Unthrottled bool
+	// Paced keeps the emulator's Athena API quotas during the run and paces
+	// the clients under them on the real clock, which makes a run of a few
+	// hundred queries take many seconds. By default the run lifts the
+	// StartQueryExecution and GetQueryExecution quotas, because it squeezes
+	// days of calls into seconds, and restores Athena's defaults afterwards.
+	Paced bool
 	// Logger receives progress lines; nil discards.
 	Logger *slog.Logger
 }

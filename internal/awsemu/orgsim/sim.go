@@ -241,9 +241,15 @@ func (s *Sim) run(ctx context.Context, emu *awsemu.Emulator, endpoint string) (*
 		arns:     make(map[*PlannedQuery]string),
 	}
 	res := r.register(s.plan.Org)
-	if cfg.Unthrottled {
-		emu.SetQuota("StartQueryExecution", 0, 0)
-		emu.SetQuota("GetQueryExecution", 0, 0)
+	if !cfg.Paced {
+		for op := range clientRates {
+			emu.SetQuota(op, 0, 0)
+		}
+		defer func() {
+			for op, q := range athenaQuotas {
+				emu.SetQuota(op, q.perSecond, q.burst)
+			}
+		}()
 	}
 
 	type step struct {
@@ -406,18 +412,27 @@ func (r *runner) athenaClient(c awsemu.Credentials, region string) *athena.Clien
 	return cl
 }
 
-// Client-side pacing under the emulator's default Athena quotas, so that a
-// run is not throttled unless something else uses the same account.
-var clientRates = map[string]struct {
+type quota struct {
 	perSecond float64
 	burst     int
-}{
+}
+
+// clientRates pace a Paced run under the emulator's default Athena quotas,
+// so that it is not throttled unless something else uses the same account.
+var clientRates = map[string]quota{
 	"StartQueryExecution": {18, 60},
 	"GetQueryExecution":   {90, 150},
 }
 
+// athenaQuotas are Athena's default API quotas, as the emulator has them
+// (awsemu's defaultQuotas); a run that lifted them puts these back.
+var athenaQuotas = map[string]quota{
+	"StartQueryExecution": {20, 80},
+	"GetQueryExecution":   {100, 200},
+}
+
 func (r *runner) wait(ctx context.Context, account, region, op string) error {
-	if r.cfg.Unthrottled {
+	if !r.cfg.Paced {
 		return nil
 	}
 	k := limiterKey{account, region, op}
@@ -557,4 +572,27 @@ func groundTruth(cfg Config, q *PlannedQuery, id, arn string) Query {
 		Submitted:   q.Time, Completed: completed,
 		NoStats: cfg.End.Sub(q.Time) >= retention,
 	}
+}
+
+const (
+	mebibyte = 1 << 20
+	// minBilledBytes is Athena's 10 MB minimum charge per query.
+	minBilledBytes = 10 * mebibyte
+)
+
+// BilledBytes is what the query costs by DESIGN.md "Cost", computed from the
+// ground truth: DML queries that SUCCEEDED or were CANCELLED by the end of
+// the period and did not reuse a result are billed their scan rounded up to
+// a whole MiB, at least 10 MiB; everything else, and every query of a
+// provisioned-capacity workgroup (billed by DPU-hours instead), is 0. A
+// NoStats query has a cost athenawatch cannot know.
+func (q Query) BilledBytes() int64 {
+	if q.StatementType != "DML" || q.Reused || q.Provisioned {
+		return 0
+	}
+	if q.State != awsemu.StateSucceeded && q.State != awsemu.StateCancelled {
+		return 0
+	}
+	b := (q.DataScannedBytes + mebibyte - 1) / mebibyte * mebibyte
+	return max(b, minBilledBytes)
 }

@@ -217,3 +217,28 @@ type trailRecord struct {
 }
 
 
+
+func TestBilledBytes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		q    Query
+		want int64
+	}{
+		{"small scan pays the minimum", Query{StatementType: "DML", State: "SUCCEEDED", DataScannedBytes: 1}, 10 << 20},
+		{"rounded up to a MiB", Query{StatementType: "DML", State: "SUCCEEDED", DataScannedBytes: 20<<20 + 1}, 21 << 20},
+		{"cancelled pays", Query{StatementType: "DML", State: "CANCELLED", DataScannedBytes: 30 << 20}, 30 << 20},
+		{"failed is free", Query{StatementType: "DML", State: "FAILED", DataScannedBytes: 30 << 20}, 0},
+		{"ddl is free", Query{StatementType: "DDL", State: "SUCCEEDED"}, 0},
+		{"reuse is free", Query{StatementType: "DML", State: "SUCCEEDED", Reused: true}, 0},
+		{"provisioned is not per byte", Query{StatementType: "DML", State: "SUCCEEDED", DataScannedBytes: 1 << 30, Provisioned: true}, 0},
+		{"running has no cost yet", Query{StatementType: "DML", State: "RUNNING", DataScannedBytes: 1 << 30}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.q.BilledBytes(); got != tt.want {
+				t.Errorf("BilledBytes = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

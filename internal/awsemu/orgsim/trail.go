@@ -165,6 +165,7 @@ type TrailWriter struct {
 	maxWindow  int64
 	noiseCarry float64
 	stats      TrailStats
+	added      int64 // bytes of records appended to buckets
 	closed     bool
 
 	group *errgroup.Group
@@ -210,6 +211,14 @@ func (w *TrailWriter) AddRecord(account, region string, t time.Time, record []by
 	}
 }
 
+// BytesAdded is the uncompressed size of every record added so far, noise
+// and duplicates included; generators use it to stop at a target size.
+func (w *TrailWriter) BytesAdded() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.added
+}
+
 // Add files a record the emulator wrote; it has the signature of
 // awsemu.Options.OnCloudTrail.
 func (w *TrailWriter) Add(ev awsemu.CloudTrailEvent) {
@@ -239,6 +248,7 @@ func (w *TrailWriter) addNoiseLocked(account, region string, t time.Time, n int)
 		b.startRecord()
 		start := len(b.buf)
 		b.buf = w.noise.appendRecord(b.buf, account, region, at)
+		w.added += int64(len(b.buf)-start) + 1
 		b.finishRecord(at, false)
 		w.stats.NoiseRecords++
 		w.maybeDuplicateLocked(account, region, at, b.buf[start:], false)
@@ -250,6 +260,7 @@ func (w *TrailWriter) appendLocked(account, region string, t time.Time, record [
 	b := w.bucketLocked(account, region, t, dup)
 	b.startRecord()
 	b.buf = append(b.buf, record...)
+	w.added += int64(len(record)) + 1
 	b.finishRecord(t, athena)
 	if !dup {
 		w.maybeDuplicateLocked(account, region, t, record, athena)

@@ -1,0 +1,90 @@
+// Command gentrail writes a benchmark CloudTrail trail in the layout
+// CloudTrail delivers to S3 (AWSLogs/<account>/CloudTrail/<region>/...),
+// mostly records of other services with a small share of Athena calls,
+// without needing the emulator.
+//
+//	go run ./bench/gentrail -out DIR -size 1GB [-athena 0.01] [-seed N]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gentrail:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("gentrail", flag.ContinueOnError)
+	out := fs.String("out", "", "directory to write the trail into (required)")
+	size := fs.String("size", "1GB", "least uncompressed size of the log files (KB, MB, GB suffixes in binary units: 1GB = 2^30 bytes)")
+	athena := fs.Float64("athena", 0.01, "fraction of records that are Athena API calls")
+	dup := fs.Float64("duplicates", orgsim.DefaultDuplicateRate, "fraction of records CloudTrail delivers twice")
+	seed := fs.Uint64("seed", 1, "random seed")
+	start := fs.String("start", "2026-01-05T00:00:00Z", "time of the first record (RFC 3339)")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if *out == "" {
+		fs.Usage()
+		os.Exit(2)
+	}
+	bytes, err := parseSize(*size)
+	if err != nil {
+		return fmt.Errorf("-size %q: %w", *size, err)
+	}
+	t0, err := time.Parse(time.RFC3339, *start)
+	if err != nil {
+		return fmt.Errorf("-start %q: %w", *start, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	began := time.Now()
+	st, err := orgsim.GenerateTrail(ctx, *out, orgsim.GenerateOptions{
+		Size: bytes, AthenaFraction: *athena, DuplicateRate: *dup, Seed: *seed, Start: t0,
+	})
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(began)
+	fmt.Printf("files=%d digest_files=%d records=%d athena_records=%d queries=%d rejected=%d duplicates=%d\n",
+		st.Files, st.DigestFiles, st.Records, st.AthenaRecords, st.Queries, st.Rejected, st.Duplicates)
+	fmt.Printf("uncompressed_bytes=%d compressed_bytes=%d period=%s..%s seconds=%.2f mb_per_s=%.0f\n",
+		st.UncompressedBytes, st.CompressedBytes, t0.Format(time.RFC3339), st.End.Format(time.RFC3339),
+		elapsed.Seconds(), float64(st.UncompressedBytes)/1e6/elapsed.Seconds())
+	return nil
+}
+
+// parseSize reads 500MB, 1GB, 2.5G, 1048576. Units are binary, so that "at
+// least 1GB" holds whichever unit the reader has in mind.
+func parseSize(s string) (int64, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	mult := 1.0
+	for _, u := range []struct {
+		suffix string
+		mult   float64
+	}{{"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("not a size")
+	}
+	return int64(v * mult), nil
+}

@@ -1,0 +1,66 @@
+package orgsim
+
+import (
+	"context"
+	"testing"
+)
+
+func TestGenerateTrail(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		size   int64
+		athena float64
+	}{
+		{"default mix", 4 << 20, 0},
+		{"athena heavy", 1 << 20, 0.2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			st, err := GenerateTrail(context.Background(), dir, GenerateOptions{Size: tt.size, AthenaFraction: tt.athena, Seed: 9, Concurrency: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.UncompressedBytes < tt.size {
+				t.Errorf("%d bytes, want >= %d", st.UncompressedBytes, tt.size)
+			}
+			c := readTrail(t, dir)
+			if int64(len(c.records)) != st.Records || c.files != st.Files || c.digests != st.DigestFiles {
+				t.Errorf("read %d records %d files %d digests; stats %+v", len(c.records), c.files, c.digests, st.TrailStats)
+			}
+			seen := make(map[string]bool)
+			var athena, queries, rejected int64
+			for _, r := range c.records {
+				if r.EventSource != "athena.amazonaws.com" {
+					continue
+				}
+				athena++
+				if seen[r.EventID] {
+					continue
+				}
+				seen[r.EventID] = true
+				if r.EventName != "StartQueryExecution" {
+					continue
+				}
+				if r.ErrorCode != "" && r.ResponseElements.QueryExecutionID == "" {
+					rejected++
+				} else if r.ResponseElements.QueryExecutionID != "" {
+					queries++
+				}
+			}
+			if athena != st.AthenaRecords || queries != st.Queries || rejected != st.Rejected {
+				t.Errorf("read %d athena records, %d queries, %d rejected; stats %d, %d, %d",
+					athena, queries, rejected, st.AthenaRecords, st.Queries, st.Rejected)
+			}
+			want := tt.athena
+			if want == 0 {
+				want = 0.01
+			}
+			if f := float64(athena) / float64(len(c.records)); f < want*0.8 || f > want*1.2 {
+				t.Errorf("athena fraction %.4f, want about %.4f", f, want)
+			}
+		})
+	}
+}
