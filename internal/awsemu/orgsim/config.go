@@ -10,6 +10,9 @@ import (
 // athenawatchConfig is the part of athenawatch's configuration file
 // (DESIGN.md "Configuration") that a simulated organization needs.
 type athenawatchConfig struct {
+	Pricing struct {
+		ProvisionedWorkgroups []string `yaml:"provisioned_workgroups"`
+	} `yaml:"pricing"`
 	Identity struct {
 		SessionAsUser    []string `yaml:"session_as_user"`
 		QueryCommentUser string   `yaml:"query_comment_user"`
@@ -33,6 +36,7 @@ type accountSetting struct {
 // it, and each member account names the role to assume.
 func (r *Result) ConfigYAML() []byte {
 	var c athenawatchConfig
+	c.Pricing.ProvisionedWorkgroups = []string{ProvisionedWorkgroup}
 	c.Identity.SessionAsUser = []string{"analytics-app-*"}
 	c.Identity.QueryCommentUser = QueryCommentUserRegex
 	byTeam := make(map[string][]string)

@@ -2,6 +2,7 @@ package orgsim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,12 +41,16 @@ type Sim struct {
 
 	mu     sync.Mutex
 	writer *TrailWriter
+	// refusals are the eventIDs of refused StartQueryExecution calls by
+	// ClientRequestToken, in call order: the key athenawatch dedupes
+	// rejected submissions on.
+	refusals map[string][]string
 }
 
 // New plans a simulation.
 func New(cfg Config) *Sim {
 	p := NewPlan(cfg)
-	s := &Sim{plan: p, byToken: make(map[string]*PlannedQuery, len(p.Queries))}
+	s := &Sim{plan: p, byToken: make(map[string]*PlannedQuery, len(p.Queries)), refusals: make(map[string][]string)}
 	for _, q := range p.Queries {
 		s.byToken[q.Token] = q
 	}
@@ -70,8 +75,23 @@ func (s *Sim) Engine() awsemu.Engine {
 // OnCloudTrail files an emulator CloudTrail record into the trail while Run
 // writes one; records outside Run are dropped.
 func (s *Sim) OnCloudTrail(ev awsemu.CloudTrailEvent) {
+	var refused struct {
+		ErrorCode         string `json:"errorCode"`
+		RequestParameters struct {
+			ClientRequestToken string `json:"clientRequestToken"`
+		} `json:"requestParameters"`
+	}
+	if ev.EventName == "StartQueryExecution" {
+		// Only the few Athena starts are parsed; a record that does not
+		// parse is simply not a refusal the simulation made.
+		_ = json.Unmarshal(ev.Record, &refused)
+	}
 	s.mu.Lock()
 	w := s.writer
+	if refused.ErrorCode != "" && refused.RequestParameters.ClientRequestToken != "" {
+		tok := refused.RequestParameters.ClientRequestToken
+		s.refusals[tok] = append(s.refusals[tok], ev.EventID)
+	}
 	s.mu.Unlock()
 	if w != nil {
 		w.Add(ev)
@@ -118,6 +138,8 @@ type Query struct {
 // Rejection is the ground truth about one StartQueryExecution call that
 // Athena refused: no query ran.
 type Rejection struct {
+	// EventID is the CloudTrail eventID of the refused call.
+	EventID            string
 	Region, Account    string
 	User, Role, Team   string
 	ErrorCode          string
@@ -201,6 +223,7 @@ func RunLocal(ctx context.Context, cfg Config, trailDir, addr string) (*Result, 
 }
 
 type runner struct {
+	sim      *Sim
 	cfg      Config
 	emu      *awsemu.Emulator
 	endpoint string
@@ -230,6 +253,7 @@ type limiterKey struct{ account, region, op string }
 func (s *Sim) run(ctx context.Context, emu *awsemu.Emulator, endpoint string) (*Result, error) {
 	cfg := s.plan.Config
 	r := &runner{
+		sim: s,
 		cfg: cfg, emu: emu, endpoint: endpoint, log: cfg.Logger,
 		http:     awshttp.NewBuildableClient(),
 		brokers:  make(map[string]awsemu.Credentials),
@@ -493,7 +517,8 @@ func (r *runner) submit(ctx context.Context, q *PlannedQuery) error {
 		// A refused call is in the trail as a rejected submission whatever
 		// the reason, so the ground truth records each one.
 		r.rejected = append(r.rejected, Rejection{
-			Region: q.Region, Account: q.Account, User: q.User, Role: q.Role, Team: q.Team,
+			EventID: r.sim.refusalEventID(q.Token, r.countRefusals(q.Token)),
+			Region:  q.Region, Account: q.Account, User: q.User, Role: q.Role, Team: q.Team,
 			ErrorCode: ae.ErrorCode(), ErrorMessage: ae.ErrorMessage(), ClientRequestToken: q.Token, Time: r.emu.Now(),
 		})
 		switch {
@@ -508,6 +533,27 @@ func (r *runner) submit(ctx context.Context, q *PlannedQuery) error {
 			return fmt.Errorf("start query %s as %s: %w", q.Token, arn, err)
 		}
 	}
+}
+
+func (r *runner) countRefusals(token string) int {
+	n := 0
+	for _, rej := range r.rejected {
+		if rej.ClientRequestToken == token {
+			n++
+		}
+	}
+	return n
+}
+
+// refusalEventID is the eventID of the i-th refused start with token;
+// empty if the emulator did not record it.
+func (s *Sim) refusalEventID(token string, i int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ids := s.refusals[token]; i < len(ids) {
+		return ids[i]
+	}
+	return ""
 }
 
 func (r *runner) poll(ctx context.Context, q *PlannedQuery) error {

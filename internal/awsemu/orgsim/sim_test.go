@@ -216,8 +216,6 @@ type trailRecord struct {
 	RecipientAccountID string `json:"recipientAccountId"`
 }
 
-
-
 func TestBilledBytes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
