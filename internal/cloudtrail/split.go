@@ -144,8 +144,9 @@ func (s *scanner) fill() (bool, error) {
 	if len(s.buf)-s.end < s.chunk {
 		// Grow fourfold (fewer copies of a large record than doubling), but
 		// never past what one kept value plus one read can need.
+		// Past half the limit, go straight to it.
 		size := 4 * len(s.buf)
-		if limit := s.maxKeep + 2*s.chunk; size > limit {
+		if limit := s.maxKeep + 2*s.chunk; size > limit/2 {
 			size = limit
 		}
 		if size < s.end+s.chunk {
@@ -163,8 +164,12 @@ func (s *scanner) fill() (bool, error) {
 			return n > 0, nil
 		}
 		if err != nil {
+			// Report the error once the bytes that came with it are used.
 			s.err = err
-			return n > 0, nil
+			if n == 0 {
+				return false, err
+			}
+			return true, nil
 		}
 		if n > 0 {
 			return true, nil
