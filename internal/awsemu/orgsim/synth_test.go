@@ -2,7 +2,13 @@ package orgsim
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
 
 func TestGenerateTrail(t *testing.T) {
@@ -54,6 +60,11 @@ func TestGenerateTrail(t *testing.T) {
 				t.Errorf("read %d athena records, %d queries, %d rejected; stats %d, %d, %d",
 					athena, queries, rejected, st.AthenaRecords, st.Queries, st.Rejected)
 			}
+			// athenawatch's own reader finds the same queries and refusals.
+			ids, refusals := readQueryEvents(t, dir)
+			if int64(len(ids)) != st.Queries || int64(len(refusals)) != st.Rejected {
+				t.Errorf("cloudtrail reader found %d queries and %d rejected; stats %d and %d", len(ids), len(refusals), st.Queries, st.Rejected)
+			}
 			want := tt.athena
 			if want == 0 {
 				want = 0.01
@@ -63,4 +74,38 @@ func TestGenerateTrail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readQueryEvents reads a trail directory with the cloudtrail reader and
+// returns the distinct query ids (region/id) and rejected event ids.
+func readQueryEvents(t *testing.T, dir string) (queries, rejected map[string]bool) {
+	t.Helper()
+	queries, rejected = make(map[string]bool), make(map[string]bool)
+	reader := cloudtrail.NewReader(cloudtrail.ReaderOptions{})
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = reader.Read(context.Background(), path, f, func(ev *cloudtrail.QueryEvent) error {
+			if ev.Rejected() {
+				rejected[ev.EventID] = true
+			} else {
+				queries[ev.Region+"/"+ev.QueryID] = true
+			}
+			return nil
+		})
+		if errors.Is(err, cloudtrail.ErrDigest) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read trail %s: %v", dir, err)
+	}
+	return queries, rejected
 }

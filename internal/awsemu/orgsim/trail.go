@@ -151,6 +151,12 @@ type writtenFile struct {
 // region and five-minute window, with noise records of other services mixed
 // in, occasional duplicate deliveries and hourly digest files.
 //
+// A file is named, and filed under the date directory of, its delivery
+// time: the end of its window (one window later for the file that carries
+// duplicate deliveries). Every record is older than its file's name, and a
+// record from the last minutes of a day sits in the next day's directory, as
+// with CloudTrail; readers that select files by date need a margin.
+//
 // Add and AddRecord are safe for concurrent use. Records should arrive in
 // roughly ascending time; a record much older than the newest goes into a
 // file of its own, which CloudTrail also does for late events.
