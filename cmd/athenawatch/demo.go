@@ -47,7 +47,6 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 		Start:         end.Add(-time.Duration(*days) * 24 * time.Hour),
 		End:           end,
 		QueriesPerDay: *perDay,
-		Unthrottled:   true,
 		Logger:        g.logger,
 	}, trailDir, *emuAddr)
 	if err != nil {

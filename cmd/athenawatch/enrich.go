@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/enrich"
@@ -38,8 +40,29 @@ func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *stor
 		Concurrency: cfg.Enrich.Concurrency,
 		Logger:      g.logger,
 	})
-	sum, err := e.EnrichBacklog(ctx, st, rules)
-	fmt.Fprintf(g.stderr, "enrich: asked Athena about %d queries in %d calls (%d throttled): %d with statistics, %d unknown to Athena (no_stats), %d left pending\n",
-		sum.Asked, sum.Calls, sum.Throttled, sum.Known, sum.NotFound, sum.Failed)
+	sum, err := e.EnrichBacklog(ctx, st, rules, reachableAccounts(ctx, g, awsCfg, cfg))
+	fmt.Fprintf(g.stderr, "enrich: asked Athena about %d queries in %d calls (%d throttled): %d with statistics (%d still running), %d unknown to Athena (no_stats), %d left pending\n",
+		sum.Asked, sum.Calls, sum.Throttled, sum.Known, sum.NotFinal, sum.NotFound, sum.Failed+sum.NotFinal+sum.Unreachable)
 	return err
+}
+
+// reachableAccounts is the set of accounts whose queries athenawatch can read:
+// the one its credentials belong to and those config names a role for. When
+// STS cannot say who the caller is, every account is tried.
+func reachableAccounts(ctx context.Context, g *globals, awsCfg aws.Config, cfg *config.Config) func(string) bool {
+	roles := cfg.Roles()
+	stsCfg := awsCfg.Copy()
+	if stsCfg.Region == "" {
+		stsCfg.Region = "us-east-1"
+	}
+	out, err := sts.NewFromConfig(stsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || out.Account == nil {
+		g.logger.Warn("cannot tell which account the AWS credentials belong to; asking Athena for every account's queries", "error", err)
+		return nil
+	}
+	home := *out.Account
+	return func(account string) bool {
+		_, ok := roles[account]
+		return ok || account == home
+	}
 }

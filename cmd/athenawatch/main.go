@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
 		}
 		fmt.Fprintf(stderr, "\nGlobal flags:\n")
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 		fmt.Fprintf(stderr, "\nRun 'athenawatch COMMAND --help' for a command's flags.\n")
 	}
 	if err := fs.Parse(args); err != nil {
@@ -133,9 +133,26 @@ func newFlagSet(g *globals, name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(g.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(g.stderr, "Usage: athenawatch %s %s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
+		printFlags(g.stderr, fs)
 	}
 	return fs
+}
+
+// printFlags lists flags GNU style (--name), as the README and DESIGN.md
+// write them; Go's flag package accepts both - and --.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if arg != "" {
+			line += " " + arg
+		}
+		fmt.Fprintf(w, "%s\n      %s", line, usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // parseFlags parses and turns flag errors into usage errors.

@@ -3,6 +3,7 @@ package enrich
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/athenawatch/athenawatch/internal/store"
@@ -29,8 +30,16 @@ const backlogPage = 5000
 // queued or running (asked again on the next run). An account-region that
 // fails leaves its queries pending and is reported in the returned error; the
 // rest are still enriched.
-func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver) (Summary, error) {
+//
+// reachable says whether an account can be read at all (it is the caller's
+// own, or config names a role to assume in it); nil means every account.
+// Queries of other accounts are not asked: with the wrong credentials Athena
+// would call them unknown, and they would be marked no_stats for good. They
+// stay pending, counted in Summary.Unreachable, until the configuration
+// gives a way in.
+func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, reachable func(account string) bool) (Summary, error) {
 	var total Summary
+	unreachable := map[string]int{}
 	var errs []error
 	var afterRegion, afterID string
 	for {
@@ -47,10 +56,16 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver) (Sum
 		byRef := make(map[Ref]*store.Query, len(page))
 		refs := make([]Ref, 0, len(page))
 		for i := range page {
+			if reachable != nil && !reachable(page[i].OwnerAccount) {
+				unreachable[page[i].OwnerAccount]++
+				total.Unreachable++
+				continue
+			}
 			ref := Ref{Account: page[i].OwnerAccount, Region: page[i].Region, QueryID: page[i].QueryID}
 			byRef[ref] = &page[i]
 			refs = append(refs, ref)
 		}
+		notFinal := 0
 		sum, err := e.Enrich(ctx, refs, func(ctx context.Context, results []Result) error {
 			now := time.Now().UTC()
 			updated := make([]store.Query, 0, len(results))
@@ -58,6 +73,9 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver) (Sum
 				q, ok := byRef[results[i].Ref]
 				if !ok {
 					continue
+				}
+				if results[i].Known && !results[i].Final() {
+					notFinal++
 				}
 				apply(q, &results[i], now)
 				d.Query(q)
@@ -67,6 +85,7 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver) (Sum
 			// cancelled: Athena's answer is already in hand.
 			return b.UpdateQueries(context.WithoutCancel(ctx), updated)
 		})
+		sum.NotFinal = notFinal
 		total.add(sum)
 		if err != nil {
 			var ge *GroupError
@@ -79,6 +98,10 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver) (Sum
 			return total, ctx.Err()
 		}
 	}
+	for account, n := range unreachable {
+		e.log.Warn("queries of an account athenawatch cannot read stay pending: give it accounts.<id>.role_arn in the configuration",
+			slog.String("account", account), slog.Int("queries", n))
+	}
 	return total, errors.Join(errs...)
 }
 
@@ -89,6 +112,8 @@ func (s *Summary) add(o Summary) {
 	s.Failed += o.Failed
 	s.Calls += o.Calls
 	s.Throttled += o.Throttled
+	s.NotFinal += o.NotFinal
+	s.Unreachable += o.Unreachable
 }
 
 // apply copies Athena's answer into the stored query.

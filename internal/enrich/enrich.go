@@ -73,6 +73,13 @@ type Summary struct {
 	Failed    int // refs Athena did not answer this run; ask again next run
 	Calls     int // BatchGetQueryExecution calls made, throttled ones included
 	Throttled int // calls Athena refused with a throttle error
+	// NotFinal counts known queries still QUEUED or RUNNING: asked again
+	// on the next run (set by EnrichBacklog).
+	NotFinal int
+	// Unreachable counts queries of accounts athenawatch has no way into
+	// (neither its own account nor one with a role to assume); they stay
+	// pending (set by EnrichBacklog).
+	Unreachable int
 }
 
 // GroupError is the failure of one account-region for one run: Athena
