@@ -182,6 +182,7 @@ func (s *simulation) expected(by string, forgotten func(orgsim.Query) bool) map[
 			a.cancelled++
 		}
 		a.bytes += q.DataScannedBytes
+		a.engineMs += q.EngineTime.Milliseconds()
 		// Athena's pricing: DML that succeeded or was cancelled, not a
 		// reused result, not on provisioned capacity; whole MiB, 10 MiB minimum.
 		if q.StatementType == "DML" && (q.FinalState == "SUCCEEDED" || q.FinalState == "CANCELLED") && !q.Reused && !q.Provisioned {
@@ -223,7 +224,7 @@ func assertEqualTruth(t *testing.T, by string, got map[string]map[string]json.Nu
 			want int64
 		}{
 			{"queries", w.queries}, {"succeeded", w.succeeded}, {"failed", w.failed}, {"cancelled", w.cancelled},
-			{"bytes_scanned", w.bytes}, {"billed_bytes", w.billed}, {"no_stats", w.noStats},
+			{"bytes_scanned", w.bytes}, {"billed_bytes", w.billed}, {"no_stats", w.noStats}, {"engine_ms", w.engineMs},
 		} {
 			if v, err := g[c.name].Int64(); err != nil || v != c.want {
 				t.Errorf("%s %q: %s = %s, ground truth %d", by, key, c.name, g[c.name], c.want)
