@@ -290,6 +290,12 @@ func (s *scanner) scanComposite(base int) error {
 			}
 			switch c {
 			case '"':
+				// Fast path for the common string: its closing quote is in
+				// the window and not preceded by a backslash.
+				if q := bytes.IndexByte(buf[i+1:], '"'); q >= 0 && buf[i+q] != '\\' {
+					i += q + 1
+					continue
+				}
 				s.inStr, s.esc, s.strFrom = true, false, i+1
 				i++
 				break scan
