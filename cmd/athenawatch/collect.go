@@ -75,7 +75,7 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 		sum, err := col.Collect(ctx, src)
 		if sum != nil {
 			summaries = append(summaries, sum)
-			skipped += len(sum.Skipped)
+			skipped += sum.SkippedCount()
 		}
 		if err != nil {
 			stopProgress()
@@ -123,7 +123,7 @@ func printSummary(g *globals, s *source.Summary) {
 	fmt.Fprintf(g.stderr, "collect %s: %d files read (%d unchanged since the last run, %d ignored), %d records, %.1f MB in %.1fs (%.0f MB/s): %d query events (%d new), %d rejected submissions (%d new)\n",
 		s.Source, s.Objects, s.Unchanged, s.Ignored, s.Records, mb, s.Seconds, mb/max(s.Seconds, 1e-9),
 		s.QueryEvents, s.NewQueries, s.Rejected, s.NewRejected)
-	if n := len(s.Skipped); n > 0 {
+	if n := s.SkippedCount(); n > 0 {
 		fmt.Fprintf(g.stderr, "collect %s: skipped %d bad inputs:\n", s.Source, n)
 		for _, sk := range s.Skipped {
 			if sk.Record >= 0 {
@@ -131,6 +131,9 @@ func printSummary(g *globals, s *source.Summary) {
 			} else {
 				fmt.Fprintf(g.stderr, "  %s: %s\n", sk.Name, sk.Reason)
 			}
+		}
+		if s.MoreSkipped > 0 {
+			fmt.Fprintf(g.stderr, "  and %d more bad records (see the warnings above)\n", s.MoreSkipped)
 		}
 	}
 }

@@ -42,11 +42,14 @@ type Collector struct {
 
 // Summary is what one collect of one source did.
 type Summary struct {
-	Source      string        `json:"source"`
-	Objects     int           `json:"objects_read"`
-	Unchanged   int           `json:"objects_unchanged"`
-	Ignored     int           `json:"objects_ignored"`
-	Skipped     []SkippedItem `json:"skipped"`
+	Source    string        `json:"source"`
+	Objects   int           `json:"objects_read"`
+	Unchanged int           `json:"objects_unchanged"`
+	Ignored   int           `json:"objects_ignored"`
+	Skipped   []SkippedItem `json:"skipped"`
+	// MoreSkipped counts bad records beyond those listed in Skipped (a
+	// reader lists at most 100 per object).
+	MoreSkipped int           `json:"more_skipped"`
 	Records     int64         `json:"records"`
 	Bytes       int64         `json:"bytes"`
 	QueryEvents int           `json:"query_events"`
@@ -56,6 +59,9 @@ type Summary struct {
 	Duration    time.Duration `json:"-"`
 	Seconds     float64       `json:"seconds"`
 }
+
+// SkippedCount is how many bad inputs (objects and records) were skipped.
+func (s *Summary) SkippedCount() int { return len(s.Skipped) + s.MoreSkipped }
 
 // SkippedItem names bad input that was skipped: a whole object, or one
 // record of it (Record >= 0).
@@ -201,6 +207,10 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, u *Unit, logger *slog.
 		sum.Skipped = append(sum.Skipped, SkippedItem{Name: cp.Name, Record: is.Record, Reason: is.Err.Error()})
 		logger.Warn("skipped bad record", slog.String("object", cp.Name), slog.Int("record", is.Record), slog.String("error", is.Err.Error()))
 	}
+	if u.MoreIssues > 0 {
+		sum.MoreSkipped += u.MoreIssues
+		logger.Warn("skipped more bad records", slog.String("object", cp.Name), slog.Int("records", u.MoreIssues))
+	}
 	batch.Checkpoints = append(batch.Checkpoints, cp)
 	sum.Records += int64(u.Records)
 	sum.Bytes += u.Bytes
@@ -212,6 +222,6 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, u *Unit, logger *slog.
 		if u.Err != nil && !errors.Is(u.Err, cloudtrail.ErrDigest) {
 			p.Skipped.Add(1)
 		}
-		p.Skipped.Add(int64(len(u.Issues)))
+		p.Skipped.Add(int64(len(u.Issues) + u.MoreIssues))
 	}
 }

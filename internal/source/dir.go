@@ -169,6 +169,7 @@ func (d *Dir) readFile(ctx context.Context, r *cloudtrail.Reader, f dirFile) *Un
 	u.Records = stats.Records
 	u.Bytes = stats.Bytes
 	u.Issues = stats.Issues
+	u.MoreIssues = stats.MoreIssues
 	u.Err = err
 	return u
 }

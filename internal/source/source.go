@@ -43,8 +43,10 @@ type Unit struct {
 	// Err is set when the object was bad input (or ignored): the events
 	// before the problem are kept and the checkpoint records the problem.
 	Err error
-	// Issues are per-record problems that did not stop the object.
-	Issues []cloudtrail.Issue
+	// Issues are per-record problems that did not stop the object;
+	// MoreIssues counts those the reader did not list one by one.
+	Issues     []cloudtrail.Issue
+	MoreIssues int
 }
 
 // Window bounds what a source reads. Sources prune by the dates in object

@@ -94,6 +94,7 @@ type Rejected struct {
 	EventID      string
 	EventTime    time.Time
 	Region       string
+	OwnerAccount string // recipientAccountId
 	Identity     cloudtrail.Identity
 	User         string
 	Role         string
@@ -232,8 +233,8 @@ func (s *Store) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
 		}
 	}
 	if len(b.Rejected) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO rejected (event_id, event_time, day, region, principal_arn, identity_json, user, role, account, team,
-			database, workgroup, error_code, error_message) VALUES (`+placeholders(14)+`) ON CONFLICT(event_id) DO NOTHING`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO rejected (event_id, event_time, day, region, owner_account, principal_arn, identity_json, user, role, account, team,
+			database, workgroup, error_code, error_message) VALUES (`+placeholders(15)+`) ON CONFLICT(event_id) DO NOTHING`)
 		if err != nil {
 			return res, fmt.Errorf("prepare rejected insert: %w", err)
 		}
@@ -243,7 +244,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
 			if err != nil {
 				return res, fmt.Errorf("encode identity of %s: %w", r.EventID, err)
 			}
-			out, err := stmt.ExecContext(ctx, r.EventID, millis(r.EventTime), Day(r.EventTime), r.Region, r.Identity.ARN, string(idJSON),
+			out, err := stmt.ExecContext(ctx, r.EventID, millis(r.EventTime), Day(r.EventTime), r.Region, r.OwnerAccount, r.Identity.ARN, string(idJSON),
 				r.User, r.Role, r.Account, r.Team, r.Database, r.Workgroup, r.ErrorCode, r.ErrorMessage)
 			if err != nil {
 				return res, fmt.Errorf("insert rejected submission %s: %w", r.EventID, err)
@@ -394,7 +395,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 func (s *Store) ScanRejected(ctx context.Context, pageSize int, fn func(page []Rejected) error) error {
 	after := ""
 	for {
-		rows, err := s.db.QueryContext(ctx, `SELECT event_id, event_time, region, identity_json, user, role, account, team,
+		rows, err := s.db.QueryContext(ctx, `SELECT event_id, event_time, region, owner_account, identity_json, user, role, account, team,
 			database, workgroup, error_code, error_message FROM rejected WHERE event_id > ? ORDER BY event_id LIMIT ?`, after, pageSize)
 		if err != nil {
 			return fmt.Errorf("select rejected: %w", err)
@@ -404,7 +405,7 @@ func (s *Store) ScanRejected(ctx context.Context, pageSize int, fn func(page []R
 			var r Rejected
 			var t int64
 			var idJSON string
-			if err := rows.Scan(&r.EventID, &t, &r.Region, &idJSON, &r.User, &r.Role, &r.Account, &r.Team,
+			if err := rows.Scan(&r.EventID, &t, &r.Region, &r.OwnerAccount, &idJSON, &r.User, &r.Role, &r.Account, &r.Team,
 				&r.Database, &r.Workgroup, &r.ErrorCode, &r.ErrorMessage); err != nil {
 				rows.Close()
 				return fmt.Errorf("read rejected row: %w", err)

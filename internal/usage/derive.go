@@ -43,6 +43,7 @@ func (r *Rules) NewRejected(ev *cloudtrail.QueryEvent) store.Rejected {
 		EventID:      ev.EventID,
 		EventTime:    ev.EventTime,
 		Region:       ev.Region,
+		OwnerAccount: ev.RecipientAccount,
 		Identity:     ev.Identity,
 		Database:     ev.Database,
 		Workgroup:    ev.Workgroup,

@@ -79,6 +79,9 @@ func (r *Rules) Query(q *store.Query) {
 // Rejected fills the derived columns of a rejected submission.
 func (r *Rules) Rejected(rj *store.Rejected) {
 	p := r.identity.Resolve(rj.Identity)
+	if p.Account == "" {
+		p.Account = rj.OwnerAccount
+	}
 	rj.User, rj.Role, rj.Account = p.User, p.Role, p.Account
 	rj.Team = r.Team(rj.User, rj.Role, rj.Account, firstNonEmpty(rj.Workgroup, DefaultWorkgroup))
 }

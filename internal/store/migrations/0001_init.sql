@@ -82,6 +82,7 @@ CREATE TABLE rejected (
     event_time    INTEGER NOT NULL,
     day           TEXT    NOT NULL,
     region        TEXT    NOT NULL,
+    owner_account TEXT    NOT NULL DEFAULT '',  -- recipientAccountId
     principal_arn TEXT    NOT NULL DEFAULT '',
     identity_json TEXT    NOT NULL DEFAULT '{}',  -- cloudtrail.Identity, for re-deriving the user
     user          TEXT    NOT NULL DEFAULT '',
