@@ -220,11 +220,15 @@ func (f *fileReader) issue(record int, off int64, err error) {
 
 // invalidRecord notes a record that is not valid JSON. The read goes on (the
 // scanner still knows where the record ends) but Read returns ErrBadInput.
+//
+// The first such record is reported by that error; later ones as issues, so
+// each bad record is counted once.
 func (f *fileReader) invalidRecord(record int, off int64, err error) {
-	f.issue(record, off, fmt.Errorf("not valid JSON: %w", err))
 	if f.badRecord == nil {
 		f.badRecord = &BadInputError{Name: f.name, Offset: off, Reason: fmt.Sprintf("record %d is not valid JSON", record), Err: err}
+		return
 	}
+	f.issue(record, off, fmt.Errorf("not valid JSON: %w", err))
 }
 
 // run reads the top-level values: one object, or several (NDJSON).
@@ -486,7 +490,6 @@ func (f *fileReader) record(rec []byte, idx int, off int64) error {
 	f.st.AthenaRecords++
 	if err != nil {
 		f.issue(idx, off, err)
-		return nil
 	}
 	if ev == nil {
 		return nil

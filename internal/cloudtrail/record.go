@@ -82,16 +82,16 @@ const (
 // StartQueryExecution record could not be used.
 func parseRecord(data []byte) (ev *QueryEvent, kind recordKind, err error) {
 	var rr rawRecord
+	var typeErr error
 	if err := json.Unmarshal(data, &rr); err != nil {
 		// A field of an unexpected type does not stop encoding/json from
-		// filling in the others, so the record can still be told apart.
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
+		// filling in the others, so the record can still be told apart,
+		// and a query whose id and region are readable is kept.
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
 			return nil, kindInvalid, err
 		}
-		if rr.EventSource == athenaSource && rr.EventName == startQueryExecution {
-			return nil, kindAthena, fmt.Errorf("decode StartQueryExecution record %s: %w", rr.EventID, err)
-		}
+		typeErr = fmt.Errorf("decode StartQueryExecution record %s: %w", rr.EventID, err)
 	}
 	switch {
 	case rr.EventType == insightEventType:
@@ -133,9 +133,19 @@ func parseRecord(data []byte) (ev *QueryEvent, kind recordKind, err error) {
 		}
 	}
 	if ev.QueryID == "" && ev.ErrorCode == "" {
+		if typeErr != nil {
+			return nil, kindAthena, typeErr
+		}
 		return nil, kindAthena, fmt.Errorf("StartQueryExecution record %s has neither a queryExecutionId nor an errorCode", rr.EventID)
 	}
-	return ev, kindAthena, nil
+	if ev.Region == "" {
+		// Region and id are the query's key, and Athena can only be asked
+		// in the region the query ran in.
+		return nil, kindAthena, fmt.Errorf("StartQueryExecution record %s has no awsRegion", rr.EventID)
+	}
+	// With a type error elsewhere the event is still good; the caller
+	// reports the error as an issue and keeps the event.
+	return ev, kindAthena, typeErr
 }
 
 func (ri rawIdentity) identity() Identity {
@@ -190,7 +200,7 @@ func ParseRecord(data []byte) (ev *QueryEvent, ok bool, err error) {
 	if kind == kindInvalid {
 		return nil, false, fmt.Errorf("parse CloudTrail record: %w: %w", ErrBadInput, err)
 	}
-	if err != nil {
+	if err != nil && ev == nil {
 		return nil, false, fmt.Errorf("parse CloudTrail record: %w", err)
 	}
 	return ev, ev != nil, nil
