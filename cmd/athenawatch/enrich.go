@@ -47,22 +47,26 @@ func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *stor
 }
 
 // reachableAccounts is the set of accounts whose queries athenawatch can read:
-// the one its credentials belong to and those config names a role for. When
-// STS cannot say who the caller is, every account is tried.
+// the one its credentials belong to, those config names a role for, and
+// those config lists without a role (read with the base credentials). When
+// STS cannot say who the caller is, only the configured accounts are asked:
+// asking another account's queries with the wrong credentials would make
+// Athena call them unknown, and they would be marked no_stats for good.
 func reachableAccounts(ctx context.Context, g *globals, awsCfg aws.Config, cfg *config.Config) func(string) bool {
-	roles := cfg.Roles()
+	configured := func(account string) bool {
+		_, ok := cfg.Accounts[account]
+		return ok
+	}
 	stsCfg := awsCfg.Copy()
 	if stsCfg.Region == "" {
 		stsCfg.Region = "us-east-1"
 	}
 	out, err := sts.NewFromConfig(stsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil || out.Account == nil {
-		g.logger.Warn("cannot tell which account the AWS credentials belong to; asking Athena for every account's queries", "error", err)
-		return nil
+		g.logger.Warn("cannot tell which account the AWS credentials belong to (STS GetCallerIdentity failed); "+
+			"only accounts listed under accounts: in the configuration are enriched", "error", err)
+		return configured
 	}
 	home := *out.Account
-	return func(account string) bool {
-		_, ok := roles[account]
-		return ok || account == home
-	}
+	return func(account string) bool { return account == home || configured(account) }
 }

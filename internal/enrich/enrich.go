@@ -180,7 +180,12 @@ func (e *Enricher) Enrich(ctx context.Context, refs []Ref, sink func(ctx context
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.sum, errors.Join(append([]error{fatal}, r.groupErrs...)...)
+	if fatal != nil {
+		// A sink (store) error or a cancel ends the whole run: return it
+		// alone, so callers cannot take it for one account-region's failure.
+		return r.sum, fatal
+	}
+	return r.sum, errors.Join(r.groupErrs...)
 }
 
 // refGroup is the distinct ids of one account-region, in input order.

@@ -16,7 +16,7 @@ import (
 
 // Committer is the part of the store the collector writes to.
 type Committer interface {
-	Checkpoints(ctx context.Context, source string) (map[string]store.Checkpoint, error)
+	CheckpointsIn(ctx context.Context, source, dir string) (map[string]store.Checkpoint, error)
 	Commit(ctx context.Context, b *store.Batch) (store.CommitResult, error)
 }
 
@@ -81,10 +81,7 @@ type Progress struct {
 func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{Source: src.Name(), Skipped: []SkippedItem{}}
-	done, err := c.Store.Checkpoints(ctx, src.Name())
-	if err != nil {
-		return nil, err
-	}
+	done := checkpointLookup{c.Store, src.Name()}
 	batchUnits, batchEvents, flushEvery := c.BatchUnits, c.BatchEvents, c.FlushEvery
 	if batchUnits <= 0 {
 		batchUnits = 512
@@ -92,7 +89,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 	if batchEvents <= 0 {
 		batchEvents = 20000
 	}
-	if flushEvery <= 0 {
+	if flushEvery < time.Millisecond {
 		flushEvery = time.Second
 	}
 	logger := c.Logger
@@ -163,9 +160,13 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 			}
 		}
 	})
-	err = g.Wait()
+	err := g.Wait()
 	sum.Unchanged += rs.Unchanged
 	sum.Ignored += rs.Ignored
+	for _, sk := range rs.Skipped {
+		sum.Skipped = append(sum.Skipped, sk)
+		logger.Warn("skipped input that cannot be listed", slog.String("object", sk.Name), slog.String("error", sk.Reason))
+	}
 	sum.Duration = time.Since(start)
 	sum.Seconds = sum.Duration.Seconds()
 	if err != nil {
@@ -224,4 +225,14 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, u *Unit, logger *slog.
 		}
 		p.Skipped.Add(int64(len(u.Issues) + u.MoreIssues))
 	}
+}
+
+// checkpointLookup serves one source's checkpoints from the store.
+type checkpointLookup struct {
+	store  Committer
+	source string
+}
+
+func (l checkpointLookup) In(ctx context.Context, dir string) (map[string]store.Checkpoint, error) {
+	return l.store.CheckpointsIn(ctx, l.source, dir)
 }

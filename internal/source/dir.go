@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,8 +32,14 @@ type Dir struct {
 	Progress *Progress
 }
 
-// Name implements Source.
-func (d *Dir) Name() string { return "dir:" + d.Root }
+// Name implements Source. It names the absolute, cleaned root, so
+// "dir:./trail" and "dir:/abs/trail" share checkpoints.
+func (d *Dir) Name() string {
+	if abs, err := filepath.Abs(d.Root); err == nil {
+		return "dir:" + abs
+	}
+	return "dir:" + filepath.Clean(d.Root)
+}
 
 type dirFile struct {
 	rel  string
@@ -42,31 +48,83 @@ type dirFile struct {
 	mod  time.Time
 }
 
-// Run implements Source: it lists the tree (pruning day directories outside
-// the window and digest trees), skips files whose checkpoint is done and
-// unchanged, and reads the rest in parallel.
-func (d *Dir) Run(ctx context.Context, done map[string]store.Checkpoint, emit func(context.Context, *Unit) error) (RunStats, error) {
+// Run implements Source. One goroutine walks the tree in lexical order
+// (which for CloudTrail's layout is time order within a prefix), pruning day
+// directories outside the window and digest trees, skipping files whose
+// checkpoint is done and unchanged, and hands the rest to workers that read
+// them in parallel. Checkpoints are looked up a directory at a time.
+func (d *Dir) Run(ctx context.Context, done Checkpoints, emit func(context.Context, *Unit) error) (RunStats, error) {
 	var rs RunStats
 	logger := d.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	info, err := os.Stat(d.Root)
+	// WalkDir does not follow a symlinked root: resolve it first, so a
+	// trail mounted or linked in place is read, not silently skipped.
+	root, err := filepath.EvalSymlinks(d.Root)
+	if err != nil {
+		return rs, fmt.Errorf("read trail directory: %w", err)
+	}
+	info, err := os.Stat(root)
 	if err != nil {
 		return rs, fmt.Errorf("read trail directory: %w", err)
 	}
 	if !info.IsDir() {
 		return rs, fmt.Errorf("read trail directory %s: not a directory", d.Root)
 	}
-	var files []dirFile
+	workers := d.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+
+	jobs := make(chan dirFile, 4*workers)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(jobs)
+		return d.walk(gctx, root, done, &rs, logger, jobs)
+	})
+	for range workers {
+		g.Go(func() error {
+			r := cloudtrail.NewReader(d.Reader)
+			for f := range jobs {
+				u := d.readFile(gctx, r, f)
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := emit(gctx, u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	return rs, err
+}
+
+func (d *Dir) walk(ctx context.Context, root string, done Checkpoints, rs *RunStats, logger *slog.Logger, jobs chan<- dirFile) error {
 	var digests, other int
-	err = filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
+	var curDir string
+	var cur map[string]store.Checkpoint
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
-			return fmt.Errorf("list %s: %w", p, err)
+			if p == root {
+				return fmt.Errorf("list %s: %w", d.Root, err)
+			}
+			// One unreadable directory must not stop the rest of the trail.
+			rel, _ := filepath.Rel(root, p)
+			rs.Skipped = append(rs.Skipped, SkippedItem{Name: filepath.ToSlash(rel), Record: -1, Reason: err.Error()})
+			if e != nil && e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		name := e.Name()
 		if e.IsDir() {
-			if p == d.Root {
+			if p == root {
 				return nil
 			}
 			if strings.HasPrefix(name, ".") || name == "CloudTrail-Digest" {
@@ -91,67 +149,45 @@ func (d *Dir) Run(ctx context.Context, done map[string]store.Checkpoint, emit fu
 		}
 		fi, err := e.Info()
 		if err != nil {
-			return fmt.Errorf("stat %s: %w", p, err)
+			rel, _ := filepath.Rel(root, p)
+			rs.Skipped = append(rs.Skipped, SkippedItem{Name: filepath.ToSlash(rel), Record: -1, Reason: err.Error()})
+			return nil
 		}
-		rel, err := filepath.Rel(d.Root, p)
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if cp, ok := done[rel]; ok && cp.Status != store.CheckpointBad && cp.Size == fi.Size() && cp.ModTime.Equal(fi.ModTime().UTC().Truncate(time.Millisecond)) {
+		dir := path.Dir(rel)
+		if dir == "." {
+			dir = ""
+		}
+		if cur == nil || dir != curDir {
+			if cur, err = done.In(ctx, dir); err != nil {
+				return err
+			}
+			curDir = dir
+		}
+		mod := fi.ModTime().UTC().Truncate(time.Millisecond)
+		if cp, ok := cur[rel]; ok && cp.Status != store.CheckpointBad && cp.Size == fi.Size() && cp.ModTime.Equal(mod) {
 			rs.Unchanged++
 			return nil
 		}
-		files = append(files, dirFile{rel: rel, path: p, size: fi.Size(), mod: fi.ModTime().UTC().Truncate(time.Millisecond)})
-		return nil
+		if d.Progress != nil {
+			d.Progress.Total.Add(1)
+		}
+		select {
+		case jobs <- dirFile{rel: rel, path: p, size: fi.Size(), mod: mod}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	})
-	if err != nil {
-		return rs, err
-	}
 	rs.Ignored = digests + other
 	if digests > 0 || other > 0 {
 		logger.Info("ignored files that are not trail log files", slog.Int("digest_files", digests), slog.Int("other_files", other))
 	}
-	// Oldest first (CloudTrail names sort by time within a prefix), so a
-	// interrupted run has committed a contiguous past.
-	sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })
-	if d.Progress != nil {
-		d.Progress.Total.Store(int64(len(files)))
-	}
-
-	workers := d.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	jobs := make(chan dirFile)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(jobs)
-		for _, f := range files {
-			select {
-			case jobs <- f:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	for range workers {
-		g.Go(func() error {
-			r := cloudtrail.NewReader(d.Reader)
-			for f := range jobs {
-				u := d.readFile(gctx, r, f)
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				if err := emit(gctx, u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	return rs, g.Wait()
+	return err
 }
 
 func (d *Dir) readFile(ctx context.Context, r *cloudtrail.Reader, f dirFile) *Unit {

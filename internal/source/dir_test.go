@@ -154,3 +154,18 @@ func TestDirMissingRoot(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestDirSymlinkedRoot(t *testing.T) {
+	t.Parallel()
+	d := trailDir{t, t.TempDir()}
+	d.write("2026-11-20", "a.json", record("q1", "2026-11-20"))
+	link := filepath.Join(t.TempDir(), "trail")
+	if err := os.Symlink(d.root, link); err != nil {
+		t.Fatal(err)
+	}
+	col, _ := newCollector(t)
+	sum, err := col.Collect(context.Background(), &Dir{Root: link})
+	if err != nil || sum.QueryEvents != 1 {
+		t.Fatalf("collect through a symlinked root: %+v, %v", sum, err)
+	}
+}

@@ -22,14 +22,26 @@ type Source interface {
 	// Name identifies the source in checkpoints and messages, e.g. "dir:/var/trail".
 	Name() string
 	// Run reads the input and calls emit for every finished unit. Run must
-	// not emit a unit whose checkpoint is already done and unchanged in done.
-	Run(ctx context.Context, done map[string]store.Checkpoint, emit func(context.Context, *Unit) error) (RunStats, error)
+	// not emit a unit whose checkpoint in done is finished and unchanged.
+	Run(ctx context.Context, done Checkpoints, emit func(context.Context, *Unit) error) (RunStats, error)
+}
+
+// Checkpoints looks up what earlier runs finished, one directory (key
+// prefix) at a time, so memory stays bounded by the largest directory and
+// not by the history of the whole trail.
+type Checkpoints interface {
+	// In returns the checkpoints of the objects directly under dir, by
+	// name; dir is "" for the top level, else a slash-separated path.
+	In(ctx context.Context, dir string) (map[string]store.Checkpoint, error)
 }
 
 // RunStats counts input a source passed over without emitting it.
 type RunStats struct {
 	Unchanged int // done in an earlier run and unchanged since
 	Ignored   int // not trail log files by name (digests, other files)
+	// Skipped lists input that could not even be listed (an unreadable
+	// directory); the rest of the source was still read.
+	Skipped []SkippedItem
 }
 
 // Unit is what one input object yielded.

@@ -46,6 +46,8 @@ type Query struct {
 	Workgroup   string
 	Provisioned bool
 	BilledBytes int64
+	// RulesFingerprint identifies the rules the derived columns came from.
+	RulesFingerprint string
 
 	StatsStatus string
 	AskAttempts int
@@ -100,10 +102,13 @@ type Rejected struct {
 	Role         string
 	Account      string
 	Team         string
-	Database     string
-	Workgroup    string
-	ErrorCode    string
-	ErrorMessage string
+	// RulesFingerprint identifies the rules User, Role, Account and Team
+	// came from.
+	RulesFingerprint string
+	Database         string
+	Workgroup        string
+	ErrorCode        string
+	ErrorMessage     string
 }
 
 // Checkpoint statuses.
@@ -142,7 +147,7 @@ const queryColumns = `region, query_id, event_id, event_time, day, owner_account
 	identity_type, principal_id, principal_arn, identity_account, identity_user_name, invoked_by,
 	issuer_type, issuer_user_name, issuer_arn, source_identity, on_behalf_of_user, on_behalf_of_store,
 	ct_database, ct_catalog, ct_workgroup, ct_query_text, client_request_token, source_ip, user_agent,
-	user, role, account, team, database, workgroup, provisioned, billed_bytes,
+	user, role, account, team, database, workgroup, provisioned, billed_bytes, rules_fp,
 	stats_status, ask_attempts, last_asked,
 	state, state_change_reason, statement_type, substatement_type, athena_database, athena_catalog, athena_workgroup,
 	query_text, data_scanned_bytes, engine_ms, total_ms, queue_ms, planning_ms, service_preprocessing_ms,
@@ -163,7 +168,7 @@ func queryValues(q *Query) []any {
 		id.Type, id.PrincipalID, id.ARN, id.AccountID, id.UserName, id.InvokedBy,
 		id.IssuerType, id.IssuerUserName, id.IssuerARN, id.SourceIdentity, id.OnBehalfOfUserID, id.OnBehalfOfIdentityStoreARN,
 		q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText, q.ClientRequestToken, q.SourceIP, q.UserAgent,
-		q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes,
+		q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes, q.RulesFingerprint,
 		status, q.AskAttempts, nullMillis(q.LastAsked),
 		st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog, st.Workgroup,
 		st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs, st.ServicePreprocessingMs,
@@ -185,7 +190,7 @@ func scanQuery(rows interface{ Scan(...any) error }) (Query, error) {
 		&id.Type, &id.PrincipalID, &id.ARN, &id.AccountID, &id.UserName, &id.InvokedBy,
 		&id.IssuerType, &id.IssuerUserName, &id.IssuerARN, &id.SourceIdentity, &id.OnBehalfOfUserID, &id.OnBehalfOfIdentityStoreARN,
 		&q.CTDatabase, &q.CTCatalog, &q.CTWorkgroup, &q.CTQueryText, &q.ClientRequestToken, &q.SourceIP, &q.UserAgent,
-		&q.User, &q.Role, &q.Account, &q.Team, &q.Database, &q.Workgroup, &provisioned, &q.BilledBytes,
+		&q.User, &q.Role, &q.Account, &q.Team, &q.Database, &q.Workgroup, &provisioned, &q.BilledBytes, &q.RulesFingerprint,
 		&q.StatsStatus, &q.AskAttempts, &lastAsked,
 		&st.State, &st.StateChangeReason, &st.StatementType, &st.SubstatementType, &st.Database, &st.Catalog, &st.Workgroup,
 		&st.QueryText, &st.DataScannedBytes, &st.EngineMs, &st.TotalMs, &st.QueueMs, &st.PlanningMs, &st.ServicePreprocessingMs,
@@ -234,7 +239,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
 	}
 	if len(b.Rejected) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO rejected (event_id, event_time, day, region, owner_account, principal_arn, identity_json, user, role, account, team,
-			database, workgroup, error_code, error_message) VALUES (`+placeholders(15)+`) ON CONFLICT(event_id) DO NOTHING`)
+			rules_fp, database, workgroup, error_code, error_message) VALUES (`+placeholders(16)+`) ON CONFLICT(event_id) DO NOTHING`)
 		if err != nil {
 			return res, fmt.Errorf("prepare rejected insert: %w", err)
 		}
@@ -245,7 +250,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
 				return res, fmt.Errorf("encode identity of %s: %w", r.EventID, err)
 			}
 			out, err := stmt.ExecContext(ctx, r.EventID, millis(r.EventTime), Day(r.EventTime), r.Region, r.OwnerAccount, r.Identity.ARN, string(idJSON),
-				r.User, r.Role, r.Account, r.Team, r.Database, r.Workgroup, r.ErrorCode, r.ErrorMessage)
+				r.User, r.Role, r.Account, r.Team, r.RulesFingerprint, r.Database, r.Workgroup, r.ErrorCode, r.ErrorMessage)
 			if err != nil {
 				return res, fmt.Errorf("insert rejected submission %s: %w", r.EventID, err)
 			}
@@ -295,29 +300,58 @@ func (s *Store) Checkpoints(ctx context.Context, source string) (map[string]Chec
 	return out, rows.Err()
 }
 
+// CheckpointsIn returns the checkpoints of source for the objects directly
+// under dir (a slash-separated prefix; "" for the top level), by name.
+func (s *Store) CheckpointsIn(ctx context.Context, source, dir string) (map[string]Checkpoint, error) {
+	where, args := "source = ? AND instr(name, '/') = 0", []any{source}
+	if dir != "" {
+		// A range on the primary key: names starting with "dir/", that is
+		// from "dir/" up to "dir0" ('0' follows '/'), then no deeper.
+		prefix := dir + "/"
+		where = "source = ? AND name >= ? AND name < ? AND instr(substr(name, ?), '/') = 0"
+		args = []any{source, prefix, dir + "0", len(prefix) + 1}
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT name, size, mtime, status, queries, detail FROM checkpoints WHERE "+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints of %s under %q: %w", source, dir, err)
+	}
+	defer rows.Close()
+	out := make(map[string]Checkpoint)
+	for rows.Next() {
+		c := Checkpoint{Source: source}
+		var mtime int64
+		if err := rows.Scan(&c.Name, &c.Size, &mtime, &c.Status, &c.Queries, &c.Detail); err != nil {
+			return nil, fmt.Errorf("read checkpoints of %s: %w", source, err)
+		}
+		c.ModTime = time.UnixMilli(mtime).UTC()
+		out[c.Name] = c
+	}
+	return out, rows.Err()
+}
+
 // PendingQueries returns up to limit queries whose statistics are not final,
 // in key order after (region, queryID), for paging through a large backlog.
 func (s *Store) PendingQueries(ctx context.Context, afterRegion, afterQueryID string, limit int) ([]Query, error) {
 	return s.selectQueries(ctx, "stats_status = 'pending' AND (region, query_id) > (?, ?)", []any{afterRegion, afterQueryID}, limit)
 }
 
-// ScanQueries calls fn for every stored query, in key order, a page at a time.
-func (s *Store) ScanQueries(ctx context.Context, pageSize int, fn func(page []Query) error) error {
-	var region, id string
-	for {
-		page, err := s.selectQueries(ctx, "(region, query_id) > (?, ?)", []any{region, id}, pageSize)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		last := page[len(page)-1]
-		region, id = last.Region, last.QueryID
+// StaleQueries returns up to limit queries whose derived columns were not
+// computed with the rules fingerprint, in key order after (region, queryID).
+func (s *Store) StaleQueries(ctx context.Context, fingerprint, afterRegion, afterQueryID string, limit int) ([]Query, error) {
+	return s.selectQueries(ctx, "(rules_fp < ? OR rules_fp > ?) AND (region, query_id) > (?, ?)",
+		[]any{fingerprint, fingerprint, afterRegion, afterQueryID}, limit)
+}
+
+// HasStale reports whether any query or rejected submission was derived
+// with other rules than fingerprint. It reads only the rules_fp indexes.
+func (s *Store) HasStale(ctx context.Context, fingerprint string) (bool, error) {
+	var stale bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM queries WHERE rules_fp < ? OR rules_fp > ?)
+		OR EXISTS (SELECT 1 FROM rejected WHERE rules_fp < ? OR rules_fp > ?)`, fingerprint, fingerprint, fingerprint, fingerprint).Scan(&stale)
+	if err != nil {
+		return false, fmt.Errorf("look for rows derived with other rules: %w", err)
 	}
+	return stale, nil
 }
 
 // GetQuery returns one query, or false when it is not stored.
@@ -359,7 +393,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
-		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?,
+		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?,
 		stats_status = ?, ask_attempts = ?, last_asked = ?,
 		state = ?, state_change_reason = ?, statement_type = ?, substatement_type = ?, athena_database = ?, athena_catalog = ?,
 		athena_workgroup = ?, query_text = ?, data_scanned_bytes = ?, engine_ms = ?, total_ms = ?, queue_ms = ?, planning_ms = ?,
@@ -374,7 +408,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 		q := &qs[i]
 		st := &q.Stats
 		_, err := stmt.ExecContext(ctx,
-			q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes,
+			q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes, q.RulesFingerprint,
 			q.StatsStatus, q.AskAttempts, nullMillis(q.LastAsked),
 			st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog,
 			st.Workgroup, st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs,
@@ -391,12 +425,51 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 	return nil
 }
 
-// ScanRejected calls fn for every rejected submission, a page at a time.
-func (s *Store) ScanRejected(ctx context.Context, pageSize int, fn func(page []Rejected) error) error {
+// UpdateDerived rewrites only the derived columns of queries, and only where
+// the statistics are still those the caller derived them from (an enrich
+// running at the same time wins; its rows are re-derived next time if its
+// rules were older). It returns how many rows it changed.
+func (s *Store) UpdateDerived(ctx context.Context, qs []Query) (int, error) {
+	if len(qs) == 0 {
+		return 0, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin update: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
+		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?
+		WHERE region = ? AND query_id = ? AND stats_status = ? AND ask_attempts = ?`)
+	if err != nil {
+		return 0, fmt.Errorf("prepare update: %w", err)
+	}
+	defer stmt.Close()
+	changed := 0
+	for i := range qs {
+		q := &qs[i]
+		r, err := stmt.ExecContext(ctx, q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned),
+			q.BilledBytes, q.RulesFingerprint, q.Region, q.QueryID, q.StatsStatus, q.AskAttempts)
+		if err != nil {
+			return 0, fmt.Errorf("update query %s/%s: %w", q.Region, q.QueryID, err)
+		}
+		n, _ := r.RowsAffected()
+		changed += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit update: %w", err)
+	}
+	return changed, nil
+}
+
+// StaleRejected calls fn, a page at a time, for every rejected submission
+// whose derived columns were not computed with the rules fingerprint.
+func (s *Store) StaleRejected(ctx context.Context, fingerprint string, pageSize int, fn func(page []Rejected) error) error {
 	after := ""
 	for {
 		rows, err := s.db.QueryContext(ctx, `SELECT event_id, event_time, region, owner_account, identity_json, user, role, account, team,
-			database, workgroup, error_code, error_message FROM rejected WHERE event_id > ? ORDER BY event_id LIMIT ?`, after, pageSize)
+			rules_fp, database, workgroup, error_code, error_message FROM rejected
+			WHERE (rules_fp < ? OR rules_fp > ?) AND event_id > ? ORDER BY event_id LIMIT ?`, fingerprint, fingerprint, after, pageSize)
 		if err != nil {
 			return fmt.Errorf("select rejected: %w", err)
 		}
@@ -406,7 +479,7 @@ func (s *Store) ScanRejected(ctx context.Context, pageSize int, fn func(page []R
 			var t int64
 			var idJSON string
 			if err := rows.Scan(&r.EventID, &t, &r.Region, &r.OwnerAccount, &idJSON, &r.User, &r.Role, &r.Account, &r.Team,
-				&r.Database, &r.Workgroup, &r.ErrorCode, &r.ErrorMessage); err != nil {
+				&r.RulesFingerprint, &r.Database, &r.Workgroup, &r.ErrorCode, &r.ErrorMessage); err != nil {
 				rows.Close()
 				return fmt.Errorf("read rejected row: %w", err)
 			}
@@ -431,7 +504,7 @@ func (s *Store) ScanRejected(ctx context.Context, pageSize int, fn func(page []R
 	}
 }
 
-// UpdateRejectedTeams rewrites user, role and team of rejected submissions.
+// UpdateRejectedTeams rewrites the derived columns of rejected submissions.
 func (s *Store) UpdateRejectedTeams(ctx context.Context, rs []Rejected) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -439,8 +512,8 @@ func (s *Store) UpdateRejectedTeams(ctx context.Context, rs []Rejected) error {
 	}
 	defer tx.Rollback()
 	for _, r := range rs {
-		if _, err := tx.ExecContext(ctx, "UPDATE rejected SET user = ?, role = ?, account = ?, team = ? WHERE event_id = ?",
-			r.User, r.Role, r.Account, r.Team, r.EventID); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE rejected SET user = ?, role = ?, account = ?, team = ?, rules_fp = ? WHERE event_id = ?",
+			r.User, r.Role, r.Account, r.Team, r.RulesFingerprint, r.EventID); err != nil {
 			return fmt.Errorf("update rejected %s: %w", r.EventID, err)
 		}
 	}

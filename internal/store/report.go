@@ -73,7 +73,9 @@ func (f *Filter) where() (string, []any, error) {
 }
 
 // Group is one report cell: the sums of the queries sharing a key, split by
-// region because the price per byte differs by region.
+// region because the price per byte differs by region. Bytes and engine time
+// count only queries with final statistics: a running query's partial
+// figures would change under the reader's feet.
 type Group struct {
 	Key          string
 	Region       string
@@ -102,9 +104,10 @@ func (s *Store) Aggregate(ctx context.Context, by string, f Filter) ([]Group, er
 	}
 	q := `SELECT ` + col + `, region, COUNT(*),
 		SUM(state = 'SUCCEEDED'), SUM(state = 'FAILED'), SUM(state = 'CANCELLED'),
-		SUM(data_scanned_bytes), SUM(billed_bytes), SUM(engine_ms),
+		SUM(CASE WHEN stats_status = 'final' THEN data_scanned_bytes ELSE 0 END), SUM(billed_bytes),
+		SUM(CASE WHEN stats_status = 'final' THEN engine_ms ELSE 0 END),
 		SUM(stats_status = 'no_stats'), SUM(stats_status = 'final'),
-		SUM(provisioned), SUM(CASE WHEN provisioned THEN engine_ms ELSE 0 END)
+		SUM(provisioned), SUM(CASE WHEN provisioned AND stats_status = 'final' THEN engine_ms ELSE 0 END)
 		FROM queries WHERE ` + where + ` GROUP BY 1, 2`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -183,5 +184,60 @@ func TestReopenKeepsSchema(t *testing.T) {
 	defer st.Close()
 	if v, err := st.Meta(ctx, "k"); err != nil || v != "v" {
 		t.Fatalf("meta after reopen = %q, %v", v, err)
+	}
+}
+
+func TestCheckpointsIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	var cps []Checkpoint
+	for _, name := range []string{"top.json", "a/1.json", "a/2.json", "a/b/3.json", "a0/4.json", "ab/5.json", "a.json"} {
+		cps = append(cps, Checkpoint{Source: "s", Name: name, Status: CheckpointDone})
+	}
+	cps = append(cps, Checkpoint{Source: "other", Name: "a/9.json", Status: CheckpointDone})
+	if _, err := st.Commit(ctx, &Batch{Checkpoints: cps}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		dir  string
+		want []string
+	}{
+		{"", []string{"top.json", "a.json"}},
+		{"a", []string{"a/1.json", "a/2.json"}},
+		{"a/b", []string{"a/b/3.json"}},
+		{"nope", nil},
+	}
+	for _, tt := range tests {
+		got, err := st.CheckpointsIn(ctx, "s", tt.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tt.want) {
+			t.Fatalf("CheckpointsIn(%q) = %v, want %v", tt.dir, got, tt.want)
+		}
+		for _, n := range tt.want {
+			if _, ok := got[n]; !ok {
+				t.Fatalf("CheckpointsIn(%q) lacks %s", tt.dir, n)
+			}
+		}
+	}
+}
+
+func TestOpenPathWithURISyntax(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a#b?c%41.db")
+	st, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	st.db.QueryRow("PRAGMA journal_mode").Scan(&mode)
+	st.Close()
+	if mode != "wal" {
+		t.Fatalf("journal_mode = %q, want wal", mode)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at the path given: %v", err)
 	}
 }

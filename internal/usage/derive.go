@@ -8,8 +8,6 @@ import (
 	"github.com/athenawatch/athenawatch/internal/store"
 )
 
-const rulesFingerprintKey = "rules_fingerprint"
-
 // NewQuery turns a CloudTrail query event into a stored query with its
 // derived columns filled. The event must not be a rejected submission.
 func (r *Rules) NewQuery(ev *cloudtrail.QueryEvent) store.Query {
@@ -54,40 +52,42 @@ func (r *Rules) NewRejected(ev *cloudtrail.QueryEvent) store.Rejected {
 	return rj
 }
 
-// Rederive re-applies the rules to every stored row when they differ from the
-// rules the rows were derived with (a changed team mapping or identity rule),
-// so reports always reflect the current configuration. It reports whether
-// anything was rewritten.
+// Rederive re-applies the rules to every stored row derived with other
+// rules (a changed team mapping or identity rule, or a row written by a
+// process still running older rules), so reports always reflect the current
+// configuration. It reports whether anything was rewritten.
 func Rederive(ctx context.Context, st *store.Store, r *Rules) (bool, error) {
-	old, err := st.Meta(ctx, rulesFingerprintKey)
-	if err != nil {
+	fp := r.Fingerprint()
+	stale, err := st.HasStale(ctx, fp)
+	if err != nil || !stale {
 		return false, err
 	}
-	if old == r.Fingerprint() {
-		return false, nil
-	}
-	if old != "" {
-		err := st.ScanQueries(ctx, 5000, func(page []store.Query) error {
-			for i := range page {
-				r.Query(&page[i])
-			}
-			return st.UpdateQueries(ctx, page)
-		})
+	var region, id string
+	for {
+		page, err := st.StaleQueries(ctx, fp, region, id, 5000)
 		if err != nil {
 			return false, fmt.Errorf("re-derive queries: %w", err)
 		}
-		err = st.ScanRejected(ctx, 5000, func(page []store.Rejected) error {
-			for i := range page {
-				r.Rejected(&page[i])
-			}
-			return st.UpdateRejectedTeams(ctx, page)
-		})
-		if err != nil {
-			return false, fmt.Errorf("re-derive rejected submissions: %w", err)
+		if len(page) == 0 {
+			break
 		}
+		for i := range page {
+			r.Query(&page[i])
+		}
+		if _, err := st.UpdateDerived(ctx, page); err != nil {
+			return false, fmt.Errorf("re-derive queries: %w", err)
+		}
+		last := page[len(page)-1]
+		region, id = last.Region, last.QueryID
 	}
-	if err := st.SetMeta(ctx, rulesFingerprintKey, r.Fingerprint()); err != nil {
-		return false, err
+	err = st.StaleRejected(ctx, fp, 5000, func(page []store.Rejected) error {
+		for i := range page {
+			r.Rejected(&page[i])
+		}
+		return st.UpdateRejectedTeams(ctx, page)
+	})
+	if err != nil {
+		return false, fmt.Errorf("re-derive rejected submissions: %w", err)
 	}
-	return old != "", nil
+	return true, nil
 }

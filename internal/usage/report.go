@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/athenawatch/athenawatch/internal/store"
 )
@@ -66,7 +67,12 @@ type Report struct {
 	Rows     []Row
 	Total    Row   // sums over all rows (before --top)
 	Rejected int64 // rejected submissions in the same window
-	keys     int   // rows before --top
+	// Provisioned and ProvisionedEngineMs cover queries on provisioned
+	// capacity, billed by DPU-hours: they carry no per-byte cost, so their
+	// share of engine time is reported instead.
+	Provisioned         int64
+	ProvisionedEngineMs int64
+	keys                int // rows before --top
 }
 
 // Aggregator is the part of the store a report reads.
@@ -89,7 +95,10 @@ func BuildReport(ctx context.Context, agg Aggregator, price func(region string) 
 	}
 	byKey := map[string]*acc{}
 	total := &acc{billed: map[string]int64{}}
+	rep := &Report{By: opts.By}
 	for _, g := range groups {
+		rep.Provisioned += g.Provisioned
+		rep.ProvisionedEngineMs += g.ProvEngineMs
 		a := byKey[g.Key]
 		if a == nil {
 			a = &acc{row: Row{Dimension: opts.By, Key: g.Key}, billed: map[string]int64{}}
@@ -113,7 +122,6 @@ func BuildReport(ctx context.Context, agg Aggregator, price func(region string) 
 		a.row.AvgMBScanned = AvgMBScanned(a.row.BytesScanned, a.withStats)
 		return a.row
 	}
-	rep := &Report{By: opts.By}
 	for _, a := range byKey {
 		rep.Rows = append(rep.Rows, finish(a))
 	}
@@ -169,7 +177,7 @@ func (rep *Report) Write(w io.Writer, format string) error {
 var metricKeys = []string{"queries", "succeeded", "failed", "cancelled", "bytes_scanned", "billed_bytes", "cost_usd", "avg_mb_scanned", "engine_ms", "no_stats"}
 
 func (r Row) csvFields() []string {
-	return []string{r.Key, i64(r.Queries), i64(r.Succeeded), i64(r.Failed), i64(r.Cancelled), i64(r.BytesScanned),
+	return []string{csvCell(r.Key), i64(r.Queries), i64(r.Succeeded), i64(r.Failed), i64(r.Cancelled), i64(r.BytesScanned),
 		i64(r.BilledBytes), strconv.FormatFloat(r.CostUSD, 'f', -1, 64), strconv.FormatFloat(r.AvgMBScanned, 'f', -1, 64),
 		i64(r.EngineMs), i64(r.NoStats)}
 }
@@ -197,6 +205,8 @@ func (rep *Report) writeTable(w io.Writer) error {
 	for _, r := range rep.Rows {
 		fmt.Fprintln(tw, sanitize(rep.displayKey(r.Key))+"\t"+strings.Join(r.humanFields(), "\t")+"\t")
 	}
+	// A blank line sets the total apart from a row whose key is "TOTAL".
+	fmt.Fprintln(tw, strings.Repeat("\t", len(tableHeader)+1))
 	fmt.Fprintln(tw, "TOTAL\t"+strings.Join(rep.Total.humanFields(), "\t")+"\t")
 	if err := tw.Flush(); err != nil {
 		return err
@@ -224,18 +234,37 @@ func (rep *Report) footer() string {
 	if rep.Total.NoStats > 0 {
 		s += fmt.Sprintf(", %d without statistics (Athena no longer knows them)", rep.Total.NoStats)
 	}
+	if rep.Provisioned > 0 {
+		share := 0.0
+		if rep.Total.EngineMs > 0 {
+			share = 100 * float64(rep.ProvisionedEngineMs) / float64(rep.Total.EngineMs)
+		}
+		s += fmt.Sprintf("; %d on provisioned capacity (billed by DPU-hours, no per-byte cost): %s engine time, %.1f%% of all",
+			rep.Provisioned, HumanMillis(rep.ProvisionedEngineMs), share)
+	}
 	return s
 }
 
-// sanitize keeps terminal control characters in stored strings (hostile
-// input: user names come from CloudTrail and SQL comments) out of the output.
+// sanitize keeps control, format (bidi overrides, zero-width) and other
+// unprintable characters of stored strings out of terminal output: user
+// names come from CloudTrail and from SQL comments anyone can write.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) {
 			return '?'
 		}
 		return r
 	}, s)
+}
+
+// csvCell defuses spreadsheet formulas: a cell starting with = + - @ or a
+// tab or carriage return is prefixed with a quote, as OWASP advises for
+// CSV injection.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func markdownEscape(s string) string {

@@ -64,6 +64,7 @@ func (r *Rules) Query(q *store.Query) {
 		p.Account = q.OwnerAccount
 	}
 	q.User, q.Role, q.Account = p.User, p.Role, p.Account
+	q.RulesFingerprint = r.fingerprint
 
 	q.Database = firstNonEmpty(q.Stats.Database, q.CTDatabase)
 	q.Workgroup = firstNonEmpty(q.Stats.Workgroup, q.CTWorkgroup, DefaultWorkgroup)
@@ -83,6 +84,7 @@ func (r *Rules) Rejected(rj *store.Rejected) {
 		p.Account = rj.OwnerAccount
 	}
 	rj.User, rj.Role, rj.Account = p.User, p.Role, p.Account
+	rj.RulesFingerprint = r.fingerprint
 	rj.Team = r.Team(rj.User, rj.Role, rj.Account, firstNonEmpty(rj.Workgroup, DefaultWorkgroup))
 }
 

@@ -137,6 +137,9 @@ func TestReportFormatsGolden(t *testing.T) {
 		{Key: `<script>alert(1)</script>|*_[x]`, Region: "us-east-1", Queries: 1, Cancelled: 1, BytesScanned: 12 * MiB, BilledBytes: 12 * MiB, WithStats: 1},
 		{Key: "evil\x1b[2Jterm", Region: "us-east-1", Queries: 2, NoStats: 2},
 		{Key: "", Region: "us-east-1", Queries: 1, Succeeded: 1, BilledBytes: 10 * MiB, WithStats: 1},
+		{Key: "=HYPERLINK(\"http://x\")", Region: "us-east-1", Queries: 1, Provisioned: 1, EngineMs: 4000, ProvEngineMs: 4000, WithStats: 1},
+		{Key: "TOTAL", Region: "us-east-1", Queries: 1},
+		{Key: "spoof\u202egnp.exe\u200b\u2028x", Region: "us-east-1", Queries: 1},
 	}}
 	price := func(r string) float64 {
 		if r == "eu-west-2" {

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,11 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 				d = 7 * 24 * time.Hour
 			}
 			if d != 0 {
-				return now.Add(-time.Duration(v * float64(d))).UTC(), nil
+				back := v * float64(d)
+				if back > float64(now.Sub(time.Time{})) || math.IsInf(back, 0) {
+					return time.Time{}, fmt.Errorf("%q reaches back before year 1", s)
+				}
+				return now.Add(-time.Duration(back)).UTC(), nil
 			}
 		}
 	}

@@ -40,6 +40,7 @@ CREATE TABLE queries (
     workgroup     TEXT    NOT NULL DEFAULT '',
     provisioned   INTEGER NOT NULL DEFAULT 0,
     billed_bytes  INTEGER NOT NULL DEFAULT 0,
+    rules_fp      TEXT    NOT NULL DEFAULT '',    -- fingerprint of the rules that derived the columns above
 
     -- Enrichment: pending until Athena gave a final state, or no_stats when
     -- Athena no longer knows the query (never asked again).
@@ -74,6 +75,7 @@ CREATE TABLE queries (
 );
 CREATE INDEX queries_event_time ON queries (event_time);
 CREATE INDEX queries_pending ON queries (stats_status) WHERE stats_status = 'pending';
+CREATE INDEX queries_rules_fp ON queries (rules_fp);
 
 -- Rejected submissions: StartQueryExecution calls Athena refused. Keyed by
 -- CloudTrail eventID; never counted as queries.
@@ -89,12 +91,14 @@ CREATE TABLE rejected (
     role          TEXT    NOT NULL DEFAULT '',
     account       TEXT    NOT NULL DEFAULT '',
     team          TEXT    NOT NULL DEFAULT '',
+    rules_fp      TEXT    NOT NULL DEFAULT '',
     database      TEXT    NOT NULL DEFAULT '',
     workgroup     TEXT    NOT NULL DEFAULT '',
     error_code    TEXT    NOT NULL DEFAULT '',
     error_message TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX rejected_event_time ON rejected (event_time);
+CREATE INDEX rejected_rules_fp ON rejected (rules_fp);
 
 -- Checkpoints: one row per input object a source has finished, committed in
 -- the same transaction as the rows read from it.
