@@ -94,7 +94,7 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 		}
 	}
 	if !*noEnrich {
-		if err := enrichBacklog(ctx, g, cfg, st, rules); err != nil {
+		if err := enrichBacklog(ctx, g, cfg, st, rules, time.Time{}); err != nil {
 			return err
 		}
 	}

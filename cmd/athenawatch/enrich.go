@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -16,19 +17,25 @@ import (
 
 func runEnrich(ctx context.Context, g *globals, args []string) error {
 	fs := newFlagSet(g, "enrich", "[flags]")
+	sinceFlag := fs.String("since", "", "only queries started from this `time` (7d, 2026-11-01, RFC 3339; default: all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	since, err := usage.ParseTime(*sinceFlag, time.Now())
+	if err != nil {
+		return usagef("--since: %v", err)
 	}
 	cfg, st, rules, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return enrichBacklog(ctx, g, cfg, st, rules)
+	return enrichBacklog(ctx, g, cfg, st, rules, since)
 }
 
-// enrichBacklog asks Athena about every query without final statistics.
-func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules) error {
+// enrichBacklog asks Athena about every query without final statistics
+// started at or after since (zero: all).
+func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules, since time.Time) error {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
@@ -40,7 +47,7 @@ func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *stor
 		Concurrency: cfg.Enrich.Concurrency,
 		Logger:      g.logger,
 	})
-	sum, err := e.EnrichBacklog(ctx, st, rules, reachableAccounts(ctx, g, awsCfg, cfg))
+	sum, err := e.EnrichBacklog(ctx, st, rules, since, reachableAccounts(ctx, g, awsCfg, cfg))
 	fmt.Fprintf(g.stderr, "enrich: asked Athena about %d queries in %d calls (%d throttled): %d with statistics (%d still running), %d unknown to Athena (no_stats), %d left pending\n",
 		sum.Asked, sum.Calls, sum.Throttled, sum.Known, sum.NotFinal, sum.NotFound, sum.Failed+sum.NotFinal+sum.Unreachable)
 	return err

@@ -11,7 +11,7 @@ import (
 
 // Backlog is the part of the store enrichment reads and writes.
 type Backlog interface {
-	PendingQueries(ctx context.Context, afterRegion, afterQueryID string, limit int) ([]store.Query, error)
+	PendingQueries(ctx context.Context, since time.Time, afterRegion, afterQueryID string, limit int) ([]store.Query, error)
 	UpdateQueries(ctx context.Context, qs []store.Query) error
 }
 
@@ -37,13 +37,16 @@ const backlogPage = 5000
 // would call them unknown, and they would be marked no_stats for good. They
 // stay pending, counted in Summary.Unreachable, until the configuration
 // gives a way in.
-func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, reachable func(account string) bool) (Summary, error) {
+//
+// Only queries whose CloudTrail event time is at or after since are asked
+// (zero since: all).
+func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, since time.Time, reachable func(account string) bool) (Summary, error) {
 	var total Summary
 	unreachable := map[string]int{}
 	var errs []error
 	var afterRegion, afterID string
 	for {
-		page, err := b.PendingQueries(ctx, afterRegion, afterID, backlogPage)
+		page, err := b.PendingQueries(ctx, since, afterRegion, afterID, backlogPage)
 		if err != nil {
 			return total, err
 		}

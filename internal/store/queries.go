@@ -329,10 +329,12 @@ func (s *Store) CheckpointsIn(ctx context.Context, source, dir string) (map[stri
 	return out, rows.Err()
 }
 
-// PendingQueries returns up to limit queries whose statistics are not final,
-// in key order after (region, queryID), for paging through a large backlog.
-func (s *Store) PendingQueries(ctx context.Context, afterRegion, afterQueryID string, limit int) ([]Query, error) {
-	return s.selectQueries(ctx, "stats_status = 'pending' AND (region, query_id) > (?, ?)", []any{afterRegion, afterQueryID}, limit)
+// PendingQueries returns up to limit queries whose statistics are not final
+// and whose event time is at or after since (zero: any), in key order after
+// (region, queryID), for paging through a large backlog.
+func (s *Store) PendingQueries(ctx context.Context, since time.Time, afterRegion, afterQueryID string, limit int) ([]Query, error) {
+	return s.selectQueries(ctx, "stats_status = 'pending' AND event_time >= ? AND (region, query_id) > (?, ?)",
+		[]any{millis(since), afterRegion, afterQueryID}, limit)
 }
 
 // StaleQueries returns up to limit queries whose derived columns were not
