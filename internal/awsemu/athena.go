@@ -301,20 +301,35 @@ func (c *call) lookup(id string) *execution {
 	return x
 }
 
-func athenaGet(c *call) (any, error) {
+// decodeQueryID decodes a request whose one member is QueryExecutionId.
+func decodeQueryID(c *call) (string, error) {
 	var in struct{ QueryExecutionId *string }
 	if err := decodeInput(c, &in); err != nil {
-		return nil, err
+		return "", err
 	}
-	id, err := checkID(in.QueryExecutionId, "queryExecutionId")
+	return checkID(in.QueryExecutionId, "queryExecutionId")
+}
+
+// known finds the execution id names, or answers as Athena does for an id it
+// does not know. The caller holds c.e.mu.
+func (c *call) known(id string) (*execution, error) {
+	x := c.lookup(id)
+	if x == nil {
+		return nil, invalidRequest("%s", queryNotFound(id))
+	}
+	return x, nil
+}
+
+func athenaGet(c *call) (any, error) {
+	id, err := decodeQueryID(c)
 	if err != nil {
 		return nil, err
 	}
 	c.e.mu.Lock()
 	defer c.e.mu.Unlock()
-	x := c.lookup(id)
-	if x == nil {
-		return nil, invalidRequest("%s", queryNotFound(id))
+	x, err := c.known(id)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{"QueryExecution": x.render(c.now)}, nil
 }
@@ -445,19 +460,15 @@ func athenaList(c *call) (any, error) {
 }
 
 func athenaStop(c *call) (any, error) {
-	var in struct{ QueryExecutionId *string }
-	if err := decodeInput(c, &in); err != nil {
-		return nil, err
-	}
-	id, err := checkID(in.QueryExecutionId, "queryExecutionId")
+	id, err := decodeQueryID(c)
 	if err != nil {
 		return nil, err
 	}
 	c.e.mu.Lock()
 	defer c.e.mu.Unlock()
-	x := c.lookup(id)
-	if x == nil {
-		return nil, invalidRequest("%s", queryNotFound(id))
+	x, err := c.known(id)
+	if err != nil {
+		return nil, err
 	}
 	x.stop(c.now)
 	return struct{}{}, nil
@@ -500,9 +511,9 @@ func athenaResults(c *call) (any, error) {
 	}
 	c.e.mu.Lock()
 	defer c.e.mu.Unlock()
-	x := c.lookup(id)
-	if x == nil {
-		return nil, invalidRequest("%s", queryNotFound(id))
+	x, err := c.known(id)
+	if err != nil {
+		return nil, err
 	}
 	switch st := x.state(c.now); st {
 	case StateSucceeded:

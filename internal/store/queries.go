@@ -282,22 +282,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
 
 // Checkpoints returns every checkpoint of source, by name.
 func (s *Store) Checkpoints(ctx context.Context, source string) (map[string]Checkpoint, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT name, size, mtime, status, queries, detail FROM checkpoints WHERE source = ?", source)
-	if err != nil {
-		return nil, fmt.Errorf("read checkpoints of %s: %w", source, err)
-	}
-	defer rows.Close()
-	out := make(map[string]Checkpoint)
-	for rows.Next() {
-		c := Checkpoint{Source: source}
-		var mtime int64
-		if err := rows.Scan(&c.Name, &c.Size, &mtime, &c.Status, &c.Queries, &c.Detail); err != nil {
-			return nil, fmt.Errorf("read checkpoints of %s: %w", source, err)
-		}
-		c.ModTime = time.UnixMilli(mtime).UTC()
-		out[c.Name] = c
-	}
-	return out, rows.Err()
+	return s.checkpoints(ctx, source, "source = ?", source)
 }
 
 // CheckpointsIn returns the checkpoints of source for the objects directly
@@ -311,9 +296,13 @@ func (s *Store) CheckpointsIn(ctx context.Context, source, dir string) (map[stri
 		where = "source = ? AND name >= ? AND name < ? AND instr(substr(name, ?), '/') = 0"
 		args = []any{source, prefix, dir + "0", len(prefix) + 1}
 	}
+	return s.checkpoints(ctx, source, where, args...)
+}
+
+func (s *Store) checkpoints(ctx context.Context, source, where string, args ...any) (map[string]Checkpoint, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT name, size, mtime, status, queries, detail FROM checkpoints WHERE "+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read checkpoints of %s under %q: %w", source, dir, err)
+		return nil, fmt.Errorf("read checkpoints of %s: %w", source, err)
 	}
 	defer rows.Close()
 	out := make(map[string]Checkpoint)
