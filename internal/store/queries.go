@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
@@ -294,7 +295,8 @@ func (s *Store) CheckpointsIn(ctx context.Context, source, dir string) (map[stri
 		// from "dir/" up to "dir0" ('0' follows '/'), then no deeper.
 		prefix := dir + "/"
 		where = "source = ? AND name >= ? AND name < ? AND instr(substr(name, ?), '/') = 0"
-		args = []any{source, prefix, dir + "0", len(prefix) + 1}
+		// substr counts characters, not bytes.
+		args = []any{source, prefix, dir + "0", utf8.RuneCountInString(prefix) + 1}
 	}
 	return s.checkpoints(ctx, source, where, args...)
 }

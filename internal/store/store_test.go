@@ -192,7 +192,7 @@ func TestCheckpointsIn(t *testing.T) {
 	ctx := context.Background()
 	st := openTest(t)
 	var cps []Checkpoint
-	for _, name := range []string{"top.json", "a/1.json", "a/2.json", "a/b/3.json", "a0/4.json", "ab/5.json", "a.json"} {
+	for _, name := range []string{"top.json", "a/1.json", "a/2.json", "a/b/3.json", "a0/4.json", "ab/5.json", "a.json", "é/6.json", "é/x/7.json"} {
 		cps = append(cps, Checkpoint{Source: "s", Name: name, Status: CheckpointDone})
 	}
 	cps = append(cps, Checkpoint{Source: "other", Name: "a/9.json", Status: CheckpointDone})
@@ -206,6 +206,7 @@ func TestCheckpointsIn(t *testing.T) {
 		{"", []string{"top.json", "a.json"}},
 		{"a", []string{"a/1.json", "a/2.json"}},
 		{"a/b", []string{"a/b/3.json"}},
+		{"é", []string{"é/6.json"}},
 		{"nope", nil},
 	}
 	for _, tt := range tests {
