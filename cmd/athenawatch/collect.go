@@ -79,6 +79,10 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 		}
 		if err != nil {
 			stopProgress()
+			// What was committed before the failure is said too.
+			for _, sum := range summaries {
+				printSummary(g, sum)
+			}
 			return err
 		}
 	}
