@@ -70,6 +70,7 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 	col := &source.Collector{Store: st, Rules: rules, Logger: g.logger, Progress: progress}
 	stopProgress := startProgress(g, progress)
 	var summaries []*source.Summary
+	var collectErr error
 	skipped := 0
 	for _, src := range srcs {
 		sum, err := col.Collect(ctx, src)
@@ -78,17 +79,17 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 			skipped += sum.SkippedCount()
 		}
 		if err != nil {
-			stopProgress()
-			// What was committed before the failure is said too.
-			for _, sum := range summaries {
-				printSummary(g, sum)
-			}
-			return err
+			collectErr = err
+			break
 		}
 	}
 	stopProgress()
+	// What was committed is said even when a source failed.
 	for _, sum := range summaries {
 		printSummary(g, sum)
+	}
+	if collectErr != nil {
+		return collectErr
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(g.stdout)

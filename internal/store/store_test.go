@@ -165,7 +165,7 @@ func TestAggregateFilters(t *testing.T) {
 	}
 }
 
-func TestReopenKeepsSchema(t *testing.T) {
+func TestReopenKeepsData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "x.db")
@@ -173,7 +173,7 @@ func TestReopenKeepsSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetMeta(ctx, "k", "v"); err != nil {
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{testQuery("us-east-1", "q1", "alice", 1)}}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -182,8 +182,8 @@ func TestReopenKeepsSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if v, err := st.Meta(ctx, "k"); err != nil || v != "v" {
-		t.Fatalf("meta after reopen = %q, %v", v, err)
+	if _, ok, err := st.GetQuery(ctx, "us-east-1", "q1"); err != nil || !ok {
+		t.Fatalf("query after reopen: %v, %v", ok, err)
 	}
 }
 

@@ -192,7 +192,8 @@ func (r Row) humanFields() []string {
 		HumanMillis(r.EngineMs), i64(r.NoStats)}
 }
 
-func (rep *Report) displayKey(k string) string {
+// displayKey names the empty key in human output.
+func displayKey(k string) string {
 	if k == "" {
 		return "(none)"
 	}
@@ -203,7 +204,7 @@ func (rep *Report) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.ToUpper(rep.By)+"\t"+strings.Join(tableHeader, "\t")+"\t")
 	for _, r := range rep.Rows {
-		fmt.Fprintln(tw, sanitize(rep.displayKey(r.Key))+"\t"+strings.Join(r.humanFields(), "\t")+"\t")
+		fmt.Fprintln(tw, sanitize(displayKey(r.Key))+"\t"+strings.Join(r.humanFields(), "\t")+"\t")
 	}
 	// A blank line sets the total apart from a row whose key is "TOTAL".
 	fmt.Fprintln(tw, strings.Repeat("\t", len(tableHeader)+1))
@@ -219,7 +220,7 @@ func (rep *Report) writeMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "| %s | %s |\n", rep.By, strings.Join(tableHeader, " | "))
 	fmt.Fprintf(w, "|---|%s\n", strings.Repeat("---:|", len(tableHeader)))
 	for _, r := range rep.Rows {
-		fmt.Fprintf(w, "| %s | %s |\n", markdownEscape(rep.displayKey(r.Key)), strings.Join(r.humanFields(), " | "))
+		fmt.Fprintf(w, "| %s | %s |\n", markdownEscape(displayKey(r.Key)), strings.Join(r.humanFields(), " | "))
 	}
 	fmt.Fprintf(w, "| **TOTAL** | %s |\n\n%s\n", strings.Join(rep.Total.humanFields(), " | "), rep.footer())
 	return nil

@@ -113,19 +113,3 @@ CREATE TABLE checkpoints (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (source, name)
 );
-
--- Small key/value facts: the fingerprint of the rules the derived columns
--- were computed with, and the like.
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-
--- One row per collect or enrich run, for health reporting.
-CREATE TABLE runs (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind        TEXT    NOT NULL,
-    started_at  INTEGER NOT NULL,
-    finished_at INTEGER,
-    summary     TEXT    NOT NULL DEFAULT ''
-);
