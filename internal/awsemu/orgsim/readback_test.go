@@ -2,12 +2,7 @@ package orgsim
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,46 +37,27 @@ func TestTrailReadsBackAsGroundTruth(t *testing.T) {
 	}
 	found := make(map[string]bool)
 	rejected := make(map[string]bool)
-	reader := cloudtrail.NewReader(cloudtrail.ReaderOptions{})
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	eachQueryEvent(t, ctx, dir, func(path string, ev *cloudtrail.QueryEvent) {
+		if ev.Rejected() {
+			rejected[ev.EventID] = true
+			return
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
+		k := ev.Region + "/" + ev.QueryID
+		q, ok := truth[k]
+		if !ok {
+			t.Errorf("%s: query %s not in the ground truth", path, k)
+			return
 		}
-		defer f.Close()
-		_, err = reader.Read(ctx, path, f, func(ev *cloudtrail.QueryEvent) error {
-			if ev.Rejected() {
-				rejected[ev.EventID] = true
-				return nil
-			}
-			k := ev.Region + "/" + ev.QueryID
-			q, ok := truth[k]
-			if !ok {
-				t.Errorf("%s: query %s not in the ground truth", path, k)
-				return nil
-			}
-			found[k] = true
-			ev.QueryText = q.QueryText
-			p := rules.ResolveEvent(ev)
-			if p.User != q.User || p.Role != q.Role || p.Account != q.Account || p.ARN != q.PrincipalARN {
-				t.Errorf("query %s: reader says %+v, truth user %q role %q account %s arn %s", k, p, q.User, q.Role, q.Account, q.PrincipalARN)
-			}
-			if ev.Database != q.Database || ev.Workgroup != q.Workgroup {
-				t.Errorf("query %s: database %s workgroup %s, truth %s %s", k, ev.Database, ev.Workgroup, q.Database, q.Workgroup)
-			}
-			return nil
-		})
-		if errors.Is(err, cloudtrail.ErrDigest) && strings.Contains(path, "CloudTrail-Digest") {
-			return nil
+		found[k] = true
+		ev.QueryText = q.QueryText
+		p := rules.ResolveEvent(ev)
+		if p.User != q.User || p.Role != q.Role || p.Account != q.Account || p.ARN != q.PrincipalARN {
+			t.Errorf("query %s: reader says %+v, truth user %q role %q account %s arn %s", k, p, q.User, q.Role, q.Account, q.PrincipalARN)
 		}
-		return err
+		if ev.Database != q.Database || ev.Workgroup != q.Workgroup {
+			t.Errorf("query %s: database %s workgroup %s, truth %s %s", k, ev.Database, ev.Workgroup, q.Database, q.Workgroup)
+		}
 	})
-	if err != nil {
-		t.Fatalf("read trail: %v", err)
-	}
 	if len(found) != len(res.Queries) {
 		t.Errorf("reader found %d queries, truth has %d", len(found), len(res.Queries))
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
@@ -81,6 +82,21 @@ func TestGenerateTrail(t *testing.T) {
 func readQueryEvents(t *testing.T, dir string) (queries, rejected map[string]bool) {
 	t.Helper()
 	queries, rejected = make(map[string]bool), make(map[string]bool)
+	eachQueryEvent(t, context.Background(), dir, func(_ string, ev *cloudtrail.QueryEvent) {
+		if ev.Rejected() {
+			rejected[ev.EventID] = true
+		} else {
+			queries[ev.Region+"/"+ev.QueryID] = true
+		}
+	})
+	return queries, rejected
+}
+
+// eachQueryEvent reads every file of a trail directory with the cloudtrail reader
+// and calls fn for each query event. Digest files are expected under
+// CloudTrail-Digest and nowhere else; any other read error fails the test.
+func eachQueryEvent(t *testing.T, ctx context.Context, dir string, fn func(path string, ev *cloudtrail.QueryEvent)) {
+	t.Helper()
 	reader := cloudtrail.NewReader(cloudtrail.ReaderOptions{})
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -91,15 +107,11 @@ func readQueryEvents(t *testing.T, dir string) (queries, rejected map[string]boo
 			return err
 		}
 		defer f.Close()
-		_, err = reader.Read(context.Background(), path, f, func(ev *cloudtrail.QueryEvent) error {
-			if ev.Rejected() {
-				rejected[ev.EventID] = true
-			} else {
-				queries[ev.Region+"/"+ev.QueryID] = true
-			}
+		_, err = reader.Read(ctx, path, f, func(ev *cloudtrail.QueryEvent) error {
+			fn(path, ev)
 			return nil
 		})
-		if errors.Is(err, cloudtrail.ErrDigest) {
+		if errors.Is(err, cloudtrail.ErrDigest) && strings.Contains(path, "CloudTrail-Digest") {
 			return nil
 		}
 		return err
@@ -107,5 +119,4 @@ func readQueryEvents(t *testing.T, dir string) (queries, rejected map[string]boo
 	if err != nil {
 		t.Fatalf("read trail %s: %v", dir, err)
 	}
-	return queries, rejected
 }
