@@ -98,12 +98,28 @@ func (t *throttle) count(op string, succeeded bool) {
 // "AssumeRole") for every account-region bucket, with full buckets; rate <= 0
 // means unlimited.
 func (e *Emulator) SetQuota(operation string, ratePerSec float64, burst int) {
-	t := e.throttle
+	e.throttle.set(operation, quota{ratePerSec, burst}, true)
+}
+
+// ResetQuota puts an operation's quota back to Athena's default (or to none,
+// for an operation without one), with full buckets.
+func (e *Emulator) ResetQuota(operation string) {
+	q, ok := defaultQuotas[operation]
+	e.throttle.set(operation, q, ok)
+}
+
+// set gives op the quota q, or none if !limited, and drops op's buckets so
+// that the next call starts a full one.
+func (t *throttle) set(op string, q quota, limited bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.quotas[operation] = quota{ratePerSec, burst}
+	if limited {
+		t.quotas[op] = q
+	} else {
+		delete(t.quotas, op)
+	}
 	for k := range t.buckets {
-		if k.op == operation {
+		if k.op == op {
 			delete(t.buckets, k)
 		}
 	}

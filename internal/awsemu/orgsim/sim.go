@@ -270,8 +270,8 @@ func (s *Sim) run(ctx context.Context, emu *awsemu.Emulator, endpoint string) (*
 			emu.SetQuota(op, 0, 0)
 		}
 		defer func() {
-			for op, q := range athenaQuotas {
-				emu.SetQuota(op, q.perSecond, q.burst)
+			for op := range clientRates {
+				emu.ResetQuota(op)
 			}
 		}()
 	}
@@ -446,13 +446,6 @@ type quota struct {
 var clientRates = map[string]quota{
 	"StartQueryExecution": {18, 60},
 	"GetQueryExecution":   {90, 150},
-}
-
-// athenaQuotas are Athena's default API quotas, as the emulator has them
-// (awsemu's defaultQuotas); a run that lifted them puts these back.
-var athenaQuotas = map[string]quota{
-	"StartQueryExecution": {20, 80},
-	"GetQueryExecution":   {100, 200},
 }
 
 func (r *runner) wait(ctx context.Context, account, region, op string) error {
