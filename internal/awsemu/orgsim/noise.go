@@ -12,27 +12,24 @@ import (
 // It appends bytes from fixed templates with random fields, no reflection and
 // no per-record allocation, because the benchmark trail needs gigabytes.
 
-const hexDigits = "0123456789abcdef"
-
 func appendHex(b []byte, rng *rand.Rand, n int) []byte {
-	for n > 0 {
-		v := rng.Uint64()
-		for i := 0; i < 16 && n > 0; i++ {
-			b = append(b, hexDigits[v&15])
-			v >>= 4
-			n--
-		}
-	}
-	return b
+	return appendRandomChars(b, rng, n, "0123456789abcdef", 4)
 }
 
 func appendUpperAlnum(b []byte, rng *rand.Rand, n int) []byte {
-	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	return appendRandomChars(b, rng, n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 5)
+}
+
+// appendRandomChars appends n characters drawn from chars, whose length is
+// 1<<bits, taking as many characters as fit from each random 64-bit word.
+func appendRandomChars(b []byte, rng *rand.Rand, n int, chars string, bits uint) []byte {
+	mask := uint64(1)<<bits - 1
+	perWord := 64 / int(bits)
 	for n > 0 {
 		v := rng.Uint64()
-		for i := 0; i < 12 && n > 0; i++ {
-			b = append(b, chars[v&31])
-			v >>= 5
+		for i := 0; i < perWord && n > 0; i++ {
+			b = append(b, chars[v&mask])
+			v >>= bits
 			n--
 		}
 	}
