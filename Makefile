@@ -7,9 +7,18 @@ STATICCHECK_VERSION := v0.8.2
 # the run with a bare "context deadline exceeded" and no crasher.
 FUZZTIME ?= 500000x
 
-.PHONY: test check unit race fuzz bench build demo
+.PHONY: test tools check unit race fuzz bench build demo
 
-test: check unit race fuzz
+test: tools check unit race fuzz
+
+# The race detector needs cgo and so a C compiler: install Debian's gcc when
+# none is on PATH (CI and fresh machines run as root with apt-get).
+tools:
+	@if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then \
+		echo "installing gcc (needed by go test -race)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc libc6-dev >/dev/null; \
+	fi
 
 build:
 	$(GO) build ./...
@@ -26,7 +35,7 @@ unit:
 
 # The packages with concurrency of their own, under the race detector.
 race:
-	$(GO) test -count=1 -race -timeout 15m ./internal/source/... ./internal/enrich/... ./internal/store/...
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 15m ./internal/source/... ./internal/enrich/... ./internal/store/... ./internal/awsemu/...
 
 # A short coverage-guided run of the record reader's fuzz test. A crasher it
 # finds is written to internal/cloudtrail/testdata/fuzz/FuzzRead and fails the run.

@@ -9,8 +9,8 @@ import (
 )
 
 // trailRecord is a CloudTrail management event record, its members in the
-// order CloudTrail writes them (see the Athena records in
-// /work/shared/corpus/aws-docs/athena-user-guide/).
+// order CloudTrail writes them (see the Athena records in the Athena User
+// Guide's CloudTrail examples).
 type trailRecord struct {
 	EventVersion       string          `json:"eventVersion"`
 	UserIdentity       Identity        `json:"userIdentity"`

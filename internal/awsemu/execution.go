@@ -54,8 +54,8 @@ type Outcome struct {
 	// PreProcessingTime + EngineTime + ServiceProcessingTime. EngineTime is
 	// Athena's EngineExecutionTimeInMillis, which includes PlanningTime.
 	QueueTime, PlanningTime, EngineTime, ServiceProcessingTime time.Duration
-	// PreProcessingTime is ServicePreProcessingTimeInMillis (added to the brief's
-	// API: Athena reports it and it is part of TotalExecutionTimeInMillis).
+	// PreProcessingTime is ServicePreProcessingTimeInMillis: Athena reports it
+	// and it is part of TotalExecutionTimeInMillis.
 	PreProcessingTime time.Duration
 
 	ReusedPreviousResult bool

@@ -138,8 +138,8 @@ func (jsonProtocol) authError(f authFailure) *apiError {
 }
 
 // throttled is what Athena answers past its API rate quota: ThrottlingException
-// "Rate exceeded", HTTP 400 (quoted in
-// /work/shared/corpus/athena-api-responses/observed-athena-error-strings__from-issue-threads.json).
+// "Rate exceeded", HTTP 400, as public issue threads about Athena's API
+// quotas quote it.
 func (jsonProtocol) throttled() *apiError {
 	return &apiError{Code: "ThrottlingException", Message: "Rate exceeded", Status: http.StatusBadRequest}
 }

