@@ -50,6 +50,10 @@ type Pricing struct {
 	// "account/region/workgroup") that run on provisioned capacity: billed by
 	// DPU-hours, so their queries carry no per-byte cost.
 	ProvisionedWorkgroups []string `yaml:"provisioned_workgroups"`
+	// USDPerDPUHour prices the DPU-hours of queries on provisioned
+	// capacity: a query's share of its reservation (default 0.30, Athena's
+	// provisioned-capacity price per DPU-hour).
+	USDPerDPUHour float64 `yaml:"usd_per_dpu_hour"`
 }
 
 // Identity tunes the rules that turn a CloudTrail userIdentity into a user.

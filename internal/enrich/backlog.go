@@ -151,6 +151,7 @@ func apply(q *store.Query, r *Result, now time.Time) {
 		ErrorMessage:           r.ErrorMessage,
 		OutputLocation:         r.OutputLocation,
 		EngineVersion:          r.EngineVersion,
+		DPUCount:               r.DPUCount,
 	}
 	if r.Final() {
 		q.StatsStatus = store.StatusFinal

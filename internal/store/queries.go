@@ -81,6 +81,9 @@ type Stats struct {
 	ErrorMessage           string
 	OutputLocation         string
 	EngineVersion          string
+	// DPUCount is the DPUs a query on provisioned capacity used; 0 for
+	// on-demand queries.
+	DPUCount float64
 }
 
 // QueryText is the best text known: Athena's, else CloudTrail's (before 2023
@@ -153,7 +156,7 @@ const queryColumns = `region, query_id, event_id, event_time, day, owner_account
 	state, state_change_reason, statement_type, substatement_type, athena_database, athena_catalog, athena_workgroup,
 	query_text, data_scanned_bytes, engine_ms, total_ms, queue_ms, planning_ms, service_preprocessing_ms,
 	service_processing_ms, submitted_at, completed_at, reused_result, error_category, error_type, error_message,
-	output_location, engine_version`
+	output_location, engine_version, dpu_count`
 
 var queryColumnCount = strings.Count(queryColumns, ",") + 1
 
@@ -174,7 +177,7 @@ func queryValues(q *Query) []any {
 		st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog, st.Workgroup,
 		st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs, st.ServicePreprocessingMs,
 		st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
-		st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion,
+		st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion, st.DPUCount,
 	}
 }
 
@@ -196,7 +199,7 @@ func scanQuery(rows interface{ Scan(...any) error }) (Query, error) {
 		&st.State, &st.StateChangeReason, &st.StatementType, &st.SubstatementType, &st.Database, &st.Catalog, &st.Workgroup,
 		&st.QueryText, &st.DataScannedBytes, &st.EngineMs, &st.TotalMs, &st.QueueMs, &st.PlanningMs, &st.ServicePreprocessingMs,
 		&st.ServiceProcessingMs, &submitted, &completed, &reused,
-		&st.ErrorCategory, &st.ErrorType, &st.ErrorMessage, &st.OutputLocation, &st.EngineVersion,
+		&st.ErrorCategory, &st.ErrorType, &st.ErrorMessage, &st.OutputLocation, &st.EngineVersion, &st.DPUCount,
 	)
 	if err != nil {
 		return q, err
@@ -391,7 +394,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 		state = ?, state_change_reason = ?, statement_type = ?, substatement_type = ?, athena_database = ?, athena_catalog = ?,
 		athena_workgroup = ?, query_text = ?, data_scanned_bytes = ?, engine_ms = ?, total_ms = ?, queue_ms = ?, planning_ms = ?,
 		service_preprocessing_ms = ?, service_processing_ms = ?, submitted_at = ?, completed_at = ?, reused_result = ?,
-		error_category = ?, error_type = ?, error_message = ?, output_location = ?, engine_version = ?
+		error_category = ?, error_type = ?, error_message = ?, output_location = ?, engine_version = ?, dpu_count = ?
 		WHERE region = ? AND query_id = ?`)
 	if err != nil {
 		return fmt.Errorf("prepare update: %w", err)
@@ -406,7 +409,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 			st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog,
 			st.Workgroup, st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs,
 			st.ServicePreprocessingMs, st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
-			st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion,
+			st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion, st.DPUCount,
 			q.Region, q.QueryID)
 		if err != nil {
 			return fmt.Errorf("update query %s/%s: %w", q.Region, q.QueryID, err)
