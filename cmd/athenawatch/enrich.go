@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/athenawatch/athenawatch/internal/config"
@@ -36,9 +35,9 @@ func runEnrich(ctx context.Context, g *globals, args []string) error {
 // enrichBacklog asks Athena about every query without final statistics
 // started at or after since (zero: all).
 func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules, since time.Time) error {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := g.awsConfig(ctx)
 	if err != nil {
-		return fmt.Errorf("load AWS configuration: %w", err)
+		return err
 	}
 	e := enrich.New(awsCfg, enrich.Options{
 		Roles:       cfg.Roles(),

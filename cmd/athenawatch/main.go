@@ -15,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
@@ -46,6 +49,29 @@ type globals struct {
 	stderr   io.Writer
 	logger   *slog.Logger
 	flags    *flag.FlagSet // the parsed global flags
+
+	// aws is the AWS configuration every command uses, loaded once by
+	// awsConfig (the SDK's default chain) unless a caller such as demo set
+	// it beforehand.
+	aws    *aws.Config
+	awsErr error
+}
+
+// awsConfig returns the AWS configuration, loading the SDK's default chain
+// (environment, profiles, SSO, instance roles) on first use.
+func (g *globals) awsConfig(ctx context.Context) (aws.Config, error) {
+	if g.aws == nil && g.awsErr == nil {
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			g.awsErr = fmt.Errorf("load AWS configuration: %w", err)
+		} else {
+			g.aws = &cfg
+		}
+	}
+	if g.awsErr != nil {
+		return aws.Config{}, g.awsErr
+	}
+	return *g.aws, nil
 }
 
 type command struct {
