@@ -195,9 +195,13 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// open loads the configuration and opens the database, re-deriving stored
-// rows when the rules in the configuration changed.
+// open loads the configuration and opens the database for a command that
+// writes, re-deriving stored rows when the rules in the configuration
+// changed.
 func (g *globals) open(ctx context.Context) (*config.Config, *store.Store, *usage.Rules, error) {
+	if g.db == "" {
+		return nil, nil, nil, errEmptyDB
+	}
 	cfg, err := config.Load(g.config)
 	if err != nil {
 		return nil, nil, nil, err
@@ -217,6 +221,30 @@ func (g *globals) open(ctx context.Context) (*config.Config, *store.Store, *usag
 	}
 	return cfg, st, rules, nil
 }
+
+// openRead loads the configuration and opens the database for a command
+// that only reads: it never writes the database (which may be a read-only
+// file) and refuses a path that holds no athenawatch database. Rows derived
+// under other rules are left as stored; the rules returned derive them on
+// read.
+func (g *globals) openRead(ctx context.Context) (*config.Config, *store.Store, *usage.Rules, error) {
+	if g.db == "" {
+		return nil, nil, nil, errEmptyDB
+	}
+	cfg, err := config.Load(g.config)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := store.OpenReadOnly(ctx, g.db)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, st, usage.NewRules(cfg), nil
+}
+
+// errEmptyDB refuses --db "": SQLite would open a temporary database and
+// lose everything at exit.
+var errEmptyDB = usageError{"--db: empty path (give a database file, or leave --db out for athenawatch.db)"}
 
 // multiFlag collects a repeatable string flag.
 type multiFlag []string

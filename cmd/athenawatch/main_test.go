@@ -91,6 +91,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad format", []string{"--db", db, "report", "--format", "xml"}, exitUsage, "--format"},
 		{"bad filter", []string{"--db", db, "report", "--filter", "nope"}, exitUsage, "KEY=VALUE"},
 		{"bad since", []string{"--db", db, "report", "--since", "yesterday"}, exitUsage, "--since"},
+		{"until before since", []string{"--db", db, "report", "--since", "2026-11-02", "--until", "2026-11-01"}, exitUsage, `--until "2026-11-01": not after --since`},
+		{"unknown state", []string{"--db", db, "report", "--filter", "state=DONE"}, exitUsage, `--filter "state=DONE"`},
+		{"malformed glob", []string{"--db", db, "report", "--filter", "user=[abc"}, exitUsage, `--filter "user=[abc": malformed glob`},
+		{"negative top", []string{"--db", db, "report", "--top", "-1"}, exitUsage, "--top"},
 		{"no source", []string{"--db", db, "collect"}, exitUsage, "no --source"},
 		{"later source", []string{"--db", db, "collect", "--source", "s3://bucket/prefix"}, exitUsage, "not available"},
 		{"missing dir", []string{"--db", db, "collect", "--no-enrich", "--source", "dir:/nonexistent/trail"}, exitError, "/nonexistent/trail"},
@@ -111,6 +115,9 @@ func TestUsageErrors(t *testing.T) {
 func TestEmptyReportIsAnEmptyJSONArray(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "e.db")
+	if r := athenawatch(t, nil, "--db", db, "collect", "--no-enrich", "--source", "dir:"+t.TempDir()); r.code != 0 {
+		t.Fatalf("collect of nothing: exit %d\n%s", r.code, r.stderr)
+	}
 	r := athenawatch(t, nil, "--db", db, "report", "--by", "user", "--format", "json")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
 		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)

@@ -10,63 +10,59 @@ import (
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
+// reportRequest is a parsed report command: what runReport reads from its
+// flags, and what demo builds itself.
+type reportRequest struct {
+	By     string       // a dimension of usage.ReportDimensions
+	Filter store.Filter // usage.ParseFilter builds it from --since, --until and --filter
+	Top    int          // 0 = all rows
+	Format string       // one of usage.Formats
+}
+
 func runReport(ctx context.Context, g *globals, args []string) error {
 	fs := newFlagSet(g, "report", "--by DIMENSION [flags]")
 	by := fs.String("by", "user", "group by `dimension`: "+strings.Join(usage.ReportDimensions, ", "))
-	since := fs.String("since", "30d", "from this `time` (30d, 12h, 2026-11-01, RFC 3339; empty = all)")
+	since := fs.String("since", usage.DefaultSince, "from this `time` (30d, 12h, 2026-11-01, RFC 3339; empty = all)")
 	until := fs.String("until", "", "up to this `time`, exclusive (default now)")
-	top := fs.Int("top", 0, "show only the first `N` rows by cost (0 = all)")
+	top := fs.Int("top", 0, "show only the first `N` rows: by cost, by time for day (0 = all)")
 	format := fs.String("format", "table", "output `format`: "+strings.Join(usage.Formats, ", "))
 	var filters multiFlag
-	fs.Var(&filters, "filter", "only queries with `KEY=VALUE` (glob values; repeatable; keys: user, role, team, database, workgroup, account, region, day, state, statement_type)")
+	fs.Var(&filters, "filter", "only queries with `KEY=VALUE` (glob values; repeatable; keys: "+strings.Join(usage.FilterKeys, ", ")+
+		"; state and statement_type ignore case)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !slices.Contains(usage.ReportDimensions, *by) {
-		return usagef("--by %q: one of %s", *by, strings.Join(usage.ReportDimensions, ", "))
-	}
-	if !slices.Contains(usage.Formats, *format) {
-		return usagef("--format %q: one of %s", *format, strings.Join(usage.Formats, ", "))
-	}
-	if *top < 0 {
-		return usagef("--top must not be negative")
-	}
-	f, err := reportFilter(*since, *until, filters)
+	f, err := usage.ParseFilter(*since, *until, filters, time.Now())
 	if err != nil {
-		return err
+		return usageError{err.Error()}
 	}
-	cfg, st, _, err := g.open(ctx)
+	return report(ctx, g, reportRequest{By: *by, Filter: f, Top: *top, Format: *format})
+}
+
+// report runs a parsed report: it opens the database read-only, builds the
+// report with the configuration's rules and prices, and writes it to stdout.
+func report(ctx context.Context, g *globals, req reportRequest) error {
+	if !slices.Contains(usage.ReportDimensions, req.By) {
+		return usagef("--by %q: one of %s", req.By, strings.Join(usage.ReportDimensions, ", "))
+	}
+	if !slices.Contains(usage.Formats, req.Format) {
+		return usagef("--format %q: one of %s", req.Format, strings.Join(usage.Formats, ", "))
+	}
+	if req.Top < 0 {
+		return usagef("--top %d: must not be negative", req.Top)
+	}
+	cfg, st, rules, err := g.openRead(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rep, err := usage.BuildReport(ctx, st, cfg.PriceUSDPerTiB, usage.ReportOptions{By: *by, Filter: f, Top: *top})
+	rep, err := usage.BuildReport(ctx, st, rules, usage.PricesOf(cfg), usage.ReportOptions{By: req.By, Filter: req.Filter, Top: req.Top})
 	if err != nil {
 		return err
 	}
-	return rep.Write(g.stdout, *format)
-}
-
-func reportFilter(since, until string, filters []string) (store.Filter, error) {
-	now := time.Now()
-	var f store.Filter
-	var err error
-	if f.Since, err = usage.ParseTime(since, now); err != nil {
-		return f, usagef("--since: %v", err)
+	if rep.Rederived > 0 {
+		g.logger.Info("stored rows were derived under other configuration rules: reporting them as the current configuration derives them "+
+			"(a command that writes, such as collect or enrich, stores the new derivation)", "rows", rep.Rederived)
 	}
-	if f.Until, err = usage.ParseTime(until, now); err != nil {
-		return f, usagef("--until: %v", err)
-	}
-	f.Match = map[string][]string{}
-	for _, kv := range filters {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return f, usagef("--filter %q: want KEY=VALUE", kv)
-		}
-		if _, known := store.Dimensions[k]; !known {
-			return f, usagef("--filter %q: unknown key %q", kv, k)
-		}
-		f.Match[k] = append(f.Match[k], v)
-	}
-	return f, nil
+	return rep.Write(g.stdout, req.Format)
 }

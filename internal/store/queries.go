@@ -463,31 +463,8 @@ func (s *Store) UpdateDerived(ctx context.Context, qs []Query) (int, error) {
 func (s *Store) StaleRejected(ctx context.Context, fingerprint string, pageSize int, fn func(page []Rejected) error) error {
 	after := ""
 	for {
-		rows, err := s.db.QueryContext(ctx, `SELECT event_id, event_time, region, owner_account, identity_json, user, role, account, team,
-			rules_fp, database, workgroup, error_code, error_message FROM rejected
-			WHERE (rules_fp < ? OR rules_fp > ?) AND event_id > ? ORDER BY event_id LIMIT ?`, fingerprint, fingerprint, after, pageSize)
+		page, err := selectRejected(ctx, s.db, "(rules_fp < ? OR rules_fp > ?) AND event_id > ?", []any{fingerprint, fingerprint, after}, pageSize)
 		if err != nil {
-			return fmt.Errorf("select rejected: %w", err)
-		}
-		var page []Rejected
-		for rows.Next() {
-			var r Rejected
-			var t int64
-			var idJSON string
-			if err := rows.Scan(&r.EventID, &t, &r.Region, &r.OwnerAccount, &idJSON, &r.User, &r.Role, &r.Account, &r.Team,
-				&r.RulesFingerprint, &r.Database, &r.Workgroup, &r.ErrorCode, &r.ErrorMessage); err != nil {
-				rows.Close()
-				return fmt.Errorf("read rejected row: %w", err)
-			}
-			r.EventTime = time.UnixMilli(t).UTC()
-			if err := json.Unmarshal([]byte(idJSON), &r.Identity); err != nil {
-				rows.Close()
-				return fmt.Errorf("decode identity of rejected %s: %w", r.EventID, err)
-			}
-			page = append(page, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if len(page) == 0 {
@@ -498,6 +475,36 @@ func (s *Store) StaleRejected(ctx context.Context, fingerprint string, pageSize 
 		}
 		after = page[len(page)-1].EventID
 	}
+}
+
+// selectRejected reads up to limit rejected submissions matching where, in
+// event id order.
+func selectRejected(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, where string, args []any, limit int) ([]Rejected, error) {
+	rows, err := q.QueryContext(ctx, `SELECT event_id, event_time, region, owner_account, identity_json, user, role, account, team,
+		rules_fp, database, workgroup, error_code, error_message FROM rejected
+		WHERE `+where+` ORDER BY event_id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("select rejected: %w", err)
+	}
+	defer rows.Close()
+	var page []Rejected
+	for rows.Next() {
+		var r Rejected
+		var t int64
+		var idJSON string
+		if err := rows.Scan(&r.EventID, &t, &r.Region, &r.OwnerAccount, &idJSON, &r.User, &r.Role, &r.Account, &r.Team,
+			&r.RulesFingerprint, &r.Database, &r.Workgroup, &r.ErrorCode, &r.ErrorMessage); err != nil {
+			return nil, fmt.Errorf("read rejected row: %w", err)
+		}
+		r.EventTime = time.UnixMilli(t).UTC()
+		if err := json.Unmarshal([]byte(idJSON), &r.Identity); err != nil {
+			return nil, fmt.Errorf("decode identity of rejected %s: %w", r.EventID, err)
+		}
+		page = append(page, r)
+	}
+	return page, rows.Err()
 }
 
 // UpdateRejectedTeams rewrites the derived columns of rejected submissions.

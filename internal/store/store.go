@@ -10,43 +10,61 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// ErrNoDatabase is returned by OpenReadOnly for a path that holds no
+// athenawatch database (nothing, an empty file, another file or another
+// application's SQLite database).
+var ErrNoDatabase = errors.New("no athenawatch database")
+
 // Store is an open athenawatch database. It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
+	// version is the schema version of the database; below the current one
+	// only for a read-only store, which must not migrate.
+	version int
 }
 
 // Open opens (creating if needed) the database at path and migrates it to the
 // current schema.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		// SQLite would open a private temporary database, lost at exit.
+		return nil, errors.New("open database: empty path")
+	}
 	// WAL lets readers (serve) run beside a collect; synchronous=NORMAL in WAL
 	// mode survives a killed process (only power loss can drop the last
 	// commits); immediate transactions avoid lock-upgrade deadlocks between
-	// writers, and the busy timeout makes a second writer wait, not fail.
+	// writers, and the busy timeout makes a second writer wait, not fail. The
+	// busy timeout comes first so that switching a new database to WAL waits
+	// for another process creating it at the same time.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(1)"} {
+	for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	// The path is escaped: '?', '#' and '%' in a file name would otherwise
-	// be read as URI syntax and open another file.
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	db, err := sql.Open("sqlite", dsn(path, q))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -59,45 +77,220 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// OpenReadOnly opens the existing athenawatch database at path for reading
+// only, for the commands that never write (report). It creates nothing and
+// writes nothing: the database file may be read-only, and so may its
+// directory. A path that holds no athenawatch database is refused with
+// ErrNoDatabase. A database of an older schema is read as it is (columns
+// added since read as their defaults); migrating it is left to a command
+// that writes.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s (collect creates one)", ErrNoDatabase, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w at %s: not a regular file", ErrNoDatabase, path)
+	}
+	hdr, err := readHeader(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if !bytes.HasPrefix(hdr, []byte(sqliteMagic)) {
+		return nil, fmt.Errorf("%w at %s: not an SQLite database", ErrNoDatabase, path)
+	}
+	_, walErr := os.Stat(path + "-wal")
+	hasWAL := walErr == nil
+	// Without a write-ahead log the file header is the whole truth: refuse
+	// another application's database before SQLite opens it (opening a WAL
+	// database read-only can leave -wal and -shm files beside it).
+	if !hasWAL && binary.BigEndian.Uint32(hdr[60:64]) == 0 {
+		return nil, fmt.Errorf("%w at %s: an SQLite database without athenawatch's schema", ErrNoDatabase, path)
+	}
+
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout(30000)")
+	s, err := openRead(ctx, path, q)
+	if err != nil && !hasWAL && isSQLiteCode(err, sqlite3.SQLITE_READONLY_DIRECTORY, sqlite3.SQLITE_CANTOPEN) {
+		// A WAL database in a directory we cannot write, with no -wal file:
+		// SQLite cannot create the -shm file it coordinates readers with.
+		// No process can be writing it either (a writer would need the
+		// -wal file it cannot create there), so the file alone is the
+		// database and may be read as immutable.
+		q.Set("immutable", "1")
+		s, err = openRead(ctx, path, q)
+	}
+	if err != nil {
+		if hasWAL && isSQLiteCode(err, sqlite3.SQLITE_READONLY_DIRECTORY, sqlite3.SQLITE_CANTOPEN) {
+			return nil, fmt.Errorf("open database %s read-only: %w (its write-ahead log %s-wal holds changes that need the -shm file beside it, or a writable directory to create it in)", path, err, path)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteMagic starts every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// readHeader returns the first 100 bytes of a database file (SQLite's file
+// header), or fewer for a shorter file.
+func readHeader(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	hdr := make([]byte, 100)
+	n, err := io.ReadFull(f, hdr)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if n < len(hdr) {
+		return nil, nil
+	}
+	return hdr, nil
+}
+
+// openRead opens a read-only store and checks that it holds athenawatch's
+// schema in a version this athenawatch can read.
+func openRead(ctx context.Context, path string, q url.Values) (*Store, error) {
+	db, err := sql.Open("sqlite", dsn(path, q))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db}
+	var tables int
+	err = db.QueryRowContext(ctx, "SELECT (SELECT user_version FROM pragma_user_version), "+
+		"(SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('queries', 'rejected'))").Scan(&s.version, &tables)
+	if err != nil {
+		db.Close()
+		if isSQLiteCode(err, sqlite3.SQLITE_NOTADB) {
+			return nil, fmt.Errorf("%w at %s: %v", ErrNoDatabase, path, err)
+		}
+		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
+	}
+	current, err := schemaVersion()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	switch {
+	case s.version == 0 || tables < 2:
+		db.Close()
+		return nil, fmt.Errorf("%w at %s: an SQLite database without athenawatch's schema", ErrNoDatabase, path)
+	case s.version > current:
+		db.Close()
+		return nil, fmt.Errorf("database %s: schema version %d is newer than this athenawatch (%d): upgrade athenawatch", path, s.version, current)
+	}
+	return s, nil
+}
+
+// dsn is the driver's data source name for path with query parameters q.
+// The path is escaped: '?', '#' and '%' in a file name would otherwise be
+// read as URI syntax and open another file.
+func dsn(path string, q url.Values) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// isSQLiteCode reports whether err is an SQLite error with one of codes
+// (extended codes compare whole; a primary code also matches its extended
+// codes).
+func isSQLiteCode(err error, codes ...int) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, c := range codes {
+		if e.Code() == c || e.Code()&0xff == c {
+			return true
+		}
+	}
+	return false
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) migrate(ctx context.Context) error {
+func migrationNames() ([]string, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// schemaVersion is the schema version this athenawatch writes: the number of
+// migrations.
+func schemaVersion() (int, error) {
+	names, err := migrationNames()
+	return len(names), err
+}
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction. Each transaction takes the write lock first (BEGIN IMMEDIATE)
+// and only then reads the schema version, so processes opening a new
+// database at the same moment apply every migration exactly once: the
+// others wait for the lock and then find the migration applied.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := migrationNames()
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	var version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if version > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this athenawatch (%d): upgrade athenawatch", version, len(names))
-	}
-	for i := version; i < len(names); i++ {
-		body, err := migrations.ReadFile(names[i])
-		if err != nil {
+	for {
+		done, err := s.migrateOne(ctx, names)
+		if err != nil || done {
 			return err
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("apply %s: %w", names[i], err)
-		}
-		// PRAGMA takes no parameters; i+1 is our own integer.
-		if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(i+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("record schema version: %w", err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("apply %s: %w", names[i], err)
-		}
 	}
-	return nil
+}
+
+// migrateOne applies the next migration, or reports that none is left.
+func (s *Store) migrateOne(ctx context.Context, names []string) (done bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
+	if err != nil {
+		return false, fmt.Errorf("lock the database for migration: %w", err)
+	}
+	defer tx.Rollback()
+	var version, objects int
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT COUNT(*) FROM sqlite_master)").Scan(&version, &objects); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
+	}
+	s.version = version
+	switch {
+	case version > len(names):
+		return false, fmt.Errorf("database schema version %d is newer than this athenawatch (%d): upgrade athenawatch", version, len(names))
+	case version == len(names):
+		return true, tx.Commit()
+	case version == 0 && objects > 0:
+		// Tables but no schema version: another application's database,
+		// which athenawatch must not add its tables to.
+		return false, fmt.Errorf("%w: an SQLite database of another application (it has tables but no athenawatch schema version)", ErrNoDatabase)
+	}
+	body, err := migrations.ReadFile(names[version])
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return false, fmt.Errorf("apply %s: %w", names[version], err)
+	}
+	// PRAGMA takes no parameters; version+1 is our own integer.
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(version+1)); err != nil {
+		return false, fmt.Errorf("record schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("apply %s: %w", names[version], err)
+	}
+	s.version = version + 1
+	return false, nil
 }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,13 +106,13 @@ func TestPendingAndUpdate(t *testing.T) {
 	if err != nil || len(page) != 3 {
 		t.Fatalf("pending after update = %d, %v; want 3", len(page), err)
 	}
-	groups, err := st.Aggregate(ctx, "user", Filter{})
-	if err != nil || len(groups) != 1 {
-		t.Fatalf("aggregate = %v, %v", groups, err)
+	sums := []Sum{SumQueries, SumSucceeded, SumBytesScanned, SumBilledBytes, SumNoStats, SumWithStats, SumPending}
+	res, err := st.Aggregate(ctx, Aggregation{By: "user", Sums: sums})
+	if err != nil || len(res.Groups) != 1 {
+		t.Fatalf("aggregate = %v, %v", res, err)
 	}
-	g := groups[0]
-	if g.Queries != 5 || g.Succeeded != 1 || g.BytesScanned != 42 || g.BilledBytes != 10<<20 || g.NoStats != 1 || g.WithStats != 1 {
-		t.Fatalf("group = %+v", g)
+	if got, want := res.Groups[0].Sums, []int64{5, 1, 42, 10 << 20, 1, 1, 3}; !slices.Equal(got, want) {
+		t.Fatalf("sums %v = %v, want %v", sums, got, want)
 	}
 }
 
@@ -142,13 +143,13 @@ func TestAggregateFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			groups, err := st.Aggregate(ctx, tt.by, tt.filter)
+			res, err := st.Aggregate(ctx, Aggregation{By: tt.by, Filter: tt.filter, Sums: []Sum{SumBytesScanned}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := map[string]int64{}
-			for _, g := range groups {
-				got[g.Key] += g.BytesScanned
+			for _, g := range res.Groups {
+				got[g.Key] += g.Sums[0]
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
@@ -160,8 +161,11 @@ func TestAggregateFilters(t *testing.T) {
 			}
 		})
 	}
-	if _, err := st.Aggregate(ctx, "user; DROP TABLE queries", Filter{}); err == nil {
+	if _, err := st.Aggregate(ctx, Aggregation{By: "user; DROP TABLE queries"}); err == nil {
 		t.Fatal("unknown dimension accepted")
+	}
+	if _, err := st.Aggregate(ctx, Aggregation{By: "user", Sums: []Sum{"COUNT(*)); DROP TABLE queries; --"}}); err == nil {
+		t.Fatal("unknown sum accepted")
 	}
 }
 

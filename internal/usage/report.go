@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/athenawatch/athenawatch/internal/store"
 )
@@ -18,40 +18,52 @@ import (
 // ReportDimensions are the values of report --by, in help order.
 var ReportDimensions = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day"}
 
+// timeDimensions are the dimensions whose rows are periods: they sort by
+// time, not by cost.
+var timeDimensions = map[string]bool{"day": true, "hour": true}
+
 // Row is one line of a report. Its JSON form is the contract of
 // `report --format json` and /api/v1/report (DESIGN.md): the dimension named
-// by Dimension as a key, then the metric keys.
+// by Dimension as a key, then one key per metric of Metrics, in order.
 type Row struct {
-	Dimension    string
-	Key          string
-	Queries      int64
-	Succeeded    int64
-	Failed       int64
-	Cancelled    int64
-	BytesScanned int64
-	BilledBytes  int64
-	CostUSD      float64
-	AvgMBScanned float64
-	EngineMs     int64
-	NoStats      int64
+	Dimension string
+	Key       string
+	// Values holds one value per metric of Metrics, in the same order.
+	Values []Value
+	// costUnknown counts the queries whose cost is not in cost_usd.
+	costUnknown int64
 }
 
-// MarshalJSON writes the row with the dimension as a key.
+// Value returns the metric with the given key, or the zero Value when no
+// metric has that key.
+func (r Row) Value(key string) Value {
+	if i, ok := metricIndex[key]; ok && i < len(r.Values) {
+		return r.Values[i]
+	}
+	return Value{}
+}
+
+// MarshalJSON writes the row with the dimension as a key, then the metrics.
 func (r Row) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
-	key, _ := json.Marshal(r.Dimension)
-	val, _ := json.Marshal(r.Key)
-	cost, err := json.Marshal(r.CostUSD)
+	b := []byte{'{'}
+	key, err := json.Marshal(r.Dimension)
 	if err != nil {
 		return nil, err
 	}
-	avg, err := json.Marshal(r.AvgMBScanned)
+	val, err := json.Marshal(r.Key)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(&b, `{%s:%s,"queries":%d,"succeeded":%d,"failed":%d,"cancelled":%d,"bytes_scanned":%d,"billed_bytes":%d,"cost_usd":%s,"avg_mb_scanned":%s,"engine_ms":%d,"no_stats":%d}`,
-		key, val, r.Queries, r.Succeeded, r.Failed, r.Cancelled, r.BytesScanned, r.BilledBytes, cost, avg, r.EngineMs, r.NoStats)
-	return []byte(b.String()), nil
+	b = append(append(append(b, key...), ':'), val...)
+	for i, m := range Metrics {
+		v, err := r.Values[i].MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("metric %s of %q: %w", m.Key, r.Key, err)
+		}
+		b = append(append(append(b, ",\""...), m.Key...), "\":"...)
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
 }
 
 // ReportOptions select a report.
@@ -67,81 +79,72 @@ type Report struct {
 	Rows     []Row
 	Total    Row   // sums over all rows (before --top)
 	Rejected int64 // rejected submissions in the same window
-	// Provisioned and ProvisionedEngineMs cover queries on provisioned
-	// capacity, billed by DPU-hours: they carry no per-byte cost, so their
-	// share of engine time is reported instead.
-	Provisioned         int64
-	ProvisionedEngineMs int64
-	keys                int // rows before --top
+	// Rederived counts stored rows whose derived columns (user, team, ...)
+	// were computed on read, because they were stored under other rules.
+	Rederived int64
+	total     *tally
+	prices    Prices
+	keys      int // rows before --top
 }
 
-// Aggregator is the part of the store a report reads.
-type Aggregator interface {
-	Aggregate(ctx context.Context, by string, f store.Filter) ([]store.Group, error)
-	RejectedCount(ctx context.Context, f store.Filter) (int64, error)
+// Source is the part of the store a report reads.
+type Source interface {
+	Aggregate(ctx context.Context, a store.Aggregation) (store.Aggregated, error)
 }
 
-// BuildReport computes a report: sums per key from the store, priced per
-// region, sorted by cost descending then key.
-func BuildReport(ctx context.Context, agg Aggregator, price func(region string) float64, opts ReportOptions) (*Report, error) {
-	groups, err := agg.Aggregate(ctx, opts.By, opts.Filter)
+// BuildReport computes a report: the sums of every metric per key, priced
+// with prices, as rules derive users and teams (nil: as stored), sorted by
+// cost descending then key (by time for day).
+func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions) (*Report, error) {
+	sums := reportSums()
+	a := store.Aggregation{By: opts.By, Filter: opts.Filter, Sums: sums}
+	if rules != nil {
+		a.Rules = rules
+	}
+	res, err := src.Aggregate(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	type acc struct {
-		row       Row
-		withStats int64
-		billed    map[string]int64
-	}
-	byKey := map[string]*acc{}
-	total := &acc{billed: map[string]int64{}}
-	rep := &Report{By: opts.By}
-	for _, g := range groups {
-		rep.Provisioned += g.Provisioned
-		rep.ProvisionedEngineMs += g.ProvEngineMs
-		a := byKey[g.Key]
-		if a == nil {
-			a = &acc{row: Row{Dimension: opts.By, Key: g.Key}, billed: map[string]int64{}}
-			byKey[g.Key] = a
+	rep := &Report{By: opts.By, Rejected: res.Rejected, Rederived: res.Rederived, total: newTally(), prices: prices}
+	byKey := map[string]*tally{}
+	var keys []string
+	for _, g := range res.Groups {
+		t := byKey[g.Key]
+		if t == nil {
+			t = newTally()
+			byKey[g.Key] = t
+			keys = append(keys, g.Key)
 		}
-		for _, t := range []*acc{a, total} {
-			t.row.Queries += g.Queries
-			t.row.Succeeded += g.Succeeded
-			t.row.Failed += g.Failed
-			t.row.Cancelled += g.Cancelled
-			t.row.BytesScanned += g.BytesScanned
-			t.row.BilledBytes += g.BilledBytes
-			t.row.EngineMs += g.EngineMs
-			t.row.NoStats += g.NoStats
-			t.withStats += g.WithStats
-			t.billed[g.Region] += g.BilledBytes
-		}
+		t.add(g, sums)
+		rep.total.add(g, sums)
 	}
-	finish := func(a *acc) Row {
-		a.row.CostUSD = CostUSD(a.billed, price)
-		a.row.AvgMBScanned = AvgMBScanned(a.row.BytesScanned, a.withStats)
-		return a.row
+	for _, k := range keys {
+		rep.Rows = append(rep.Rows, newRow(opts.By, k, byKey[k], prices))
 	}
-	for _, a := range byKey {
-		rep.Rows = append(rep.Rows, finish(a))
-	}
+	cost := metricIndex["cost_usd"]
 	sort.Slice(rep.Rows, func(i, j int) bool {
-		if rep.Rows[i].CostUSD != rep.Rows[j].CostUSD {
-			return rep.Rows[i].CostUSD > rep.Rows[j].CostUSD
+		a, b := rep.Rows[i], rep.Rows[j]
+		if !timeDimensions[opts.By] {
+			if ca, cb := a.Values[cost].Float(), b.Values[cost].Float(); ca != cb {
+				return ca > cb
+			}
 		}
-		return rep.Rows[i].Key < rep.Rows[j].Key
+		return a.Key < b.Key
 	})
-	total.row.Dimension, total.row.Key = opts.By, "TOTAL"
-	rep.Total = finish(total)
+	rep.Total = newRow(opts.By, "TOTAL", rep.total, prices)
 	rep.keys = len(rep.Rows)
 	if opts.Top > 0 && len(rep.Rows) > opts.Top {
 		rep.Rows = rep.Rows[:opts.Top]
 	}
-	rep.Rejected, err = agg.RejectedCount(ctx, opts.Filter)
-	if err != nil {
-		return nil, err
-	}
 	return rep, nil
+}
+
+func newRow(dimension, key string, t *tally, p Prices) Row {
+	r := Row{Dimension: dimension, Key: key, Values: make([]Value, len(Metrics)), costUnknown: t.costUnknown()}
+	for i, m := range Metrics {
+		r.Values[i] = m.value(t, p)
+	}
+	return r
 }
 
 // Formats report can be written in.
@@ -160,9 +163,13 @@ func (rep *Report) Write(w io.Writer, format string) error {
 		return enc.Encode(rows)
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write(append([]string{rep.By}, metricKeys...))
+		cw.Write(append([]string{rep.By}, MetricKeys()...))
 		for _, r := range rep.Rows {
-			cw.Write(r.csvFields())
+			fields := []string{csvCell(r.Key)}
+			for _, v := range r.Values {
+				fields = append(fields, v.String())
+			}
+			cw.Write(fields)
 		}
 		cw.Flush()
 		return cw.Error()
@@ -174,22 +181,27 @@ func (rep *Report) Write(w io.Writer, format string) error {
 	return fmt.Errorf("unknown format %q (one of %s)", format, strings.Join(Formats, ", "))
 }
 
-var metricKeys = []string{"queries", "succeeded", "failed", "cancelled", "bytes_scanned", "billed_bytes", "cost_usd", "avg_mb_scanned", "engine_ms", "no_stats"}
-
-func (r Row) csvFields() []string {
-	return []string{csvCell(r.Key), i64(r.Queries), i64(r.Succeeded), i64(r.Failed), i64(r.Cancelled), i64(r.BytesScanned),
-		i64(r.BilledBytes), strconv.FormatFloat(r.CostUSD, 'f', -1, 64), strconv.FormatFloat(r.AvgMBScanned, 'f', -1, 64),
-		i64(r.EngineMs), i64(r.NoStats)}
+// headers are the table and markdown column headers of the metrics.
+func headers() []string {
+	h := make([]string, len(Metrics))
+	for i, m := range Metrics {
+		h[i] = m.Header
+	}
+	return h
 }
 
-func i64(v int64) string { return strconv.FormatInt(v, 10) }
-
-var tableHeader = []string{"QUERIES", "OK", "FAILED", "CANCELLED", "SCANNED", "BILLED", "COST USD", "AVG MB", "ENGINE", "NO STATS"}
-
+// humanFields renders the row's metrics for a person. A cost that leaves
+// out queries whose cost is unknown is marked with a trailing "+": it is a
+// lower bound, never a silent $0.
 func (r Row) humanFields() []string {
-	return []string{i64(r.Queries), i64(r.Succeeded), i64(r.Failed), i64(r.Cancelled), HumanBytes(r.BytesScanned),
-		HumanBytes(r.BilledBytes), fmt.Sprintf("%.4f", r.CostUSD), fmt.Sprintf("%.1f", r.AvgMBScanned),
-		HumanMillis(r.EngineMs), i64(r.NoStats)}
+	out := make([]string, len(Metrics))
+	for i, m := range Metrics {
+		out[i] = m.Unit.human(r.Values[i])
+		if m.Unit == USD && r.costUnknown > 0 {
+			out[i] += "+"
+		}
+	}
+	return out
 }
 
 // displayKey names the empty key in human output.
@@ -200,50 +212,93 @@ func displayKey(k string) string {
 	return k
 }
 
+// maxCellRunes caps the width of a key in table and markdown output: one
+// huge user name (anyone can write one into a SQL comment) must not pad
+// every line of the table to its width. JSON and CSV keep the full value.
+const maxCellRunes = 60
+
+// displayCell is a key as table and markdown show it: named when empty,
+// unprintable characters replaced, cut to maxCellRunes with an ellipsis.
+func displayCell(k string) string {
+	s := sanitize(displayKey(k))
+	if utf8.RuneCountInString(s) <= maxCellRunes {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxCellRunes-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
 func (rep *Report) writeTable(w io.Writer) error {
+	hdr := headers()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, strings.ToUpper(rep.By)+"\t"+strings.Join(tableHeader, "\t")+"\t")
+	fmt.Fprintln(tw, strings.ToUpper(rep.By)+"\t"+strings.Join(hdr, "\t")+"\t")
 	for _, r := range rep.Rows {
-		fmt.Fprintln(tw, sanitize(displayKey(r.Key))+"\t"+strings.Join(r.humanFields(), "\t")+"\t")
+		fmt.Fprintln(tw, displayCell(r.Key)+"\t"+strings.Join(r.humanFields(), "\t")+"\t")
 	}
 	// A blank line sets the total apart from a row whose key is "TOTAL".
-	fmt.Fprintln(tw, strings.Repeat("\t", len(tableHeader)+1))
+	fmt.Fprintln(tw, strings.Repeat("\t", len(hdr)+1))
 	fmt.Fprintln(tw, "TOTAL\t"+strings.Join(rep.Total.humanFields(), "\t")+"\t")
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s\n", rep.footer())
+	_, err := fmt.Fprintf(w, "%s\n", strings.Join(rep.footer(), "\n"))
 	return err
 }
 
 func (rep *Report) writeMarkdown(w io.Writer) error {
-	fmt.Fprintf(w, "| %s | %s |\n", rep.By, strings.Join(tableHeader, " | "))
-	fmt.Fprintf(w, "|---|%s\n", strings.Repeat("---:|", len(tableHeader)))
+	hdr := headers()
+	fmt.Fprintf(w, "| %s | %s |\n", rep.By, strings.Join(hdr, " | "))
+	fmt.Fprintf(w, "|---|%s\n", strings.Repeat("---:|", len(hdr)))
 	for _, r := range rep.Rows {
-		fmt.Fprintf(w, "| %s | %s |\n", markdownEscape(displayKey(r.Key)), strings.Join(r.humanFields(), " | "))
+		fmt.Fprintf(w, "| %s | %s |\n", markdownEscape(displayCell(r.Key)), strings.Join(escapeAll(r.humanFields()), " | "))
 	}
-	fmt.Fprintf(w, "| **TOTAL** | %s |\n\n%s\n", strings.Join(rep.Total.humanFields(), " | "), rep.footer())
-	return nil
+	_, err := fmt.Fprintf(w, "| **TOTAL** | %s |\n\n%s\n", strings.Join(escapeAll(rep.Total.humanFields()), " | "), strings.Join(rep.footer(), "\n\n"))
+	return err
 }
 
-func (rep *Report) footer() string {
-	s := fmt.Sprintf("%d queries", rep.Total.Queries)
+func escapeAll(cells []string) []string {
+	for i, c := range cells {
+		cells[i] = markdownEscape(c)
+	}
+	return cells
+}
+
+// footer says, under a table, what the rows count and what they leave out:
+// rejected submissions, and every query whose cost is unknown, with what to
+// do about it.
+func (rep *Report) footer() []string {
+	t := rep.total
+	s := fmt.Sprintf("%d queries", t.sums[store.SumQueries])
 	if len(rep.Rows) < rep.keys {
 		s += fmt.Sprintf(" (top %d of %d rows shown)", len(rep.Rows), rep.keys)
 	}
-	s += fmt.Sprintf(", %d rejected submissions (not queries)", rep.Rejected)
-	if rep.Total.NoStats > 0 {
-		s += fmt.Sprintf(", %d without statistics (Athena no longer knows them)", rep.Total.NoStats)
+	s += fmt.Sprintf(", %d rejected submissions (not queries).", rep.Rejected)
+	lines := []string{s}
+	if n := t.sums[store.SumPending]; n > 0 {
+		lines = append(lines, fmt.Sprintf("%d queries still lack statistics (pending): their bytes and cost are unknown, not $0. "+
+			"Run 'athenawatch enrich' with AWS credentials that can read their accounts.", n))
 	}
-	if rep.Provisioned > 0 {
-		share := 0.0
-		if rep.Total.EngineMs > 0 {
-			share = 100 * float64(rep.ProvisionedEngineMs) / float64(rep.Total.EngineMs)
+	if n := t.sums[store.SumNoStats]; n > 0 {
+		lines = append(lines, fmt.Sprintf("%d queries without statistics (Athena no longer knows them): their cost is unknown.", n))
+	}
+	if n := t.sums[store.SumProvisioned]; n > 0 {
+		s := fmt.Sprintf("%d queries on provisioned capacity, billed by DPU-hours, not bytes: %.2f DPU-hours at %.2f USD each = %.4f USD, in the cost above",
+			n, dpuHours(t), rep.prices.USDPerDPUHour, dpuHours(t)*rep.prices.USDPerDPUHour)
+		if m := t.sums[store.SumProvisionedNoDPU]; m > 0 {
+			s += fmt.Sprintf("; %d of them without a DPU count from Athena: their cost is unknown", m)
 		}
-		s += fmt.Sprintf("; %d on provisioned capacity (billed by DPU-hours, no per-byte cost): %s engine time, %.1f%% of all",
-			rep.Provisioned, HumanMillis(rep.ProvisionedEngineMs), share)
+		lines = append(lines, s+".")
 	}
-	return s
+	if t.costUnknown() > 0 {
+		lines = append(lines, "A cost marked + leaves out the queries whose cost is unknown.")
+	}
+	return lines
 }
 
 // sanitize keeps control, format (bidi overrides, zero-width) and other
