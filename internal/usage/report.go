@@ -45,6 +45,9 @@ func (r Row) Value(key string) Value {
 
 // MarshalJSON writes the row with the dimension as a key, then the metrics.
 func (r Row) MarshalJSON() ([]byte, error) {
+	if len(r.Values) != len(Metrics) {
+		return nil, fmt.Errorf("report row %q has %d values for %d metrics", r.Key, len(r.Values), len(Metrics))
+	}
 	b := []byte{'{'}
 	key, err := json.Marshal(r.Dimension)
 	if err != nil {

@@ -65,6 +65,9 @@ func TestMetricKeysAreTheContract(t *testing.T) {
 			t.Errorf("metric %s is incomplete: %+v", m.Key, m)
 		}
 	}
+	if _, err := json.Marshal(Row{Dimension: "user", Key: "x"}); err == nil {
+		t.Error("a row without values marshalled")
+	}
 }
 
 func TestReportFormatsGolden(t *testing.T) {
