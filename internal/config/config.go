@@ -233,7 +233,7 @@ const (
 	minEnrichRate, maxEnrichRate = 0.5, 1000 // BatchGetQueryExecution calls/s per account-region
 	maxEnrichBurst               = 1000
 	maxEnrichConcurrency         = 256
-	maxCollectWorkers            = 1024
+	MaxCollectWorkers            = 1024 // also bounds collect --workers
 	maxRecordMB                  = 1024
 	maxBudgetThreshold           = 100 // a fraction of the limit; 100 = 10,000 %
 )
@@ -324,8 +324,8 @@ func (c *Config) Validate() error {
 	}
 	intRange("enrich.burst", c.Enrich.Burst, 1, maxEnrichBurst, DefaultEnrichBurst, c.given.Enrich.Burst != nil)
 	intRange("enrich.concurrency", c.Enrich.Concurrency, 1, maxEnrichConcurrency, DefaultEnrichConcurrency, c.given.Enrich.Concurrency != nil)
-	if w := c.Collect.Workers; w < 0 || w > maxCollectWorkers {
-		bad("collect.workers: %d is out of range: want 0 (one per CPU) to %d", w, maxCollectWorkers)
+	if w := c.Collect.Workers; w < 0 || w > MaxCollectWorkers {
+		bad("collect.workers: %d is out of range: want 0 (one per CPU) to %d", w, MaxCollectWorkers)
 	}
 	intRange("collect.max_record_mb", c.Collect.MaxRecordMB, 1, maxRecordMB, DefaultMaxRecordMB, c.given.Collect.MaxRecordMB != nil)
 
