@@ -148,7 +148,7 @@ func notifyInterrupt(parent context.Context, stderr io.Writer) (context.Context,
 		select {
 		case sig := <-ch:
 			signal.Stop(ch)
-			fmt.Fprintf(stderr, "\nathenawatch: %s: stopping after the current commit (send it again to stop at once)\n", signalName(sig))
+			fmt.Fprintf(stderr, "\nathenawatch: %s received, stopping (send it again to stop at once)\n", signalName(sig))
 			cancel(interruption{sig})
 		case <-done:
 		}
