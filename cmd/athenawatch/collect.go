@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,11 +12,30 @@ import (
 	"golang.org/x/term"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
+// collectOptions are collect's flags, parsed. demo fills them in directly.
+type collectOptions struct {
+	sources  []string // none: the sources in the configuration
+	window   source.Window
+	noEnrich bool
+	strict   bool
+	format   string // text or json
+	workers  int    // 0: config collect.workers, else the number of CPUs
+}
+
 func runCollect(ctx context.Context, g *globals, args []string) error {
+	opts, err := parseCollect(g, args)
+	if err != nil {
+		return err
+	}
+	return execCollect(ctx, g, opts)
+}
+
+func parseCollect(g *globals, args []string) (collectOptions, error) {
 	fs := newFlagSet(g, "collect", "--source SRC [--source SRC ...] [flags]")
 	var sources multiFlag
 	fs.Var(&sources, "source", "CloudTrail `source` (repeatable; default: sources in the config): dir:PATH")
@@ -26,32 +46,41 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 	format := fs.String("format", "text", "summary `format` on stdout: text or json")
 	workers := fs.Int("workers", 0, "files read in parallel (default: config collect.workers, else the number of CPUs)")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return collectOptions{}, err
 	}
-	if *format != "text" && *format != "json" {
-		return usagef("--format %q: text or json", *format)
+	opts := collectOptions{sources: sources, noEnrich: *noEnrich, strict: *strict, format: *format, workers: *workers}
+	if opts.format != "text" && opts.format != "json" {
+		return opts, usagef("--format %q: text or json", opts.format)
+	}
+	if opts.workers < 0 || opts.workers > config.MaxCollectWorkers {
+		return opts, usagef("--workers %d: want 0 (one per CPU) to %d", opts.workers, config.MaxCollectWorkers)
 	}
 	now := time.Now()
-	var win source.Window
 	var err error
-	if win.Since, err = usage.ParseTime(*since, now); err != nil {
-		return usagef("--since: %v", err)
+	if opts.window.Since, err = usage.ParseTime(*since, now); err != nil {
+		return opts, usagef("--since: %v", err)
 	}
-	if win.Until, err = usage.ParseTime(*until, now); err != nil {
-		return usagef("--until: %v", err)
+	if opts.window.Until, err = usage.ParseTime(*until, now); err != nil {
+		return opts, usagef("--until: %v", err)
 	}
+	return opts, nil
+}
+
+// execCollect reads the sources into the store and enriches what is new.
+func execCollect(ctx context.Context, g *globals, opts collectOptions) error {
 	cfg, st, rules, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	sources := opts.sources
 	if len(sources) == 0 {
 		sources = cfg.Sources
 	}
 	if len(sources) == 0 {
 		return usagef("no --source given and none in the configuration")
 	}
-	w := *workers
+	w := opts.workers
 	if w == 0 {
 		w = cfg.Collect.Workers
 	}
@@ -60,7 +89,7 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 	var srcs []source.Source
 	progress := &source.Progress{}
 	for _, s := range sources {
-		src, err := parseSource(s, win, w, readerOpts, g, progress)
+		src, err := parseSource(s, opts.window, w, readerOpts, g, progress)
 		if err != nil {
 			return err
 		}
@@ -89,24 +118,49 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 		printSummary(g, sum)
 	}
 	if collectErr != nil {
+		sayKept(ctx, g, summaries, false)
 		return collectErr
 	}
-	if *format == "json" {
+	if opts.format == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"sources": summaries, "skipped": skipped}); err != nil {
 			return err
 		}
 	}
-	if !*noEnrich {
+	if !opts.noEnrich {
 		if err := enrichBacklog(ctx, g, cfg, st, rules, time.Time{}); err != nil {
+			sayKept(ctx, g, summaries, true)
 			return err
 		}
 	}
-	if skipped > 0 && *strict {
+	if skipped > 0 && opts.strict {
 		return errSkipped
 	}
 	return nil
+}
+
+// sayKept tells, when a signal interrupted collect, what the run committed
+// (and so kept) before it stopped, and that running it again continues
+// from there: every file is committed with its checkpoint, and queries
+// without statistics are asked again by the next collect or enrich.
+func sayKept(ctx context.Context, g *globals, summaries []*source.Summary, enriching bool) {
+	var intr interruption
+	if ctx.Err() == nil || !errors.As(context.Cause(ctx), &intr) {
+		return
+	}
+	var files, queries, rejected int
+	for _, s := range summaries {
+		files += s.Objects
+		queries += s.NewQueries
+		rejected += s.NewRejected
+	}
+	during, stats := "reading the trail", ""
+	if enriching {
+		during, stats = "asking Athena for statistics", ", and the statistics Athena returned so far"
+	}
+	fmt.Fprintf(g.stderr, "collect: interrupted by %s while %s. Kept: %d files read and committed, with %d new queries and %d new rejected submissions%s. Run the same command again to continue where it stopped.\n",
+		signalName(intr.sig), during, files, queries, rejected, stats)
 }
 
 func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderOptions, g *globals, p *source.Progress) (source.Source, error) {

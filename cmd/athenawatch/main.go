@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -48,7 +49,8 @@ type globals struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	logger   *slog.Logger
-	flags    *flag.FlagSet // the parsed global flags
+	flags    *flag.FlagSet     // the parsed global flags
+	usage    func(w io.Writer) // prints athenawatch's usage
 
 	// aws is the AWS configuration every command uses, loaded once by
 	// awsConfig (the SDK's default chain) unless a caller such as demo set
@@ -80,96 +82,230 @@ type command struct {
 	run     func(ctx context.Context, g *globals, args []string) error
 }
 
-var commands = []command{
-	{"collect", "read CloudTrail from sources, store Athena query events, enrich them", runCollect},
-	{"enrich", "ask Athena for the statistics of queries that have none yet", runEnrich},
-	{"report", "usage per user, role, team, database, workgroup, account, region or day", runReport},
-	{"demo", "run a local AWS emulator and a simulated organization through the whole pipeline", runDemo},
+// commandList is every command, in the order help lists them. It is a
+// function, not a variable, because the commands' help looks it up.
+func commandList() []command {
+	return []command{
+		{"collect", "read CloudTrail from sources, store Athena query events, enrich them", runCollect},
+		{"enrich", "ask Athena for the statistics of queries that have none yet", runEnrich},
+		{"report", "usage per user, role, team, database, workgroup, account, region or day", runReport},
+		{"demo", "run a local AWS emulator and a simulated organization through the whole pipeline", runDemo},
+		{"help", "show help for athenawatch or one command", runHelp},
+		{"version", "print the version, revision and Go version", runVersion},
+	}
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commandList() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyInterrupt(context.Background(), os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
+// interruption is the cause of a context that a signal ended.
+type interruption struct{ sig os.Signal }
+
+func (i interruption) Error() string { return "interrupted by " + signalName(i.sig) }
+
+// exitCode is 128 + the signal's number, as shells report a command a
+// signal stopped: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+func (i interruption) exitCode() int {
+	if s, ok := i.sig.(syscall.Signal); ok && s > 0 {
+		return 128 + int(s)
+	}
+	return exitError
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+// notifyInterrupt returns a context that ends, with an interruption as its
+// cause, at the first SIGINT or SIGTERM. Commands then stop after the
+// commit under way, so that what they read is kept. A second signal is not
+// caught: it ends the process at once, which loses nothing committed.
+func notifyInterrupt(parent context.Context, stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			signal.Stop(ch)
+			fmt.Fprintf(stderr, "\nathenawatch: %s received, stopping (send it again to stop at once)\n", signalName(sig))
+			cancel(interruption{sig})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// levels are the accepted --log-level values.
+var levels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
 	fs := flag.NewFlagSet("athenawatch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package prints nothing itself: help goes to stdout, usage
+	// errors to stderr, both written here.
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&g.db, "db", envOr("ATHENAWATCH_DB", "athenawatch.db"), "SQLite database `path` (env ATHENAWATCH_DB)")
 	fs.StringVar(&g.config, "config", os.Getenv("ATHENAWATCH_CONFIG"), "YAML configuration `file` (env ATHENAWATCH_CONFIG; default: none, built-in defaults)")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: athenawatch [--db PATH] [--config FILE] COMMAND [flags]\n\nCommands:\n")
-		for _, c := range commands {
-			fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
+	help := addHelpFlag(fs)
+	g.usage = func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: athenawatch [--db PATH] [--config FILE] [--log-level LEVEL] COMMAND [flags]\n\nCommands:\n")
+		for _, c := range commandList() {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 		}
-		fmt.Fprintf(stderr, "\nGlobal flags:\n")
-		printFlags(stderr, fs)
-		fmt.Fprintf(stderr, "\nRun 'athenawatch COMMAND --help' for a command's flags.\n")
+		fmt.Fprintf(w, "\nGlobal flags:\n")
+		printFlags(w, fs)
+		fmt.Fprintf(w, "\nRun 'athenawatch help COMMAND' for a command's flags.\n")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	err := fs.Parse(args)
+	switch {
+	case help.asked:
+		g.usage(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "athenawatch: %v\nRun 'athenawatch help' for usage.\n", err)
+		return exitUsage
+	case fs.NArg() == 0:
+		g.usage(stderr)
 		return exitUsage
 	}
 	g.flags = fs
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitUsage
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		fmt.Fprintf(stderr, "athenawatch: --log-level: %v\n", err)
+	level, ok := levels[strings.ToLower(g.logLevel)]
+	if !ok {
+		fmt.Fprintf(stderr, "athenawatch: --log-level %q: want debug, info, warn or error\n", g.logLevel)
 		return exitUsage
 	}
 	g.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	name, rest := fs.Arg(0), fs.Args()[1:]
-	for _, c := range commands {
-		if c.name != name {
-			continue
-		}
-		err := c.run(ctx, g, rest)
-		var ue usageError
-		switch {
-		case err == nil:
-			return exitOK
-		case errors.Is(err, flag.ErrHelp):
-			return exitOK
-		case errors.As(err, &ue):
-			fmt.Fprintf(stderr, "athenawatch %s: %v\n", name, err)
-			return exitUsage
-		default:
-			fmt.Fprintf(stderr, "athenawatch %s: %v\n", name, err)
-			return exitError
-		}
+	c, ok := lookupCommand(name)
+	if !ok {
+		fmt.Fprintf(stderr, "athenawatch: unknown command %q\n\n", name)
+		g.usage(stderr)
+		return exitUsage
 	}
-	fmt.Fprintf(stderr, "athenawatch: unknown command %q\n", name)
-	fs.Usage()
-	return exitUsage
+	err = c.run(ctx, g, rest)
+	var ue usageError
+	var intr interruption
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "athenawatch %s: %v\nRun 'athenawatch help %s' for usage.\n", name, err, name)
+		return exitUsage
+	case ctx.Err() != nil && errors.As(context.Cause(ctx), &intr):
+		fmt.Fprintf(stderr, "athenawatch %s: %v\n", name, intr)
+		return intr.exitCode()
+	default:
+		fmt.Fprintf(stderr, "athenawatch %s: %v\n", name, err)
+		return exitError
+	}
 }
 
-// newFlagSet makes a command's flag set with a usage line.
+// runHelp prints the usage of athenawatch, or of one command.
+func runHelp(ctx context.Context, g *globals, args []string) error {
+	switch len(args) {
+	case 0:
+		g.usage(g.stdout)
+		return nil
+	case 1:
+	default:
+		return usagef("help takes at most one command, got %q", strings.Join(args, " "))
+	}
+	if args[0] == "help" {
+		g.usage(g.stdout)
+		return nil
+	}
+	c, ok := lookupCommand(args[0])
+	if !ok {
+		return usagef("unknown command %q", args[0])
+	}
+	// A command asked for --help prints its flags and does nothing else.
+	return c.run(ctx, g, []string{"--help"})
+}
+
+// newFlagSet makes a command's flag set with a usage line. --help (and -h)
+// print the command's help to stdout; flag errors are left to parseFlags.
 func newFlagSet(g *globals, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(g.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(g.stderr, "Usage: athenawatch %s %s\n\nFlags:\n", name, synopsis)
-		printFlags(g.stderr, fs)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	addHelpFlag(fs).print = func() {
+		fmt.Fprintf(g.stdout, "Usage: athenawatch %s %s\n", name, synopsis)
+		if c, ok := lookupCommand(name); ok {
+			fmt.Fprintf(g.stdout, "\n%s.\n", upperFirst(c.summary))
+		}
+		fmt.Fprintf(g.stdout, "\nFlags:\n")
+		printFlags(g.stdout, fs)
 	}
 	return fs
+}
+
+// helpFlag is --help and -h as an ordinary boolean flag, so that asking for
+// help is told apart from a flag error (the flag package calls Usage for
+// both), with what prints the help.
+type helpFlag struct {
+	asked bool
+	print func()
+}
+
+func (h *helpFlag) String() string     { return strconv.FormatBool(h != nil && h.asked) }
+func (h *helpFlag) IsBoolFlag() bool   { return true }
+func (h *helpFlag) Set(v string) error { b, err := strconv.ParseBool(v); h.asked = b; return err }
+
+func addHelpFlag(fs *flag.FlagSet) *helpFlag {
+	h := &helpFlag{}
+	fs.Var(h, "help", "show this help")
+	fs.Var(h, "h", "show this help")
+	return h
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // printFlags lists flags GNU style (--name), as the README and DESIGN.md
 // write them; Go's flag package accepts both - and --.
 func printFlags(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "h" {
+			return // listed with --help
+		}
 		arg, usage := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
+		if f.Name == "help" {
+			line = "  -h, --help"
+		}
 		if arg != "" {
 			line += " " + arg
 		}
@@ -181,12 +317,18 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 	})
 }
 
-// parseFlags parses and turns flag errors into usage errors.
+// parseFlags parses a command's flags. Asked for help, it prints it to
+// stdout and returns flag.ErrHelp (exit 0); flag errors become usage errors
+// (exit 2).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	err := fs.Parse(args)
+	if h, ok := fs.Lookup("help").Value.(*helpFlag); ok && h.asked {
+		if h.print != nil {
+			h.print()
 		}
+		return flag.ErrHelp
+	}
+	if err != nil {
 		return usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {

@@ -62,6 +62,8 @@ func athenaService() *service {
 		"StopQueryExecution":     {readOnly: false, handle: athenaStop},
 		"GetQueryResults":        {readOnly: true, handle: athenaResults},
 		"ListWorkGroups":         {readOnly: true, handle: athenaListWorkGroups},
+		"GetWorkGroup":           {readOnly: true, handle: athenaGetWorkGroup},
+		"CreateWorkGroup":        {readOnly: false, handle: athenaCreateWorkGroup},
 	}
 	for name, op := range ops {
 		handle := op.handle
@@ -179,7 +181,7 @@ func athenaStart(c *call) (any, error) {
 			reuseMaxAge = 60 // Athena's default maximum age
 		}
 	}
-	outputLoc := defaultOutputLocation(c.account, c.region)
+	var outputLoc string
 	if rc := in.ResultConfiguration; rc != nil && deref(rc.OutputLocation) != "" {
 		outputLoc = *rc.OutputLocation
 		if !strings.HasSuffix(outputLoc, "/") {
@@ -190,9 +192,18 @@ func athenaStart(c *call) (any, error) {
 	e := c.e
 	scope := scopeKey{c.account, c.region}
 	e.mu.Lock()
-	if _, ok := e.workgroupsLocked(c.account, c.region)[wg]; !ok {
+	wgDef, ok := e.workgroupsLocked(c.account, c.region)[wg]
+	if !ok {
 		e.mu.Unlock()
-		return nil, invalidRequest("WorkGroup %s is not found.", wg)
+		return nil, invalidRequest("%s", workGroupNotFound)
+	}
+	// The workgroup's location applies when the query names none, and
+	// always when the workgroup enforces its settings.
+	if wgDef.OutputLocation != "" && (outputLoc == "" || wgDef.config.EnforceWorkGroupConfiguration) {
+		outputLoc = wgDef.OutputLocation
+	}
+	if outputLoc == "" {
+		outputLoc = defaultOutputLocation(c.account, c.region)
 	}
 	if prev, err := e.idempotentLocked(scope, req, c.now); prev != nil || err != nil {
 		e.mu.Unlock()
@@ -417,7 +428,7 @@ func athenaList(c *call) (any, error) {
 	c.e.mu.Lock()
 	defer c.e.mu.Unlock()
 	if _, ok := c.e.workgroupsLocked(c.account, c.region)[wg]; !ok {
-		return nil, invalidRequest("WorkGroup %s is not found.", wg)
+		return nil, invalidRequest("%s", workGroupNotFound)
 	}
 	var all []*execution
 	for _, x := range c.e.execs[scopeKey{c.account, c.region}] {
@@ -620,7 +631,7 @@ func athenaListWorkGroups(c *call) (any, error) {
 	list := []map[string]any{}
 	for _, name := range names {
 		list = append(list, map[string]any{
-			"Name": name, "State": "ENABLED", "Description": "",
+			"Name": name, "State": "ENABLED", "Description": wgs[name].Description,
 			"CreationTime":  epochSeconds(wgs[name].Created),
 			"EngineVersion": engineVersion(),
 		})

@@ -151,14 +151,16 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// AddWorkGroup creates a workgroup in an account and region. provisioned
-// marks it as running on provisioned capacity (ground truth for cost
-// models; the Athena API does not show it).
+// AddWorkGroup creates a workgroup in an account and region without an
+// API call (and so without a CloudTrail record); clients create theirs with
+// CreateWorkGroup. provisioned marks it as running on provisioned capacity
+// (ground truth for cost models; the Athena API does not show it).
 func (e *Emulator) AddWorkGroup(account, region, name string, provisioned bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.workgroupsLocked(account, region)[name] = &WorkGroup{
 		Account: account, Region: region, Name: name, Provisioned: provisioned, Created: e.Now(),
+		config: workGroupConfigJSON{EngineVersion: engineVersion()},
 	}
 }
 
@@ -169,14 +171,16 @@ func (e *Emulator) workgroupsLocked(account, region string) map[string]*WorkGrou
 	wgs := e.workgroups[k]
 	if wgs == nil {
 		wgs = map[string]*WorkGroup{
-			"primary": {Account: account, Region: region, Name: "primary", Created: time.Date(2017, 5, 18, 0, 0, 0, 0, time.UTC)},
+			primaryWorkGroup: {Account: account, Region: region, Name: primaryWorkGroup, Created: primaryCreated,
+				config: workGroupConfigJSON{EngineVersion: engineVersion()}},
 		}
 		e.workgroups[k] = wgs
 	}
 	return wgs
 }
 
-// WorkGroups lists every workgroup added with AddWorkGroup (ground truth).
+// WorkGroups lists every workgroup of every account and region that has
+// been used, "primary" included (ground truth).
 func (e *Emulator) WorkGroups() []WorkGroup {
 	e.mu.Lock()
 	defer e.mu.Unlock()

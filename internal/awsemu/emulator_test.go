@@ -283,7 +283,7 @@ func TestValidation(t *testing.T) {
 		{"unknown workgroup", func() error {
 			_, err := c.StartQueryExecution(context.Background(), &athena.StartQueryExecutionInput{QueryString: aws.String("SELECT 1"), WorkGroup: aws.String("nope")})
 			return err
-		}, true, "WorkGroup nope is not found."},
+		}, true, "WorkGroup is not found."},
 		{"results 1001", func() error {
 			_, err := c.GetQueryResults(context.Background(), &athena.GetQueryResultsInput{QueryExecutionId: aws.String("x"), MaxResults: aws.Int32(1001)})
 			return err

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -20,6 +23,21 @@ import (
 // data scanned"; Athena's TB is 2^40 bytes, rounded up to the next MB with a
 // 10 MB minimum per query).
 const DefaultUSDPerTiB = 5.0
+
+// DefaultUSDPerDPUHour is Athena's provisioned-capacity price per DPU-hour
+// in most regions. Source: https://aws.amazon.com/athena/pricing/
+// ("$0.30 per DPU hour", billed per minute with a one-hour minimum per
+// reservation).
+const DefaultUSDPerDPUHour = 0.30
+
+// Defaults of the tuning numbers, applied by the packages that use them
+// when the configuration leaves them out (zero).
+const (
+	DefaultEnrichRate        = 20.0 // BatchGetQueryExecution calls/s per account-region
+	DefaultEnrichBurst       = 40
+	DefaultEnrichConcurrency = 4
+	DefaultMaxRecordMB       = 32
+)
 
 // Config is the whole configuration. Every key is optional.
 type Config struct {
@@ -38,6 +56,9 @@ type Config struct {
 
 	// QueryCommentUser is Identity.QueryCommentUser compiled by Validate.
 	QueryCommentUser *regexp.Regexp `yaml:"-"`
+
+	// given tells which defaulted numbers the YAML wrote (Parse sets it).
+	given presence
 }
 
 // Pricing sets the per-byte price of Athena SQL queries.
@@ -149,72 +170,186 @@ func Parse(data []byte) (*Config, error) {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	// A second, lenient decode tells a key that is absent (the default
+	// applies) from one written as 0 (which must then be valid on its own).
+	var given presence
+	if err := yaml.Unmarshal(data, &given); err != nil {
+		return nil, err
+	}
+	c.given = given
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-var accountIDPattern = regexp.MustCompile(`^\d{12}$`)
+// presence records which numbers the YAML wrote, as written: it tells a
+// key that is absent from one written as 0, and a whole number from one
+// with a fraction (which the YAML decoder would silently truncate into an
+// int).
+type presence struct {
+	Pricing struct {
+		USDPerTiB     *float64 `yaml:"usd_per_tib"`
+		USDPerDPUHour *float64 `yaml:"usd_per_dpu_hour"`
+	} `yaml:"pricing"`
+	Enrich struct {
+		Rate        *float64 `yaml:"rate"`
+		Burst       *float64 `yaml:"burst"`
+		Concurrency *float64 `yaml:"concurrency"`
+	} `yaml:"enrich"`
+	Collect struct {
+		Workers     *float64 `yaml:"workers"`
+		MaxRecordMB *float64 `yaml:"max_record_mb"`
+	} `yaml:"collect"`
+	Budgets []struct {
+		LimitBytes *float64 `yaml:"limit_bytes"`
+	} `yaml:"budgets"`
+}
 
-// Validate fills defaults and checks every key, naming the first bad one.
-func (c *Config) Validate() error {
-	if c.Pricing.USDPerTiB == 0 {
-		c.Pricing.USDPerTiB = DefaultUSDPerTiB
-	}
-	if c.Pricing.USDPerTiB < 0 {
-		return fmt.Errorf("pricing.usd_per_tib: must not be negative")
-	}
-	for r, p := range c.Pricing.Regions {
-		if p < 0 {
-			return fmt.Errorf("pricing.regions.%s: must not be negative", r)
+// wholeNumbers names the integer keys written with a fraction.
+func (p presence) wholeNumbers() []error {
+	var errs []error
+	check := func(key string, v *float64) {
+		if v != nil && *v != math.Trunc(*v) {
+			errs = append(errs, fmt.Errorf("%s: %v is not a whole number", key, *v))
 		}
 	}
-	if err := checkGlobs("pricing.provisioned_workgroups", c.Pricing.ProvisionedWorkgroups); err != nil {
-		return err
+	check("enrich.burst", p.Enrich.Burst)
+	check("enrich.concurrency", p.Enrich.Concurrency)
+	check("collect.workers", p.Collect.Workers)
+	check("collect.max_record_mb", p.Collect.MaxRecordMB)
+	for i, b := range p.Budgets {
+		check(fmt.Sprintf("budgets[%d].limit_bytes", i), b.LimitBytes)
 	}
+	return errs
+}
+
+var accountIDPattern = regexp.MustCompile(`^\d{12}$`)
+
+// Ranges of the tuning numbers. They keep a typo (1e8 calls per second, a
+// burst of a billion) from turning the client into a busy loop or a memory
+// hog, and are wide enough for any real account's quotas.
+const (
+	minEnrichRate, maxEnrichRate = 0.5, 1000 // BatchGetQueryExecution calls/s per account-region
+	maxEnrichBurst               = 1000
+	maxEnrichConcurrency         = 256
+	MaxCollectWorkers            = 1024 // also bounds collect --workers
+	maxRecordMB                  = 1024
+	maxBudgetThreshold           = 100 // a fraction of the limit; 100 = 10,000 %
+)
+
+// Validate fills defaults and checks every key. The error names each bad key
+// with what is wrong and what is accepted.
+//
+// A key that is absent takes its default. Prices written as 0 are honoured
+// (the queries they price then cost nothing); other numbers written as 0
+// that have no meaning as 0 are errors rather than silently defaulted.
+func (c *Config) Validate() error {
+	errs := c.given.wholeNumbers()
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	// Prices: finite and not negative; absent means Athena's list price.
+	price := func(key string, v float64) {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			bad("%s: %v is not a price (want a finite number of USD, 0 or more)", key, v)
+		case v < 0:
+			bad("%s: %v must not be negative", key, v)
+		}
+	}
+	if c.Pricing.USDPerTiB == 0 && c.given.Pricing.USDPerTiB == nil {
+		c.Pricing.USDPerTiB = DefaultUSDPerTiB
+	}
+	price("pricing.usd_per_tib", c.Pricing.USDPerTiB)
+	for _, r := range sortedKeys(c.Pricing.Regions) {
+		price("pricing.regions."+r, c.Pricing.Regions[r])
+	}
+	if c.Pricing.USDPerDPUHour == 0 && c.given.Pricing.USDPerDPUHour == nil {
+		c.Pricing.USDPerDPUHour = DefaultUSDPerDPUHour
+	}
+	price("pricing.usd_per_dpu_hour", c.Pricing.USDPerDPUHour)
+	if err := checkGlobs("pricing.provisioned_workgroups", c.Pricing.ProvisionedWorkgroups); err != nil {
+		errs = append(errs, err)
+	}
+
 	if err := checkGlobs("identity.session_as_user", c.Identity.SessionAsUser); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if c.Identity.QueryCommentUser != "" {
 		re, err := regexp.Compile(c.Identity.QueryCommentUser)
-		if err != nil {
-			return fmt.Errorf("identity.query_comment_user: %w", err)
+		switch {
+		case err != nil:
+			bad("identity.query_comment_user: %w", err)
+		case re.NumSubexp() < 1:
+			bad("identity.query_comment_user: needs a capture group for the user")
+		default:
+			c.QueryCommentUser = re
 		}
-		if re.NumSubexp() < 1 {
-			return fmt.Errorf("identity.query_comment_user: needs a capture group for the user")
-		}
-		c.QueryCommentUser = re
 	}
 	for i, t := range c.Teams {
 		key := fmt.Sprintf("teams[%d]", i)
 		if strings.TrimSpace(t.Name) == "" {
-			return fmt.Errorf("%s.name: missing", key)
+			bad("%s.name: missing", key)
 		}
 		for _, g := range []struct {
 			name  string
 			globs []string
 		}{{"users", t.Users}, {"roles", t.Roles}, {"accounts", t.Accounts}, {"workgroups", t.Workgroups}} {
 			if err := checkGlobs(key+"."+g.name, g.globs); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 		}
 	}
-	for id, a := range c.Accounts {
+	for _, id := range sortedKeys(c.Accounts) {
+		a := c.Accounts[id]
 		if !accountIDPattern.MatchString(id) {
-			return fmt.Errorf("accounts.%s: an account id has 12 digits", id)
+			bad("accounts.%s: an account id has 12 digits", id)
 		}
 		if a.RoleARN != "" && !strings.HasPrefix(a.RoleARN, "arn:") {
-			return fmt.Errorf("accounts.%s.role_arn: %q is not an ARN", id, a.RoleARN)
+			bad("accounts.%s.role_arn: %q is not an ARN", id, a.RoleARN)
 		}
 	}
-	if c.Enrich.Rate < 0 || c.Enrich.Burst < 0 || c.Enrich.Concurrency < 0 {
-		return fmt.Errorf("enrich: rate, burst and concurrency must not be negative")
+
+	// Tuning numbers: absent (or, in Go, zero) means the consumer's
+	// default; written, they must be in range.
+	if c.Enrich.Rate != 0 || c.given.Enrich.Rate != nil {
+		if r := c.Enrich.Rate; !(r >= minEnrichRate && r <= maxEnrichRate) { // also catches NaN
+			bad("enrich.rate: %v is out of range: want %v to %v calls per second (default %v)", r, minEnrichRate, maxEnrichRate, DefaultEnrichRate)
+		}
 	}
-	if c.Collect.Workers < 0 || c.Collect.MaxRecordMB < 0 {
-		return fmt.Errorf("collect: workers and max_record_mb must not be negative")
+	intRange := func(key string, v, lo, hi, def int, given bool) {
+		if (v != 0 || given) && (v < lo || v > hi) {
+			bad("%s: %d is out of range: want %d to %d (default %d)", key, v, lo, hi, def)
+		}
 	}
-	return nil
+	intRange("enrich.burst", c.Enrich.Burst, 1, maxEnrichBurst, DefaultEnrichBurst, c.given.Enrich.Burst != nil)
+	intRange("enrich.concurrency", c.Enrich.Concurrency, 1, maxEnrichConcurrency, DefaultEnrichConcurrency, c.given.Enrich.Concurrency != nil)
+	if w := c.Collect.Workers; w < 0 || w > MaxCollectWorkers {
+		bad("collect.workers: %d is out of range: want 0 (one per CPU) to %d", w, MaxCollectWorkers)
+	}
+	intRange("collect.max_record_mb", c.Collect.MaxRecordMB, 1, maxRecordMB, DefaultMaxRecordMB, c.given.Collect.MaxRecordMB != nil)
+
+	for i, b := range c.Budgets {
+		key := fmt.Sprintf("budgets[%d]", i)
+		if b.Name != "" {
+			key = fmt.Sprintf("budgets[%d] (%s)", i, b.Name)
+		}
+		switch l := b.LimitUSD; {
+		case math.IsNaN(l) || math.IsInf(l, 0):
+			bad("%s.limit_usd: %v is not an amount (want a finite number of USD, 0 or more)", key, l)
+		case l < 0:
+			bad("%s.limit_usd: %v must not be negative", key, l)
+		}
+		if b.LimitBytes < 0 {
+			bad("%s.limit_bytes: %d must not be negative", key, b.LimitBytes)
+		}
+		for j, th := range b.Thresholds {
+			if !(th > 0 && th <= maxBudgetThreshold) { // also catches NaN
+				bad("%s.thresholds[%d]: %v is out of range: want a fraction of the limit above 0 and at most %d (0.8 = 80 %%)", key, j, th, maxBudgetThreshold)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func checkGlobs(key string, globs []string) error {
@@ -225,6 +360,9 @@ func checkGlobs(key string, globs []string) error {
 	}
 	return nil
 }
+
+// sortedKeys lets Validate name bad map keys in a stable order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // PriceUSDPerTiB is the price per TiB scanned in region.
 func (c *Config) PriceUSDPerTiB(region string) float64 {

@@ -50,6 +50,51 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"team without name", "teams: [{users: [a]}]", "teams[0].name"},
 		{"bad account", "accounts: {'12': {role_arn: 'arn:aws:iam::12:role/x'}}", "accounts.12"},
 		{"negative price", "pricing: {regions: {us-east-1: -1}}", "pricing.regions.us-east-1"},
+
+		// Numbers that are not numbers, or out of range. A rate of NaN, Inf
+		// or 1e8 made the enrich limiter spin at full CPU and ignore Ctrl-C.
+		{"price NaN", "pricing: {usd_per_tib: .nan}", "pricing.usd_per_tib: NaN is not a price"},
+		{"price Inf", "pricing: {usd_per_tib: .inf}", "pricing.usd_per_tib: +Inf is not a price"},
+		{"price -Inf", "pricing: {usd_per_tib: -.inf}", "pricing.usd_per_tib: -Inf is not a price"},
+		{"price negative", "pricing: {usd_per_tib: -5}", "pricing.usd_per_tib: -5 must not be negative"},
+		{"region price NaN", "pricing: {regions: {eu-west-2: .NaN}}", "pricing.regions.eu-west-2: NaN"},
+		{"region price Inf", "pricing: {regions: {eu-west-2: .Inf}}", "pricing.regions.eu-west-2: +Inf"},
+		{"dpu price NaN", "pricing: {usd_per_dpu_hour: .nan}", "pricing.usd_per_dpu_hour: NaN"},
+		{"dpu price Inf", "pricing: {usd_per_dpu_hour: .inf}", "pricing.usd_per_dpu_hour: +Inf"},
+		{"dpu price negative", "pricing: {usd_per_dpu_hour: -0.3}", "pricing.usd_per_dpu_hour: -0.3 must not be negative"},
+		{"rate NaN", "enrich: {rate: .nan}", "enrich.rate: NaN is out of range: want 0.5 to 1000"},
+		{"rate Inf", "enrich: {rate: .inf}", "enrich.rate: +Inf is out of range"},
+		{"rate -Inf", "enrich: {rate: -.inf}", "enrich.rate: -Inf is out of range"},
+		{"rate 1e8", "enrich: {rate: 1e8}", "enrich.rate: 1e+08 is out of range: want 0.5 to 1000 calls per second"},
+		{"rate explicit 0", "enrich: {rate: 0}", "enrich.rate: 0 is out of range"},
+		{"rate too slow", "enrich: {rate: 0.1}", "enrich.rate: 0.1 is out of range"},
+		{"rate negative", "enrich: {rate: -1}", "enrich.rate: -1 is out of range"},
+		{"burst explicit 0", "enrich: {burst: 0}", "enrich.burst: 0 is out of range: want 1 to 1000"},
+		{"burst negative", "enrich: {burst: -1}", "enrich.burst: -1 is out of range"},
+		{"burst huge", "enrich: {burst: 100000000}", "enrich.burst: 100000000 is out of range"},
+		{"burst with a fraction", "enrich: {burst: 1.5}", "enrich.burst: 1.5 is not a whole number"},
+		{"burst not a number", "enrich: {burst: lots}", "line 1: cannot unmarshal !!str `lots`"},
+		{"workers with a fraction", "collect: {workers: 2.5}", "collect.workers: 2.5 is not a whole number"},
+		{"concurrency with a fraction", "enrich: {concurrency: 0.5}", "enrich.concurrency: 0.5 is not a whole number"},
+		{"max record with a fraction", "collect: {max_record_mb: 8.5}", "collect.max_record_mb: 8.5 is not a whole number"},
+		{"budget bytes with a fraction", "budgets: [{limit_bytes: 1.5}]", "budgets[0].limit_bytes: 1.5 is not a whole number"},
+		{"concurrency explicit 0", "enrich: {concurrency: 0}", "enrich.concurrency: 0 is out of range: want 1 to 256"},
+		{"concurrency negative", "enrich: {concurrency: -4}", "enrich.concurrency: -4 is out of range"},
+		{"concurrency huge", "enrich: {concurrency: 100000}", "enrich.concurrency: 100000 is out of range"},
+		{"workers negative", "collect: {workers: -1}", "collect.workers: -1 is out of range: want 0 (one per CPU) to 1024"},
+		{"workers huge", "collect: {workers: 1000000}", "collect.workers: 1000000 is out of range"},
+		{"max record explicit 0", "collect: {max_record_mb: 0}", "collect.max_record_mb: 0 is out of range: want 1 to 1024"},
+		{"max record negative", "collect: {max_record_mb: -1}", "collect.max_record_mb: -1 is out of range"},
+		{"max record huge", "collect: {max_record_mb: 1048576}", "collect.max_record_mb: 1048576 is out of range"},
+		{"budget limit NaN", "budgets: [{name: b, limit_usd: .nan}]", "budgets[0] (b).limit_usd: NaN is not an amount"},
+		{"budget limit Inf", "budgets: [{name: b, limit_usd: .inf}]", "budgets[0] (b).limit_usd: +Inf is not an amount"},
+		{"budget limit negative", "budgets: [{limit_usd: -1}]", "budgets[0].limit_usd: -1 must not be negative"},
+		{"budget bytes negative", "budgets: [{limit_bytes: -1}]", "budgets[0].limit_bytes: -1 must not be negative"},
+		{"threshold NaN", "budgets: [{limit_usd: 5, thresholds: [0.8, .nan]}]", "budgets[0].thresholds[1]: NaN is out of range"},
+		{"threshold Inf", "budgets: [{limit_usd: 5, thresholds: [.inf]}]", "budgets[0].thresholds[0]: +Inf is out of range"},
+		{"threshold zero", "budgets: [{limit_usd: 5, thresholds: [0]}]", "budgets[0].thresholds[0]: 0 is out of range"},
+		{"threshold negative", "budgets: [{limit_usd: 5, thresholds: [-0.5]}]", "budgets[0].thresholds[0]: -0.5 is out of range"},
+		{"threshold huge", "budgets: [{limit_usd: 5, thresholds: [1000]}]", "budgets[0].thresholds[0]: 1000 is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,13 +107,73 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 	}
 }
 
+func TestEveryBadKeyIsNamed(t *testing.T) {
+	t.Parallel()
+	_, err := Parse([]byte("pricing: {usd_per_tib: .nan}\nenrich: {rate: 1e8, burst: 0}\ncollect: {workers: -1}\n"))
+	for _, key := range []string{"pricing.usd_per_tib", "enrich.rate", "enrich.burst", "collect.workers"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	t.Parallel()
+	for _, src := range []struct{ name, yaml string }{
+		{"no file", ""},
+		{"empty sections", "pricing: {}\nenrich: {}\ncollect: {}\n"},
+		{"null values", "pricing: {usd_per_tib: ~, usd_per_dpu_hour: ~}\nenrich: {rate: ~, burst: ~}\n"},
+	} {
+		t.Run(src.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(src.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.PriceUSDPerTiB("any") != DefaultUSDPerTiB || c.Pricing.USDPerTiB != DefaultUSDPerTiB {
+				t.Errorf("usd_per_tib = %v, want the default %v", c.Pricing.USDPerTiB, DefaultUSDPerTiB)
+			}
+			if c.Pricing.USDPerDPUHour != DefaultUSDPerDPUHour {
+				t.Errorf("usd_per_dpu_hour = %v, want the default %v", c.Pricing.USDPerDPUHour, DefaultUSDPerDPUHour)
+			}
+			// Tuning numbers left out stay zero: their consumers default them.
+			if c.Enrich != (Enrich{}) || c.Collect != (Collect{}) {
+				t.Errorf("enrich %+v collect %+v, want zero values", c.Enrich, c.Collect)
+			}
+		})
+	}
 	c, err := Load("")
+	if err != nil || c.Pricing.USDPerTiB != DefaultUSDPerTiB || c.Pricing.USDPerDPUHour != DefaultUSDPerDPUHour {
+		t.Fatalf("Load(\"\") = %+v, %v", c, err)
+	}
+}
+
+// TestExplicitZeroPriceIsHonoured is the regression test of pricing turning
+// an explicit 0 into the default 5.00 without a word.
+func TestExplicitZeroPriceIsHonoured(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("pricing: {usd_per_tib: 0, regions: {eu-west-2: 0}, usd_per_dpu_hour: 0}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PriceUSDPerTiB("any") != DefaultUSDPerTiB {
-		t.Fatal("default price")
+	if c.PriceUSDPerTiB("us-east-1") != 0 || c.PriceUSDPerTiB("eu-west-2") != 0 || c.Pricing.USDPerDPUHour != 0 {
+		t.Fatalf("explicit zero prices became %v, %v, %v", c.PriceUSDPerTiB("us-east-1"), c.PriceUSDPerTiB("eu-west-2"), c.Pricing.USDPerDPUHour)
+	}
+}
+
+func TestInRangeNumbersAreKept(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(`
+pricing: {usd_per_tib: 6.75, regions: {sa-east-1: 9.0}, usd_per_dpu_hour: 0.36}
+enrich: {rate: 0.5, burst: 1000, concurrency: 256}
+collect: {workers: 0, max_record_mb: 1024}
+budgets: [{name: team, limit_usd: 0, thresholds: [0.5, 1, 1.5]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Enrich{Rate: 0.5, Burst: 1000, Concurrency: 256}
+	if c.Enrich != want || c.Collect.MaxRecordMB != 1024 || c.PriceUSDPerTiB("x") != 6.75 || c.PriceUSDPerTiB("sa-east-1") != 9 || c.Pricing.USDPerDPUHour != 0.36 {
+		t.Fatalf("numbers changed: %+v", c)
 	}
 }

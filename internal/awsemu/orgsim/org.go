@@ -67,6 +67,10 @@ const (
 	// ReaderRole is the role in each member account athenawatch assumes to
 	// read that account's query executions.
 	ReaderRole = "athenawatch-reader"
+	// AdminUser is the IAM user in each account that sets up the Athena
+	// workgroups (CreateWorkGroup) before anyone queries, as a platform
+	// team's infrastructure code would.
+	AdminUser = "platform-admin"
 	// BIRole is the shared role a BI tool runs every dashboard's queries
 	// under, writing the person into a "-- user: NAME" comment.
 	BIRole = "analytics-app-bi"

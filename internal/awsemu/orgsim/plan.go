@@ -42,6 +42,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// maxEngineTime bounds a planned query's engine time under Athena's default
+// DML query timeout of 30 minutes (Service Quotas, "DML query timeout").
+const maxEngineTime = 25 * time.Minute
+
 // DefaultQueriesPerDay is Config.QueriesPerDay's default.
 const DefaultQueriesPerDay = 120
 
@@ -142,17 +146,21 @@ func NewPlan(cfg Config) *Plan {
 		p.Queries = append(p.Queries, planQuery(rng, org, pr, t, etlSessions))
 	}
 	// A few long queries submitted shortly before the end are still running
-	// when the period ends.
+	// when the period ends, and finish a few minutes after it, well within
+	// Athena's default 30-minute query timeout.
 	for i := 0; i < 3 && period > time.Hour; i++ {
 		pr := org.Principals[rng.IntN(len(org.Principals))]
 		t := cfg.End.Add(-time.Duration(1+rng.IntN(20)) * time.Minute)
 		q := planQuery(rng, org, pr, t, etlSessions)
 		q.QueryText = selectText(rng, q.Database, q.Principal, q.User)
+		const queue, pre, service = time.Second, 50 * time.Millisecond, 100 * time.Millisecond
+		doneAfterEnd := time.Duration(1+rng.IntN(5)) * time.Minute
 		q.Outcome = awsemu.Outcome{
 			State: awsemu.StateSucceeded, StatementType: "DML", SubstatementType: "SELECT",
 			DataScannedBytes: 200e9 + rng.Int64N(300e9),
-			QueueTime:        time.Second, PreProcessingTime: 50 * time.Millisecond,
-			PlanningTime: 2 * time.Second, EngineTime: 2 * time.Hour, ServiceProcessingTime: 100 * time.Millisecond,
+			QueueTime:        queue, PreProcessingTime: pre, PlanningTime: 2 * time.Second,
+			EngineTime:            cfg.End.Sub(t) + doneAfterEnd - queue - pre - service,
+			ServiceProcessingTime: service,
 		}
 		q.ResultReuse = false
 		p.Queries = append(p.Queries, q)
@@ -282,8 +290,11 @@ func planQuery(rng *rand.Rand, org *Org, pr *Principal, t time.Time, etlSessions
 	}
 	if stmt == "DML" {
 		o.DataScannedBytes = scanBytes(rng, pr.MedianScan)
-		// Roughly 1 GB/s of scanning plus fixed overhead.
+		// Roughly 1 GB/s of scanning plus fixed overhead; Athena spreads
+		// the largest scans over more workers, and its default query
+		// timeout is 30 minutes.
 		o.EngineTime = o.PlanningTime + 300*time.Millisecond + time.Duration(float64(o.DataScannedBytes)/1e9*float64(time.Second))
+		o.EngineTime = min(o.EngineTime, maxEngineTime)
 	} else {
 		o.EngineTime = o.PlanningTime + time.Duration(100+rng.IntN(1500))*time.Millisecond
 	}

@@ -231,6 +231,7 @@ type runner struct {
 	log      *slog.Logger
 
 	brokers  map[string]awsemu.Credentials // by account
+	admins   map[string]awsemu.Credentials // by account
 	static   map[string]awsemu.Credentials // by principal name (IAM users, TIP)
 	sessions map[string]*session           // by principal name + session name
 	clients  map[clientKey]*athena.Client
@@ -257,6 +258,7 @@ func (s *Sim) run(ctx context.Context, emu *awsemu.Emulator, endpoint string) (*
 		cfg: cfg, emu: emu, endpoint: endpoint, log: cfg.Logger,
 		http:     awshttp.NewBuildableClient(),
 		brokers:  make(map[string]awsemu.Credentials),
+		admins:   make(map[string]awsemu.Credentials),
 		static:   make(map[string]awsemu.Credentials),
 		sessions: make(map[string]*session),
 		clients:  make(map[clientKey]*athena.Client),
@@ -265,6 +267,12 @@ func (s *Sim) run(ctx context.Context, emu *awsemu.Emulator, endpoint string) (*
 		arns:     make(map[*PlannedQuery]string),
 	}
 	res := r.register(s.plan.Org)
+	// The platform team creates the workgroups an hour before the period,
+	// so they exist before anyone's first query and are in the trail.
+	emu.SetNow(cfg.Start.Add(-workgroupSetupLead))
+	if err := r.createWorkGroups(ctx, s.plan.Org.Regions); err != nil {
+		return nil, err
+	}
 	if !cfg.Paced {
 		for op := range clientRates {
 			emu.SetQuota(op, 0, 0)
@@ -317,8 +325,48 @@ func (s *Sim) run(ctx context.Context, emu *awsemu.Emulator, endpoint string) (*
 	return res, nil
 }
 
-// register creates the organization's principals and workgroups on the
-// emulator, and athenawatch's own.
+// workgroupSetupLead is how long before the period the workgroups are
+// created.
+const workgroupSetupLead = time.Hour
+
+// createWorkGroups creates every workgroup but primary (which every account
+// has) in every account and region, through the Athena API as the account's
+// admin.
+func (r *runner) createWorkGroups(ctx context.Context, regions []string) error {
+	for _, a := range Accounts {
+		for _, region := range regions {
+			client := r.athenaClient(r.admins[a.ID], region)
+			for _, wg := range Workgroups {
+				if wg == "primary" {
+					continue
+				}
+				_, err := client.CreateWorkGroup(ctx, &athena.CreateWorkGroupInput{
+					Name:        aws.String(wg),
+					Description: aws.String(workgroupDescriptions[wg]),
+					Configuration: &athenatypes.WorkGroupConfiguration{
+						ResultConfiguration: &athenatypes.ResultConfiguration{
+							OutputLocation: aws.String("s3://acme-athena-results-" + a.ID + "-" + region + "/" + wg + "/"),
+						},
+						PublishCloudWatchMetricsEnabled: aws.Bool(true),
+					},
+				})
+				if err != nil {
+					return fmt.Errorf("create workgroup %s in %s %s: %w", wg, a.ID, region, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+var workgroupDescriptions = map[string]string{
+	"analysts":           "Ad hoc analysis and dashboards",
+	"etl":                "Scheduled transformation jobs",
+	ProvisionedWorkgroup: "BI dashboards on provisioned capacity",
+}
+
+// register creates the organization's principals on the emulator, and
+// athenawatch's own.
 func (r *runner) register(org *Org) *Result {
 	emu := r.emu
 	res := &Result{
@@ -329,13 +377,7 @@ func (r *runner) register(org *Org) *Result {
 	}
 	for _, a := range Accounts {
 		r.brokers[a.ID] = emu.AddUser(a.ID, brokerUser)
-		for _, region := range org.Regions {
-			for _, wg := range Workgroups {
-				if wg != "primary" {
-					emu.AddWorkGroup(a.ID, region, wg, wg == ProvisionedWorkgroup)
-				}
-			}
-		}
+		r.admins[a.ID] = emu.AddUser(a.ID, AdminUser)
 		if a.Management {
 			res.CollectorCredentials = emu.AddUser(a.ID, CollectorUser)
 		} else {

@@ -68,6 +68,10 @@ func TestPlanMix(t *testing.T) {
 		{"bi comment user", func(q *PlannedQuery) bool { return strings.HasPrefix(q.QueryText, "-- user: ") }, 0.1, 0.3},
 		{"older than 45 days", func(q *PlannedQuery) bool { return end.Sub(q.Time) >= retention }, 0.15, 0.35},
 		{"running at end", func(q *PlannedQuery) bool { return q.Completion().After(end) }, 1 / n, 10 / n},
+		// Regression: the queries running at the end ran for two hours,
+		// and the largest scans beyond Athena's 30-minute query timeout.
+		{"running 10 minutes after the end", func(q *PlannedQuery) bool { return q.Completion().After(end.Add(10 * time.Minute)) }, 0, 0},
+		{"beyond the 30-minute timeout", func(q *PlannedQuery) bool { return q.Completion().Sub(q.Time) > 30*time.Minute }, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +148,45 @@ func TestRun(t *testing.T) {
 		users[q.User] = true
 		states[q.State]++
 	}
+	// The workgroups were created through the API, in the trail, before
+	// the first query of their account and region.
+	created := make(map[string]string) // account/region/workgroup → eventTime
+	firstStart := make(map[string]string)
+	for _, r := range trail.records {
+		if r.EventSource != "athena.amazonaws.com" {
+			continue
+		}
+		key := r.RecipientAccountID + "/" + r.AWSRegion
+		switch r.EventName {
+		case "CreateWorkGroup":
+			if r.ErrorCode != "" || r.UserIdentity.ARN != "arn:aws:iam::"+r.RecipientAccountID+":user/"+AdminUser {
+				t.Errorf("CreateWorkGroup %s by %s failed: %s", r.RequestParameters.Name, r.UserIdentity.ARN, r.ErrorCode)
+			}
+			created[key+"/"+r.RequestParameters.Name] = r.EventTime
+		case "StartQueryExecution":
+			if f, ok := firstStart[key]; !ok || r.EventTime < f {
+				firstStart[key] = r.EventTime
+			}
+		}
+	}
+	for _, a := range Accounts {
+		for _, region := range DefaultRegions {
+			for _, wg := range Workgroups[1:] {
+				at, ok := created[a.ID+"/"+region+"/"+wg]
+				if !ok {
+					t.Errorf("no CreateWorkGroup of %s in %s %s in the trail", wg, a.ID, region)
+					continue
+				}
+				if first, ok := firstStart[a.ID+"/"+region]; ok && at >= first {
+					t.Errorf("workgroup %s in %s %s created at %s, after the first query at %s", wg, a.ID, region, at, first)
+				}
+			}
+		}
+	}
+	if len(created) != len(Accounts)*len(DefaultRegions)*(len(Workgroups)-1) {
+		t.Errorf("%d workgroups created, want %d", len(created), len(Accounts)*len(DefaultRegions)*(len(Workgroups)-1))
+	}
+
 	if rejected < len(res.Rejected) {
 		t.Errorf("trail has %d rejected submissions (with duplicates), truth %d", rejected, len(res.Rejected))
 	}
@@ -210,6 +253,9 @@ type trailRecord struct {
 		ARN       string `json:"arn"`
 		AccountID string `json:"accountId"`
 	} `json:"userIdentity"`
+	RequestParameters struct {
+		Name string `json:"name"`
+	} `json:"requestParameters"`
 	ResponseElements struct {
 		QueryExecutionID string `json:"queryExecutionId"`
 	} `json:"responseElements"`
