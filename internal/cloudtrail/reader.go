@@ -494,9 +494,6 @@ func (f *fileReader) record(rec []byte, idx int, off int64) error {
 	if ev == nil {
 		return nil
 	}
-	if ev.EventTime.IsZero() {
-		f.issue(idx, off, fmt.Errorf("StartQueryExecution %s: missing or unreadable eventTime", ev.EventID))
-	}
 	if ev.Rejected() {
 		f.st.Rejected++
 	} else {
