@@ -539,14 +539,14 @@ func (f *fileReader) object(obj []byte, off int64) error {
 		// The common case of NDJSON: one record per line.
 		f.format("record")
 		f.st.Records++
-		class := recordClass(-1) // neither names Athena nor is an Insights record
-		if insight := bytes.Contains(obj, insightMarker); insight || mentionsAthena(obj) {
-			if class = classUnsure; !insight {
-				class = f.classOf(obj)
-			}
-			if class == classUnsure {
-				return f.record(obj, idx, off)
-			}
+		insight := bytes.Contains(obj, insightMarker)
+		candidate := insight || mentionsAthena(obj)
+		class := classUnsure
+		if candidate && !insight {
+			class = f.classOf(obj)
+		}
+		if candidate && class == classUnsure {
+			return f.record(obj, idx, off)
 		}
 		// Records on their own lines are each checked to be JSON, as
 		// decoding would.
@@ -554,11 +554,10 @@ func (f *fileReader) object(obj []byte, off int64) error {
 			f.invalidRecord(idx, off, json.Unmarshal(obj, new(struct{})))
 			return nil
 		}
-		switch class {
-		case classAthenaCall:
-			f.st.AthenaRecords++
-			return nil
-		case classOther:
+		if candidate {
+			if class == classAthenaCall {
+				f.st.AthenaRecords++
+			}
 			return nil
 		}
 		if !bytes.Contains(obj, []byte(`"eventVersion"`)) && !bytes.Contains(obj, []byte(`"eventSource"`)) {
