@@ -207,6 +207,9 @@ func skipString(b []byte, i int) int {
 			return -1
 		}
 		k := j + q
+		if b[k-1] != '\\' || k-1 == i {
+			return k + 1
+		}
 		n := 0
 		for m := k - 1; m > i && b[m] == '\\'; m-- {
 			n++
@@ -225,7 +228,12 @@ func skipString(b []byte, i int) int {
 func skipComposite(b []byte, i int) int {
 	depth := 0
 	for i < len(b) {
-		switch b[i] {
+		c := b[i]
+		if !structural[c] {
+			i++
+			continue
+		}
+		switch c {
 		case '"':
 			if i = skipString(b, i); i < 0 {
 				return -1
