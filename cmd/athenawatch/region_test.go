@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/athenawatch/athenawatch/internal/awsemu"
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/store"
+	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
 // A query event in an impossible region used to be stored; every later
@@ -73,5 +79,60 @@ func TestImpossibleRegionOrTimeNeverBreaksALaterRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A database written by a release that stored queries in impossible regions
+// must not keep breaking collect: such queries are never asked about and
+// end as unknown to Athena (no_stats).
+func TestStoredImpossibleRegionNeverBreaksALaterRun(t *testing.T) {
+	t.Parallel()
+	emu := awsemu.New(awsemu.Options{})
+	srv, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	creds := emu.AddUser("111111111111", "collector")
+	env := []string{"AWS_ENDPOINT_URL=" + srv.URL, "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_REGION=us-east-1"}
+
+	db := filepath.Join(t.TempDir(), "old.db")
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := config.Load("")
+	rules := usage.NewRules(cfg)
+	var batch store.Batch
+	for _, region := range []string{"../../etc", "us-east-1 ", "US-EAST-1"} {
+		batch.Queries = append(batch.Queries, rules.NewQuery(&cloudtrail.QueryEvent{
+			EventID: "e-" + region, EventTime: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), Region: region,
+			RecipientAccount: "111111111111", QueryID: "q-old",
+			Identity: cloudtrail.Identity{Type: "IAMUser", AccountID: "111111111111", UserName: "alice"},
+		}))
+	}
+	if _, err := st.Commit(ctx, &batch); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	dir := t.TempDir()
+	for i := range 2 {
+		r := athenawatch(t, env, "--db", db, "collect", "--source", "dir:"+dir)
+		if r.code != 0 {
+			t.Fatalf("collect %d over a database with queries in impossible regions: exit %d\n%s", i+1, r.code, r.stderr)
+		}
+	}
+	rep := athenawatch(t, nil, "--db", db, "report", "--by", "region", "--since", "2000-01-01", "--format", "json")
+	rows := decodeRows(t, "region", rep.stdout)
+	if len(rows) != 3 {
+		t.Fatalf("report --by region: %v, want the three stored regions", rows)
+	}
+	for region, row := range rows {
+		if n, _ := row["no_stats"].Int64(); n != 1 {
+			t.Errorf("region %q: %d of its queries marked unknown to Athena, want 1", region, n)
+		}
 	}
 }
