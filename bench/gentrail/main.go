@@ -1,9 +1,11 @@
 // Command gentrail writes a benchmark CloudTrail trail in the layout
 // CloudTrail delivers to S3 (AWSLogs/<account>/CloudTrail/<region>/...),
-// mostly records of other services with a small share of Athena calls,
-// without needing the emulator.
+// without needing the emulator. The shape is the mix of records: mixed
+// (records of other services with a small share of Athena calls) or
+// athena-heavy (the same, with a third of all records being Athena's own
+// read calls, as where BI tools and SDK waiters poll Athena).
 //
-//	go run ./bench/gentrail -out DIR -size 1GB [-athena 0.01] [-seed N]
+//	go run ./bench/gentrail -out DIR -size 1GB [-shape mixed|athena-heavy] [-athena 0.01] [-seed N]
 package main
 
 import (
@@ -34,6 +36,7 @@ func run() error {
 	dup := fs.Float64("duplicates", orgsim.DefaultDuplicateRate, "fraction of records CloudTrail delivers twice")
 	seed := fs.Uint64("seed", 1, "random seed")
 	start := fs.String("start", "2026-01-05T00:00:00Z", "time of the first record (RFC 3339)")
+	shapeName := fs.String("shape", string(orgsim.ShapeMixed), "mix of records: mixed, or athena-heavy (35% of all records are Athena read calls)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -49,12 +52,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("-start %q: %w", *start, err)
 	}
+	shape, err := orgsim.ParseShape(*shapeName)
+	if err != nil {
+		return fmt.Errorf("-shape: %w", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
 	began := time.Now()
 	st, err := orgsim.GenerateTrail(ctx, *out, orgsim.GenerateOptions{
-		Size: bytes, AthenaFraction: *athena, DuplicateRate: *dup, Seed: *seed, Start: t0,
+		Size: bytes, AthenaFraction: *athena, DuplicateRate: *dup, Seed: *seed, Start: t0, Shape: shape,
 	})
 	if err != nil {
 		return err

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -177,24 +180,44 @@ func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderO
 	return nil, usagef("--source %q: unknown source (want dir:PATH)", s)
 }
 
+// printSummary says on stderr what one source's collect did. File names and
+// reasons come from the input (a name can hold a line break or a terminal
+// escape sequence), so they are quoted as the log lines quote values.
 func printSummary(g *globals, s *source.Summary) {
 	mb := float64(s.Bytes) / 1e6
+	src := quoteValue(s.Source)
 	fmt.Fprintf(g.stderr, "collect %s: %d files read (%d unchanged since the last run, %d ignored), %d records, %.1f MB in %.1fs (%.0f MB/s): %d query events (%d new), %d rejected submissions (%d new)\n",
-		s.Source, s.Objects, s.Unchanged, s.Ignored, s.Records, mb, s.Seconds, mb/max(s.Seconds, 1e-9),
+		src, s.Objects, s.Unchanged, s.Ignored, s.Records, mb, s.Seconds, mb/max(s.Seconds, 1e-9),
 		s.QueryEvents, s.NewQueries, s.Rejected, s.NewRejected)
 	if n := s.SkippedCount(); n > 0 {
-		fmt.Fprintf(g.stderr, "collect %s: skipped %d bad inputs:\n", s.Source, n)
+		fmt.Fprintf(g.stderr, "collect %s: skipped %d bad inputs:\n", src, n)
 		for _, sk := range s.Skipped {
 			if sk.Record >= 0 {
-				fmt.Fprintf(g.stderr, "  %s record %d: %s\n", sk.Name, sk.Record, sk.Reason)
+				fmt.Fprintf(g.stderr, "  %s record %d: %s\n", quoteValue(sk.Name), sk.Record, quoteValue(sk.Reason))
 			} else {
-				fmt.Fprintf(g.stderr, "  %s: %s\n", sk.Name, sk.Reason)
+				fmt.Fprintf(g.stderr, "  %s: %s\n", quoteValue(sk.Name), quoteValue(sk.Reason))
 			}
 		}
 		if s.MoreSkipped > 0 {
 			fmt.Fprintf(g.stderr, "  and %d more bad records (see the warnings above)\n", s.MoreSkipped)
 		}
 	}
+}
+
+// quoteValue returns s as slog's text handler writes a value: as it is
+// when it holds only printable characters other than blanks, '=' and '"';
+// else quoted by strconv.Quote, which escapes control characters, invalid
+// UTF-8 and invisible format characters.
+func quoteValue(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || r == ' ' || r == '=' || r == '"' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // startProgress prints a progress line to a terminal every half second; it

@@ -20,16 +20,30 @@ var benchTrail = sync.OnceValues(func() ([]byte, []byte) {
 	return plain, z.Bytes()
 })
 
+// benchAthenaHeavyTrail is like benchTrail with 35% of the records being
+// Athena's read calls, as where BI tools and SDK waiters poll Athena.
+var benchAthenaHeavyTrail = sync.OnceValues(func() ([]byte, []byte) {
+	g := newTrailGen(1)
+	g.athenaReads = 0.35
+	plain := g.file(50 << 20)
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	w.Write(plain)
+	w.Close()
+	return plain, z.Bytes()
+})
+
 func BenchmarkRead(b *testing.B) {
 	plain, gz := benchTrail()
+	heavyPlain, heavyGz := benchAthenaHeavyTrail()
 	for _, bc := range []struct {
-		name string
-		data []byte
-	}{{"plain", plain}, {"gzip", gz}} {
+		name        string
+		data, plain []byte
+	}{{"plain", plain, plain}, {"gzip", gz, plain}, {"athena-heavy/plain", heavyPlain, heavyPlain}, {"athena-heavy/gzip", heavyGz, heavyPlain}} {
 		b.Run(bc.name, func(b *testing.B) {
 			r := NewReader(ReaderOptions{})
 			ctx := context.Background()
-			b.SetBytes(int64(len(plain)))
+			b.SetBytes(int64(len(bc.plain)))
 			b.ReportAllocs()
 			events := 0
 			for b.Loop() {

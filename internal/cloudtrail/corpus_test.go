@@ -1,4 +1,4 @@
-package cloudtrail
+package cloudtrail_test
 
 import (
 	"bufio"
@@ -15,6 +15,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/source"
+	"github.com/athenawatch/athenawatch/internal/store"
+	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -99,46 +105,117 @@ func unwrapCorpus(data []byte) ([]byte, bool) {
 	return out.Bytes(), true
 }
 
-// corpusResult is what one corpus file gives.
+// corpusResult is what one corpus file gives: what the reader says of it,
+// and what collect would store from it.
 type corpusResult struct {
-	err    error
-	events []string // "query ID user=U" or "rejected EVENTID user=U"
-	st     FileStats
+	err   error // the reader's
+	st    cloudtrail.FileStats
+	ids   []string // the reader's events: "q:ID" or "r:EVENTID"
+	sum   *source.Summary
+	batch store.Batch
 }
 
-func readCorpusFile(t testing.TB, r *Reader, name string, data []byte) corpusResult {
+// readCorpusFile reads one corpus file with the reader alone.
+func readCorpusFile(t testing.TB, r *cloudtrail.Reader, name string, data []byte) corpusResult {
 	t.Helper()
 	var res corpusResult
-	rules := IdentityRules{}
-	res.st, res.err = r.Read(context.Background(), name, bytes.NewReader(data), func(ev *QueryEvent) error {
-		p := rules.ResolveEvent(ev)
+	res.st, res.err = r.Read(context.Background(), name, bytes.NewReader(data), func(ev *cloudtrail.QueryEvent) error {
 		if ev.Rejected() {
-			res.events = append(res.events, fmt.Sprintf("rejected %s user=%s role=%s account=%s", ev.EventID, p.User, p.Role, p.Account))
+			res.ids = append(res.ids, "r:"+ev.EventID)
 		} else {
-			res.events = append(res.events, fmt.Sprintf("query %s user=%s role=%s account=%s", ev.QueryID, p.User, p.Role, p.Account))
+			res.ids = append(res.ids, "q:"+ev.QueryID)
 		}
 		return nil
 	})
 	return res
 }
 
+// capturedBatches is the store as collect sees it, keeping what collect
+// commits instead of writing it: the rows exactly as production derives
+// them, per corpus file.
+type capturedBatches struct{ batch store.Batch }
+
+func (c *capturedBatches) CheckpointsIn(context.Context, string, string) (map[string]store.Checkpoint, error) {
+	return nil, nil
+}
+
+func (c *capturedBatches) Commit(_ context.Context, b *store.Batch) (store.CommitResult, error) {
+	c.batch.Queries = append(c.batch.Queries, b.Queries...)
+	c.batch.Rejected = append(c.batch.Rejected, b.Rejected...)
+	c.batch.Checkpoints = append(c.batch.Checkpoints, b.Checkpoints...)
+	return store.CommitResult{NewQueries: len(b.Queries), NewRejected: len(b.Rejected)}, nil
+}
+
+// collectCorpusFile puts one corpus file, under its corpus name, in a
+// directory of its own and collects it as `collect --source dir:` does: the
+// dir source and its reader, the collector, the identity and team rules of
+// rules.
+func collectCorpusFile(t testing.TB, rules *usage.Rules, name string, data []byte, res *corpusResult) {
+	t.Helper()
+	root := t.TempDir()
+	p := filepath.Join(root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	captured := &capturedBatches{}
+	col := &source.Collector{Store: captured, Rules: rules}
+	sum, err := col.Collect(context.Background(), &source.Dir{Root: root, Workers: 1})
+	if err != nil {
+		t.Fatalf("collect %s: %v", name, err)
+	}
+	res.sum, res.batch = sum, captured.batch
+}
+
+// rows are the stored rows collect derives from the file, one a line.
+func (c corpusResult) rows() []string {
+	var rows []string
+	for _, q := range c.batch.Queries {
+		rows = append(rows, fmt.Sprintf("query %s region=%s user=%s role=%s account=%s team=%s database=%s workgroup=%s",
+			q.QueryID, q.Region, q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup))
+	}
+	for _, r := range c.batch.Rejected {
+		rows = append(rows, fmt.Sprintf("rejected %s region=%s user=%s role=%s account=%s team=%s error=%s",
+			r.EventID, r.Region, r.User, r.Role, r.Account, r.Team, r.ErrorCode))
+	}
+	return rows
+}
+
 func (c corpusResult) golden(name string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", name)
-	if c.err != nil {
-		kind := "error"
-		if errors.Is(c.err, ErrDigest) {
-			kind = "ignored"
-		}
-		fmt.Fprintf(&b, "  %s: %v\n", kind, c.err)
-	}
-	fmt.Fprintf(&b, "  format=%s records=%d athena=%d queries=%d rejected=%d insights=%d issues=%d\n",
+	fmt.Fprintf(&b, "  read: format=%s records=%d athena=%d queries=%d rejected=%d insights=%d issues=%d\n",
 		c.st.Format, c.st.Records, c.st.AthenaRecords, c.st.Queries, c.st.Rejected, c.st.Insights, len(c.st.Issues)+c.st.MoreIssues)
-	for _, is := range c.st.Issues {
-		fmt.Fprintf(&b, "  issue: %v\n", is)
+	switch {
+	case len(c.batch.Checkpoints) == 1:
+		cp := c.batch.Checkpoints[0]
+		fmt.Fprintf(&b, "  collect: checkpoint %s, %d events", cp.Status, cp.Queries)
+		if cp.Status == store.CheckpointIgnored {
+			fmt.Fprintf(&b, ": %s", cp.Detail)
+		}
+		b.WriteString("\n")
+	case c.sum.Ignored == 1:
+		b.WriteString("  collect: ignored, not a trail file by name\n")
+		if c.err != nil {
+			fmt.Fprintf(&b, "  read error: %v\n", c.err)
+		}
+	default:
+		fmt.Fprintf(&b, "  collect: %d checkpoints, %d ignored\n", len(c.batch.Checkpoints), c.sum.Ignored)
 	}
-	for _, e := range c.events {
-		fmt.Fprintf(&b, "  %s\n", e)
+	for _, sk := range c.sum.Skipped {
+		if sk.Record >= 0 {
+			fmt.Fprintf(&b, "  skipped record %d: %s\n", sk.Record, sk.Reason)
+		} else {
+			fmt.Fprintf(&b, "  skipped: %s\n", sk.Reason)
+		}
+	}
+	if c.sum.MoreSkipped > 0 {
+		fmt.Fprintf(&b, "  skipped %d more records\n", c.sum.MoreSkipped)
+	}
+	for _, r := range c.rows() {
+		fmt.Fprintf(&b, "  %s\n", r)
 	}
 	return b.String()
 }
@@ -160,14 +237,27 @@ func invalidAsPublished(t testing.TB, dir string) []string {
 	return files
 }
 
-// TestCorpus reads every file of the shared corpus and compares what it
-// gives with testdata/corpus.golden (go test -run TestCorpus -update).
+// TestCorpus collects every file of the shared corpus as `collect --source
+// dir:` does (the dir source, the reader, the collector and the identity
+// and team rules) and compares what it would store, with what the reader
+// says of each file, with testdata/corpus.golden (go test -run TestCorpus
+// -update).
 func TestCorpus(t *testing.T) {
 	t.Parallel()
 	dir := corpusDir(t)
 	files := corpusFiles(t, dir)
-	r := NewReader(ReaderOptions{})
-	tiny := NewReader(ReaderOptions{BufferBytes: 7})
+	r := cloudtrail.NewReader(cloudtrail.ReaderOptions{})
+	tiny := cloudtrail.NewReader(cloudtrail.ReaderOptions{BufferBytes: 7})
+	// A team rule, so that the golden results show teams derived too.
+	cfgPath := filepath.Join(t.TempDir(), "athenawatch.yaml")
+	if err := os.WriteFile(cfgPath, []byte("teams:\n  - {name: docs-examples, users: [johndoe]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := usage.NewRules(cfg)
 	var golden strings.Builder
 	results := map[string]corpusResult{}
 	for _, name := range files {
@@ -177,18 +267,26 @@ func TestCorpus(t *testing.T) {
 		}
 		data, _ = unwrapCorpus(data)
 		res := readCorpusFile(t, r, name, data)
+		collectCorpusFile(t, rules, name, data, &res)
 		results[name] = res
 		golden.WriteString(res.golden(name))
 
 		if res.err != nil && !strings.Contains(res.err.Error(), name) {
 			t.Errorf("%s: error does not name the file: %v", name, res.err)
 		}
-		if res.err != nil && !errors.Is(res.err, ErrBadInput) && !errors.Is(res.err, ErrDigest) {
+		if res.err != nil && !errors.Is(res.err, cloudtrail.ErrBadInput) && !errors.Is(res.err, cloudtrail.ErrDigest) {
 			t.Errorf("%s: error is neither bad input nor ignored: %v", name, res.err)
 		}
 		// Record boundaries across tiny reads change nothing.
-		if got := readCorpusFile(t, tiny, name, data); got.golden(name) != res.golden(name) {
-			t.Errorf("%s: 7-byte reads give\n%s\nwant\n%s", name, got.golden(name), res.golden(name))
+		got := readCorpusFile(t, tiny, name, data)
+		got.st.Bytes = res.st.Bytes // how far the input was read before an error depends on the read size
+		if g, w := fmt.Sprint(got.st, got.err, got.ids), fmt.Sprint(res.st, res.err, res.ids); g != w {
+			t.Errorf("%s: 7-byte reads give\n%s\nwant\n%s", name, g, w)
+		}
+		// Collect stores what the reader finds, unless the dir source
+		// does not read the file at all.
+		if (len(res.batch.Queries)+len(res.batch.Rejected) != len(res.ids)) && res.sum.Objects > 0 {
+			t.Errorf("%s: the reader finds %d events, collect stores %d", name, len(res.ids), len(res.batch.Queries)+len(res.batch.Rejected))
 		}
 	}
 
@@ -220,18 +318,18 @@ func TestCorpus(t *testing.T) {
 				t.Errorf("%s: listed in SOURCES.md but not in the corpus", name)
 				continue
 			}
-			if !errors.Is(res.err, ErrBadInput) || !strings.Contains(res.err.Error(), name) {
+			if !errors.Is(res.err, cloudtrail.ErrBadInput) || !strings.Contains(res.err.Error(), name) {
 				t.Errorf("%s: INVALID JSON as published, but Read gave %v", name, res.err)
 			}
 		}
 	})
 
-	t.Run("query events", func(t *testing.T) {
+	t.Run("stored rows", func(t *testing.T) {
 		const (
-			johndoe   = "user=johndoe role= account=123456789012"
-			succeeded = "query b621c254-74e0-48e3-9630-78ed857782f9 " + johndoe
-			failed    = "rejected 6e1fc69b-d076-477e-8dec-024ee51488c4 " + johndoe
-			panther   = "query fc62d701-d474-46a4-b6cf-de6bafdbdb3c user=example-role role=example-role account=123456789012"
+			johndoe   = "user=johndoe role= account=123456789012 team=docs-examples"
+			succeeded = "query b621c254-74e0-48e3-9630-78ed857782f9 region=us-east-1 " + johndoe + " database= workgroup=primary"
+			failed    = "rejected 6e1fc69b-d076-477e-8dec-024ee51488c4 region=us-east-1 " + johndoe + " error=InvalidRequestException"
+			panther   = "query fc62d701-d474-46a4-b6cf-de6bafdbdb3c region=us-west-2 user=example-role role=example-role account=123456789012 team=unassigned database=1111 workgroup=Panther"
 		)
 		want := map[string][]string{
 			"aws-docs/athena-user-guide-2019/monitor-with-cloudtrail@92c9cc6__StartQueryExecution-successful__query-key.json": {succeeded},
@@ -241,12 +339,12 @@ func TestCorpus(t *testing.T) {
 			"aws-docs/athena-user-guide/monitor-with-cloudtrail__StartQueryExecution-successful.json":                         {succeeded},
 			"aws-docs/athena-user-guide/monitor-with-cloudtrail__StartQueryExecution-failed.json":                             {failed},
 			"cloudtrail/panther-analysis/panther-analysis_cloudtrail_test_logs.ndjson":                                        {panther},
-			"athena-cloudtrail-events/all-athena-cloudtrail-events.ndjson":                                                    {failed, succeeded, failed, succeeded, failed, succeeded, panther},
+			"athena-cloudtrail-events/all-athena-cloudtrail-events.ndjson":                                                    {succeeded, succeeded, succeeded, panther, failed, failed, failed},
 		}
 		got := map[string][]string{}
 		for name, res := range results {
-			if len(res.events) > 0 {
-				got[name] = res.events
+			if rows := res.rows(); len(rows) > 0 {
+				got[name] = rows
 			}
 		}
 		for name, w := range want {
@@ -266,8 +364,8 @@ func TestCorpus(t *testing.T) {
 			if !strings.HasPrefix(name, "notifications/") && !strings.HasPrefix(name, "models/") && !strings.HasPrefix(name, "athena-api-responses/") {
 				continue
 			}
-			if len(res.events) != 0 {
-				t.Errorf("%s: %d query events from a file that holds no records", name, len(res.events))
+			if len(res.ids) != 0 || len(res.rows()) != 0 {
+				t.Errorf("%s: %d query events, %d rows from a file that holds no records", name, len(res.ids), len(res.rows()))
 			}
 		}
 	})

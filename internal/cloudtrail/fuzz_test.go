@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,9 +19,20 @@ import (
 // testdata/fuzz/FuzzRead). Invariants: no panic; every error is bad input
 // or ignored and names the file; events come only from input that names
 // athena.amazonaws.com; stats agree with the events; reads of 1 to 13 bytes
-// give what one large read gives.
+// give what one large read gives; leaving records undecoded by their
+// top-level keys (classifyRecord) gives the events that decoding every
+// record that names Athena gives, and for input that is valid JSON, the
+// same stats, issues and error too.
 func FuzzRead(f *testing.F) {
 	for _, s := range []string{
+		trail(withName(`"eventName":"GetQueryExecution",`), sqeQuery, withName(`"eventName":"Start\u0051ueryExecution",`)),
+		trail(ec2Record, withName(`"eventName":"GetQueryExecution","EventName":"StartQueryExecution",`), withName(`"eventName":"ListQueryExecutions","eventName":"StartQueryExecution",`)),
+		trail(sqeQuery, withName(`"requestParameters":{"eventName":"GetQueryResults","x":[{"eventName":"a"}]},"eventName":"BatchGetQueryExecution",`)),
+		trail(ec2Record, `{"eventVersion":"1.07","eventType":"AwsCloudTrailInsight","insightDetails":{"eventSource":"athena.amazonaws.com","eventName":"GetQueryExecution"},"eventCategory":"Insight"}`, sqeQuery),
+		pretty(trail(withName(`"eventName":"GetWorkGroup",`), sqeRejected)),
+		withName(`"eventName":"GetQueryRuntimeStatistics",`) + "\n" + sqeQuery + "\n" + withName(`"eventName" : "GetQueryExecution" , "x":tru,`) + "\n",
+		trail(strings.Replace(withName(`"eventName":"GetQueryExecution",`), `"eventSource"`, `"eventſource"`, 1), withName(`"eventName":null,"eventName":"StartQueryExecution",`)),
+		trail(withName(`"eventName":"GetQueryExecution","a":{"b":[1,2,{"c":"\\\""}]},`), withName(`"eventName":"GetQueryExecution",,`)),
 		trail(sqeQuery, ec2Record, sqeRejected),
 		pretty(trail(sqeQuery, insightRec)),
 		sqeQuery + "\n" + sqeRejected,
@@ -52,6 +64,8 @@ func FuzzRead(f *testing.F) {
 	}
 	big := NewReader(ReaderOptions{MaxRecordBytes: 4096})
 	small := NewReader(ReaderOptions{MaxRecordBytes: 4096})
+	decodeAll := NewReader(ReaderOptions{MaxRecordBytes: 4096})
+	decodeAll.decodeAll = true
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got := fuzzRead(t, big, data)
 		plain := data
@@ -68,6 +82,13 @@ func FuzzRead(f *testing.F) {
 		// A JSON escape can spell the name in a LookupEvents string.
 		if len(got.events) > 0 && !bytes.Contains(plain, athenaMarker) && !bytes.Contains(plain, []byte(`\u`)) {
 			t.Fatalf("events %v from input that never names athena.amazonaws.com", got.events)
+		}
+		full := fuzzRead(t, decodeAll, data)
+		if fmt.Sprint(full.events) != fmt.Sprint(got.events) {
+			t.Fatalf("records left undecoded change the events: %v, decoding all gives %v", got.events, full.events)
+		}
+		if validJSONStream(plain) && fmt.Sprint(full.st, full.err) != fmt.Sprint(got.st, got.err) {
+			t.Fatalf("records left undecoded change the result of valid JSON:\n%+v %v\ndecoding all gives\n%+v %v", got.st, got.err, full.st, full.err)
 		}
 		small.opts.BufferBytes = 1 + len(data)%13
 		again := fuzzRead(t, small, data)
@@ -106,6 +127,23 @@ func fuzzRead(t *testing.T, r *Reader, data []byte) readResult {
 		t.Fatalf("stats out of bounds: %+v", res.st)
 	}
 	return res
+}
+
+// validJSONStream reports whether b is one or more JSON values separated
+// by blanks.
+func validJSONStream(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	n := 0
+	for ; ; n++ {
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return n > 0
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 // findCorpusQuiet is corpusDir without skipping: "" when there is none.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,10 @@ type trailGen struct {
 	n    int
 	want []string // query ids of StartQueryExecution records written
 	rej  []string // event ids of rejected submissions written
+	// athenaReads is the share of records that are Athena's read calls
+	// (GetQueryExecution, GetQueryResults, ...), as in an account where BI
+	// tools and SDK waiters poll Athena; 0 keeps the usual mix.
+	athenaReads float64
 }
 
 func newTrailGen(seed uint64) *trailGen {
@@ -33,6 +38,18 @@ func (g *trailGen) id() string {
 
 const genAssumedRole = `{"type":"AssumedRole","principalId":"AROA3EXAMPLEROLEID:%[1]s","arn":"arn:aws:sts::111122223333:assumed-role/%[2]s/%[1]s","accountId":"111122223333","accessKeyId":"ASIA3EXAMPLEKEYID","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROA3EXAMPLEROLEID","arn":"arn:aws:iam::111122223333:role/%[2]s","accountId":"111122223333","userName":"%[2]s"},"webIdFederationData":{},"attributes":{"creationDate":"2026-03-01T00:00:00Z","mfaAuthenticated":"false"}}}`
 
+// athenaReadCalls are the calls clients poll Athena with, and their
+// requestParameters as CloudTrail records them (%s: a query id).
+var athenaReadCalls = []struct{ name, params string }{
+	{"GetQueryExecution", `{"queryExecutionId":"%s"}`},
+	{"GetQueryExecution", `{"queryExecutionId":"%s"}`},
+	{"GetQueryResults", `{"queryExecutionId":"%s","maxResults":1000,"nextToken":"AYADeEXAMPLEtokenEXAMPLE%[1]s"}`},
+	{"GetQueryRuntimeStatistics", `{"queryExecutionId":"%s"}`},
+	{"BatchGetQueryExecution", `{"queryExecutionIds":["%s","%[1]s","%[1]s"]}`},
+	{"ListQueryExecutions", `{"workGroup":"analysts","maxResults":50}`},
+	{"GetWorkGroup", `{"workGroup":"analysts"}`},
+}
+
 // record appends one record to b.
 func (g *trailGen) record(b *bytes.Buffer) {
 	g.n++
@@ -42,6 +59,16 @@ func (g *trailGen) record(b *bytes.Buffer) {
 	ident := fmt.Sprintf(genAssumedRole, session, "app-role-"+fmt.Sprint(g.rng.IntN(20)))
 	common := fmt.Sprintf(`"eventVersion":"1.09","userIdentity":%s,"eventTime":"%s"`, ident, ts)
 	tail := fmt.Sprintf(`"requestID":"%s","eventID":"%s","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"ec2.eu-west-1.amazonaws.com"}`, g.id(), g.id())
+	if g.athenaReads > 0 && g.rng.Float64() < g.athenaReads {
+		c := athenaReadCalls[g.rng.IntN(len(athenaReadCalls))]
+		params := c.params
+		if strings.Contains(params, "%") {
+			params = fmt.Sprintf(params, g.id())
+		}
+		fmt.Fprintf(b, `{%s,"eventSource":"athena.amazonaws.com","eventName":"%s","awsRegion":"eu-west-1","sourceIPAddress":"10.1.2.3","userAgent":"AthenaJDBC/3.2.1 (Linux; OpenJDK 17.0.11) aws-sdk-java/2.25.40","requestParameters":%s,"responseElements":null,%s}`,
+			common, c.name, params, tail)
+		return
+	}
 	switch p := g.rng.IntN(1000); {
 	case p < 5:
 		qid := g.id()

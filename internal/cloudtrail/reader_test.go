@@ -431,12 +431,8 @@ func TestParseRecordFields(t *testing.T) {
 			}
 			return ""
 		}},
-		{"unreadable time is zero", strings.Replace(sqeQuery, `2026-03-01T10:00:00Z`, `redacted`, 1), true, false, func(ev *QueryEvent) string {
-			if !ev.EventTime.IsZero() {
-				return ev.EventTime.String()
-			}
-			return ""
-		}},
+		{"unreadable time", strings.Replace(sqeQuery, `2026-03-01T10:00:00Z`, `redacted`, 1), false, true, nil},
+		{"impossible region", strings.Replace(sqeQuery, `"eu-west-1"`, `"../../etc"`, 1), false, true, nil},
 		{"sso identity", strings.Replace(sqeQuery, `"userIdentity":{"type":"IAMUser"`, `"userIdentity":{"onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::1:identitystore/d-1"},"sessionContext":{"sourceIdentity":"src","sessionIssuer":{"type":"Role","userName":"AWSReservedSSO_X_1","arn":"arn:aws:iam::1:role/AWSReservedSSO_X_1"}},"invokedBy":"svc","type":"AssumedRole"`, 1), true, false, func(ev *QueryEvent) string {
 			id := ev.Identity
 			if id.OnBehalfOfUserID != "u-1" || id.OnBehalfOfIdentityStoreARN == "" || id.SourceIdentity != "src" || id.IssuerUserName != "AWSReservedSSO_X_1" || id.IssuerType != "Role" || id.IssuerARN == "" || id.InvokedBy != "svc" || id.Type != "AssumedRole" {

@@ -143,6 +143,16 @@ func parseRecord(data []byte) (ev *QueryEvent, kind recordKind, err error) {
 		// in the region the query ran in.
 		return nil, kindAthena, fmt.Errorf("StartQueryExecution record %s has no awsRegion", rr.EventID)
 	}
+	if !ValidRegion(ev.Region) {
+		// Stored, such a region would be asked about on every later run and
+		// fail there for good (no endpoint can be built for it).
+		return nil, kindAthena, fmt.Errorf("StartQueryExecution record %s: awsRegion %q is not an AWS region name", rr.EventID, ev.Region)
+	}
+	if ev.EventTime.IsZero() {
+		// The event time places the query in reports and windows; one
+		// without it would be counted under a made-up day.
+		return nil, kindAthena, fmt.Errorf("StartQueryExecution record %s: missing or unreadable eventTime %q", rr.EventID, rr.EventTime)
+	}
 	// With a type error elsewhere the event is still good; the caller
 	// reports the error as an issue and keeps the event.
 	return ev, kindAthena, typeErr
@@ -193,8 +203,8 @@ func parseEventTime(s string) time.Time {
 // submission; then ev is its event. Other records, including other Athena
 // calls and Insights records, give ok false and no error. err is not nil
 // when data is not valid JSON or is a StartQueryExecution record that cannot
-// be used. EventTime is zero when the record's eventTime is missing or
-// unreadable.
+// be used: no query id nor error code, a missing or impossible awsRegion
+// (see ValidRegion), a missing or unreadable eventTime.
 func ParseRecord(data []byte) (ev *QueryEvent, ok bool, err error) {
 	ev, kind, err := parseRecord(data)
 	if kind == kindInvalid {

@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
 
 // MaxBatch is the most ids BatchGetQueryExecution takes in one call
@@ -192,7 +194,7 @@ func (e *Enricher) Enrich(ctx context.Context, refs []Ref, sink func(ctx context
 type refGroup struct {
 	key     groupKey
 	ids     []string // valid ids, to be asked
-	invalid []string // ids Athena would reject; NotFound without asking
+	invalid []string // ids Athena would reject, or in no region; NotFound without asking
 }
 
 func groupRefs(refs []Ref) []*refGroup {
@@ -211,7 +213,11 @@ func groupRefs(refs []Ref) []*refGroup {
 			byKey[k] = g
 			groups = append(groups, g)
 		}
-		if validID(ref.QueryID) {
+		// A query stored in an impossible region (by a release that did
+		// not check) cannot be asked about anywhere: no endpoint can be
+		// built for it, and asking would fail the account-region on
+		// every run.
+		if validID(ref.QueryID) && cloudtrail.ValidRegion(ref.Region) {
 			g.ids = append(g.ids, ref.QueryID)
 		} else {
 			g.invalid = append(g.invalid, ref.QueryID)

@@ -207,6 +207,12 @@ func TestEnrichUnknownAndInvalidIDs(t *testing.T) {
 		refs = append(refs, Ref{Account: baseAccount, Region: "us-east-1", QueryID: id})
 	}
 	refs = append(refs, Ref{Account: baseAccount, Region: "us-east-1", QueryID: strings.Repeat("y", 128)})
+	// Queries stored in an impossible region by a release that did not
+	// check: no endpoint can be built for them.
+	badRegions := []string{"../../etc", "us-east-1 ", "US-EAST-1", ""}
+	for _, region := range badRegions {
+		refs = append(refs, Ref{Account: baseAccount, Region: region, QueryID: "q-in-" + region})
+	}
 
 	c := newCollector(t)
 	sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
@@ -223,7 +229,7 @@ func TestEnrichUnknownAndInvalidIDs(t *testing.T) {
 			t.Errorf("no result for %q", ref.QueryID)
 			continue
 		}
-		if wantKnown := strings.HasPrefix(ref.QueryID, "q-"); r.Known != wantKnown {
+		if wantKnown := strings.HasPrefix(ref.QueryID, "q-") && !strings.HasPrefix(ref.QueryID, "q-in-"); r.Known != wantKnown {
 			t.Errorf("%q Known = %v, want %v", ref.QueryID, r.Known, wantKnown)
 		}
 	}
@@ -232,6 +238,11 @@ func TestEnrichUnknownAndInvalidIDs(t *testing.T) {
 	for _, id := range invalid {
 		if f.sentIDs[id] {
 			t.Errorf("invalid id %q was sent to Athena", id)
+		}
+	}
+	for _, region := range badRegions {
+		if f.sentIDs["q-in-"+region] {
+			t.Errorf("a query in region %q was sent to Athena", region)
 		}
 	}
 	if !f.sentIDs[strings.Repeat("y", 128)] {

@@ -165,7 +165,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 	sum.Ignored += rs.Ignored
 	for _, sk := range rs.Skipped {
 		sum.Skipped = append(sum.Skipped, sk)
-		logger.Warn("skipped input that cannot be listed", slog.String("object", sk.Name), slog.String("error", sk.Reason))
+		logger.Warn("skipped input that cannot be listed or followed", slog.String("object", sk.Name), slog.String("error", sk.Reason))
 	}
 	sum.Duration = time.Since(start)
 	sum.Seconds = sum.Duration.Seconds()

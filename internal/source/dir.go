@@ -50,17 +50,23 @@ type dirFile struct {
 
 // Run implements Source. One goroutine walks the tree in lexical order
 // (which for CloudTrail's layout is time order within a prefix), pruning day
-// directories outside the window and digest trees, skipping files whose
-// checkpoint is done and unchanged, and hands the rest to workers that read
-// them in parallel. Checkpoints are looked up a directory at a time.
+// directories outside the window, skipping files whose checkpoint is done
+// and unchanged, and hands the rest to workers that read them in parallel.
+// Checkpoints are looked up a directory at a time.
+//
+// Symbolic links are followed, so a trail assembled from links is read
+// whole; files keep the names of their links under the root. A directory
+// reached twice (by device and inode) is read once, a link back to a
+// directory the walk is inside is a loop, and a link that leads nowhere is
+// named as skipped.
 func (d *Dir) Run(ctx context.Context, done Checkpoints, emit func(context.Context, *Unit) error) (RunStats, error) {
 	var rs RunStats
 	logger := d.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// WalkDir does not follow a symlinked root: resolve it first, so a
-	// trail mounted or linked in place is read, not silently skipped.
+	// Resolve a symlinked root first, so that a trail mounted or linked in
+	// place is read, not silently skipped.
 	root, err := filepath.EvalSymlinks(d.Root)
 	if err != nil {
 		return rs, fmt.Errorf("read trail directory: %w", err)
@@ -81,7 +87,13 @@ func (d *Dir) Run(ctx context.Context, done Checkpoints, emit func(context.Conte
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(jobs)
-		return d.walk(gctx, root, done, &rs, logger, jobs)
+		w := &dirWalk{d: d, ctx: gctx, done: done, rs: &rs, logger: logger, jobs: jobs, visited: make(map[fileKey]string)}
+		err := w.dir(root, "", info)
+		rs.Ignored = w.digests + w.other
+		if w.digests > 0 || w.other > 0 {
+			logger.Info("ignored files that are not trail log files", slog.Int("digest_files", w.digests), slog.Int("other_files", w.other))
+		}
+		return err
 	})
 	for range workers {
 		g.Go(func() error {
@@ -102,92 +114,164 @@ func (d *Dir) Run(ctx context.Context, done Checkpoints, emit func(context.Conte
 	return rs, err
 }
 
-func (d *Dir) walk(ctx context.Context, root string, done Checkpoints, rs *RunStats, logger *slog.Logger, jobs chan<- dirFile) error {
-	var digests, other int
-	var curDir string
-	var cur map[string]store.Checkpoint
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root {
-				return fmt.Errorf("list %s: %w", d.Root, err)
-			}
-			// One unreadable directory must not stop the rest of the trail.
-			rel, _ := filepath.Rel(root, p)
-			rs.Skipped = append(rs.Skipped, SkippedItem{Name: filepath.ToSlash(rel), Record: -1, Reason: err.Error()})
-			if e != nil && e.IsDir() {
-				return filepath.SkipDir
-			}
+// dirWalk is the state of one walk of the tree.
+type dirWalk struct {
+	d      *Dir
+	ctx    context.Context
+	done   Checkpoints
+	rs     *RunStats
+	logger *slog.Logger
+	jobs   chan<- dirFile
+
+	// visited names, by device and inode, every directory entered.
+	visited map[fileKey]string
+	// ancestors are the directories the walk is inside, root first.
+	ancestors []walkedDir
+
+	digests, other int
+}
+
+type walkedDir struct {
+	info fs.FileInfo
+	rel  string
+}
+
+// skip names input that could not be listed or followed.
+func (w *dirWalk) skip(rel, reason string) {
+	w.rs.Skipped = append(w.rs.Skipped, SkippedItem{Name: rel, Record: -1, Reason: reason})
+}
+
+// dir walks the directory at p, named rel under the root ("" for the root)
+// and described by info (its target's, for a link).
+func (w *dirWalk) dir(p, rel string, info fs.FileInfo) error {
+	for _, a := range w.ancestors {
+		if os.SameFile(a.info, info) {
+			w.skip(rel, fmt.Sprintf("symbolic link loop: leads back to %s", displayDir(a.rel)))
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
+	}
+	if key, ok := keyOf(info); ok {
+		if first, seen := w.visited[key]; seen {
+			w.logger.Info("directory already read under another name", slog.String("dir", rel), slog.String("read_as", displayDir(first)))
+			return nil
+		}
+		w.visited[key] = rel
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		if rel == "" {
+			return fmt.Errorf("list %s: %w", w.d.Root, err)
+		}
+		// One unreadable directory must not stop the rest of the trail.
+		w.skip(rel, err.Error())
+		if len(entries) == 0 {
+			return nil
+		}
+	}
+	w.ancestors = append(w.ancestors, walkedDir{info: info, rel: rel})
+	defer func() { w.ancestors = w.ancestors[:len(w.ancestors)-1] }()
+
+	var cps map[string]store.Checkpoint // of the files directly in rel, looked up once
+	for _, e := range entries {
+		if err := w.ctx.Err(); err != nil {
 			return err
 		}
 		name := e.Name()
-		if e.IsDir() {
-			if p == root {
-				return nil
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		childRel := path.Join(rel, name)
+		child := filepath.Join(p, name)
+		mode := e.Type()
+		var fi fs.FileInfo
+		if mode&fs.ModeSymlink != 0 {
+			target, err := os.Stat(child)
+			if err != nil {
+				w.skip(childRel, "symbolic link leads nowhere: "+linkError(err))
+				continue
 			}
-			if strings.HasPrefix(name, ".") || name == "CloudTrail-Digest" {
-				return filepath.SkipDir
+			fi, mode = target, target.Mode().Type()
+		}
+		switch {
+		case mode.IsDir():
+			if day, ok := dayOfDir(child); ok && !w.d.Window.Contains(day) {
+				continue
 			}
-			if day, ok := dayOfDir(p); ok && !d.Window.Contains(day) {
-				return filepath.SkipDir
+			if fi == nil {
+				if fi, err = e.Info(); err != nil {
+					w.skip(childRel, err.Error())
+					continue
+				}
 			}
-			return nil
-		}
-		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
-			return nil
-		}
-		if strings.Contains(name, "CloudTrail-Digest") {
-			digests++
-			return nil
-		}
-		if !isTrailName(name) {
-			other++
-			logger.Debug("ignored: not a trail file name", slog.String("file", p))
-			return nil
-		}
-		fi, err := e.Info()
-		if err != nil {
-			rel, _ := filepath.Rel(root, p)
-			rs.Skipped = append(rs.Skipped, SkippedItem{Name: filepath.ToSlash(rel), Record: -1, Reason: err.Error()})
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		dir := path.Dir(rel)
-		if dir == "." {
-			dir = ""
-		}
-		if cur == nil || dir != curDir {
-			if cur, err = done.In(ctx, dir); err != nil {
+			if err := w.dir(child, childRel, fi); err != nil {
 				return err
 			}
-			curDir = dir
+		case mode.IsRegular():
+			if fi == nil {
+				if fi, err = e.Info(); err != nil {
+					w.skip(childRel, err.Error())
+					continue
+				}
+			}
+			if err := w.file(child, childRel, rel, name, fi, &cps); err != nil {
+				return err
+			}
 		}
-		mod := fi.ModTime().UTC().Truncate(time.Millisecond)
-		if cp, ok := cur[rel]; ok && cp.Status != store.CheckpointBad && cp.Size == fi.Size() && cp.ModTime.Equal(mod) {
-			rs.Unchanged++
-			return nil
-		}
-		if d.Progress != nil {
-			d.Progress.Total.Add(1)
-		}
-		select {
-		case jobs <- dirFile{rel: rel, path: p, size: fi.Size(), mod: mod}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
-	rs.Ignored = digests + other
-	if digests > 0 || other > 0 {
-		logger.Info("ignored files that are not trail log files", slog.Int("digest_files", digests), slog.Int("other_files", other))
 	}
-	return err
+	return nil
+}
+
+// file hands one regular file to the workers unless it is not a trail log
+// file by name or its checkpoint says it is done and unchanged.
+// name is the file's name in its directory (a link's, not its target's).
+func (w *dirWalk) file(p, rel, dir, name string, fi fs.FileInfo, cps *map[string]store.Checkpoint) error {
+	if strings.Contains(name, "CloudTrail-Digest") {
+		w.digests++
+		return nil
+	}
+	if !isTrailName(name) {
+		w.other++
+		w.logger.Debug("ignored: not a trail file name", slog.String("file", p))
+		return nil
+	}
+	if *cps == nil {
+		var err error
+		if *cps, err = w.done.In(w.ctx, dir); err != nil {
+			return err
+		}
+	}
+	mod := fi.ModTime().UTC().Truncate(time.Millisecond)
+	if cp, ok := (*cps)[rel]; ok && cp.Status != store.CheckpointBad && cp.Size == fi.Size() && cp.ModTime.Equal(mod) {
+		w.rs.Unchanged++
+		return nil
+	}
+	if w.d.Progress != nil {
+		w.d.Progress.Total.Add(1)
+	}
+	select {
+	case w.jobs <- dirFile{rel: rel, path: p, size: fi.Size(), mod: mod}:
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+// displayDir names a directory under the root in messages.
+func displayDir(rel string) string {
+	if rel == "" {
+		return "the trail root"
+	}
+	return rel
+}
+
+// linkError says why a link cannot be followed, without the path the
+// message already names.
+func linkError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func (d *Dir) readFile(ctx context.Context, r *cloudtrail.Reader, f dirFile) *Unit {

@@ -40,7 +40,8 @@ type RunStats struct {
 	Unchanged int // done in an earlier run and unchanged since
 	Ignored   int // not trail log files by name (digests, other files)
 	// Skipped lists input that could not even be listed (an unreadable
-	// directory); the rest of the source was still read.
+	// directory, a link that leads nowhere or back into itself); the rest
+	// of the source was still read.
 	Skipped []SkippedItem
 }
 

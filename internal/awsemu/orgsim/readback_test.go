@@ -2,19 +2,35 @@ package orgsim
 
 import (
 	"context"
-	"regexp"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/source"
+	"github.com/athenawatch/athenawatch/internal/store"
+	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
-// TestTrailReadsBackAsGroundTruth reads the simulated trail with
-// athenawatch's own CloudTrail reader and identity rules (configured as
-// Result.ConfigYAML says) and checks that they agree with the ground truth,
-// which the simulation computed on its own. The query text, which the trail
-// omits, is taken from the ground truth as enrichment would take it from
-// Athena.
+// committedRejections is the store, noting the rejected submissions collect
+// commits (the store has no listing of them).
+type committedRejections struct {
+	*store.Store
+	rejected []store.Rejected
+}
+
+func (c *committedRejections) Commit(ctx context.Context, b *store.Batch) (store.CommitResult, error) {
+	c.rejected = append(c.rejected, b.Rejected...)
+	return c.Store.Commit(ctx, b)
+}
+
+// TestTrailReadsBackAsGroundTruth collects the simulated trail as `collect
+// --source dir:` does (the dir source and its reader, the collector, the
+// store, the identity and team rules of Result.ConfigYAML) and checks that
+// what it stores agrees with the ground truth, which the simulation
+// computed on its own. The query text, which the trail omits, is given to
+// the rules as enrichment gives it, from Athena.
 func TestTrailReadsBackAsGroundTruth(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
@@ -27,46 +43,78 @@ func TestTrailReadsBackAsGroundTruth(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 
-	rules := cloudtrail.IdentityRules{
-		SessionAsUser:    []string{"analytics-app-*"},
-		QueryCommentUser: regexp.MustCompile(QueryCommentUserRegex),
+	cfgPath := filepath.Join(t.TempDir(), "athenawatch.yaml")
+	if err := os.WriteFile(cfgPath, res.ConfigYAML(), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := usage.NewRules(cfg)
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "readback.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	committed := &committedRejections{Store: st}
+	col := &source.Collector{Store: committed, Rules: rules}
+	sum, err := col.Collect(ctx, &source.Dir{Root: dir, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Skipped) != 0 || sum.Ignored != res.Trail.DigestFiles || sum.Objects != res.Trail.Files {
+		t.Errorf("collect: %d files read, %d ignored, skipped %v; the trail has %d log files and %d digests",
+			sum.Objects, sum.Ignored, sum.Skipped, res.Trail.Files, res.Trail.DigestFiles)
+	}
+
 	truth := make(map[string]Query)
 	for _, q := range res.Queries {
 		truth[q.Region+"/"+q.QueryID] = q
 	}
-	found := make(map[string]bool)
-	rejected := make(map[string]bool)
-	eachQueryEvent(t, ctx, dir, func(path string, ev *cloudtrail.QueryEvent) {
-		if ev.Rejected() {
-			rejected[ev.EventID] = true
-			return
-		}
-		k := ev.Region + "/" + ev.QueryID
+	stored, err := st.PendingQueries(ctx, time.Time{}, "", "", 10*len(res.Queries)+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != len(res.Queries) || sum.NewQueries != len(res.Queries) {
+		t.Errorf("collect stored %d queries (%d new), truth has %d", len(stored), sum.NewQueries, len(res.Queries))
+	}
+	for _, row := range stored {
+		k := row.Region + "/" + row.QueryID
 		q, ok := truth[k]
 		if !ok {
-			t.Errorf("%s: query %s not in the ground truth", path, k)
-			return
+			t.Errorf("query %s not in the ground truth", k)
+			continue
 		}
-		found[k] = true
-		ev.QueryText = q.QueryText
-		p := rules.ResolveEvent(ev)
-		if p.User != q.User || p.Role != q.Role || p.Account != q.Account || p.ARN != q.PrincipalARN {
-			t.Errorf("query %s: reader says %+v, truth user %q role %q account %s arn %s", k, p, q.User, q.Role, q.Account, q.PrincipalARN)
+		// What enrichment does with Athena's answer: the query text comes
+		// in and the rules derive the row again.
+		row.Stats.QueryText = q.QueryText
+		rules.Query(&row)
+		if row.User != q.User || row.Role != q.Role || row.Account != q.Account || row.Team != q.Team || row.Identity.ARN != q.PrincipalARN {
+			t.Errorf("query %s: stored user %q role %q account %s team %q arn %s; truth %q %q %s %q %s",
+				k, row.User, row.Role, row.Account, row.Team, row.Identity.ARN, q.User, q.Role, q.Account, q.Team, q.PrincipalARN)
 		}
-		if ev.Database != q.Database || ev.Workgroup != q.Workgroup {
-			t.Errorf("query %s: database %s workgroup %s, truth %s %s", k, ev.Database, ev.Workgroup, q.Database, q.Workgroup)
+		if row.Database != q.Database || row.Workgroup != q.Workgroup || row.OwnerAccount != q.Account {
+			t.Errorf("query %s: database %s workgroup %s owner %s, truth %s %s %s", k, row.Database, row.Workgroup, row.OwnerAccount, q.Database, q.Workgroup, q.Account)
 		}
-	})
-	if len(found) != len(res.Queries) {
-		t.Errorf("reader found %d queries, truth has %d", len(found), len(res.Queries))
 	}
-	if len(rejected) != len(res.Rejected) {
-		t.Errorf("reader found %d rejected submissions, truth has %d", len(rejected), len(res.Rejected))
+
+	rejected := make(map[string]store.Rejected)
+	for _, r := range committed.rejected {
+		rejected[r.EventID] = r
 	}
-	for _, r := range res.Rejected {
-		if !rejected[r.EventID] {
-			t.Errorf("rejected submission %+v not found by the reader", r)
+	if len(rejected) != len(res.Rejected) || sum.NewRejected != len(res.Rejected) {
+		t.Errorf("collect committed %d rejected submissions (%d new), truth has %d", len(rejected), sum.NewRejected, len(res.Rejected))
+	}
+	for _, want := range res.Rejected {
+		r, ok := rejected[want.EventID]
+		if !ok {
+			t.Errorf("rejected submission %+v not stored", want)
+			continue
+		}
+		if r.User != want.User || r.Role != want.Role || r.Account != want.Account || r.Team != want.Team || r.Region != want.Region || r.ErrorCode != want.ErrorCode {
+			t.Errorf("rejected %s: stored user %q role %q account %s team %q region %s error %s; truth %q %q %s %q %s %s",
+				want.EventID, r.User, r.Role, r.Account, r.Team, r.Region, r.ErrorCode, want.User, want.Role, want.Account, want.Team, want.Region, want.ErrorCode)
 		}
 	}
 }

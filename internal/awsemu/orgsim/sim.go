@@ -550,10 +550,12 @@ func (r *runner) submit(ctx context.Context, q *PlannedQuery) error {
 			return fmt.Errorf("start query %s as %s: %w", q.Token, arn, err)
 		}
 		// A refused call is in the trail as a rejected submission whatever
-		// the reason, so the ground truth records each one.
+		// the reason, so the ground truth records each one. Its user is
+		// the principal's: CloudTrail omits the query text and Athena never
+		// ran the query, so no SQL comment can name anyone else.
 		r.rejected = append(r.rejected, Rejection{
 			EventID: r.sim.refusalEventID(q.Token, r.countRefusals(q.Token)),
-			Region:  q.Region, Account: q.Account, User: q.User, Role: q.Role, Team: q.Team,
+			Region:  q.Region, Account: q.Account, User: q.Principal.User, Role: q.Role, Team: q.Principal.Team,
 			ErrorCode: ae.ErrorCode(), ErrorMessage: ae.ErrorMessage(), ClientRequestToken: q.Token, Time: r.emu.Now(),
 		})
 		switch {

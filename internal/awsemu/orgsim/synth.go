@@ -35,6 +35,8 @@ type GenerateOptions struct {
 	// (default GOMAXPROCS).
 	Concurrency int
 	Logger      *slog.Logger
+	// Shape is the mix of records (default ShapeMixed).
+	Shape Shape
 }
 
 // GenerateStats is what GenerateTrail wrote.
@@ -75,6 +77,12 @@ func GenerateTrail(ctx context.Context, dir string, opts GenerateOptions) (Gener
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Shape == "" {
+		opts.Shape = ShapeMixed
+	}
+	if _, err := ParseShape(string(opts.Shape)); err != nil {
+		return GenerateStats{}, fmt.Errorf("generate trail in %s: %w", dir, err)
+	}
 	org := NewOrg(opts.Regions)
 
 	// Each shard owns some account-regions and writes their files alone.
@@ -96,6 +104,7 @@ func GenerateTrail(ctx context.Context, dir string, opts GenerateOptions) (Gener
 		share := float64(len(mine)) / float64(len(scopes))
 		g.Go(func() error {
 			sg := newSynth(org, opts.Seed+uint64(i)*0x9e3779b97f4a7c15)
+			polls := newPoller(opts.Shape, sg, opts.Seed+uint64(i), opts.AthenaFraction)
 			w := NewTrailWriter(dir, TrailOptions{
 				NoiseRatio: -1, DuplicateRate: opts.DuplicateRate, Seed: opts.Seed + uint64(i),
 				// The shards already run in parallel; two files each at a time
@@ -127,6 +136,7 @@ func GenerateTrail(ctx context.Context, dir string, opts GenerateOptions) (Gener
 				carry += noisePer
 				k := int(carry)
 				carry -= float64(k)
+				k = polls.poll(w, rec, kind, sc.account, sc.region, k, t)
 				// Spread the noise over the scopes of the shard, at t.
 				for k > 0 {
 					nsc := mine[sg.rng.IntN(len(mine))]
