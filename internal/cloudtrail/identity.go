@@ -43,7 +43,7 @@ func (r IdentityRules) Validate() error {
 // SAMLUser, WebIdentityUser); the name after federated-user/
 // (FederatedUser); "root" (Root); invokedBy (AWSService); else principalId.
 // Account is userIdentity.accountId, or the account in the ARN when that is
-// empty; ResolveEvent falls back to the recipient account.
+// empty; usage.Rules falls back to the recipient account.
 func (r IdentityRules) Resolve(id Identity) Principal {
 	p := Principal{ARN: id.ARN, Account: strings.TrimSpace(id.AccountID)}
 	if p.Account == "" {
@@ -56,20 +56,6 @@ func (r IdentityRules) Resolve(id Identity) Principal {
 		}
 	}
 	p.User = r.user(id, p.Role)
-	return p
-}
-
-// ResolveEvent resolves the event's identity, falls back to the recipient
-// account when the identity names none (AWS service principals), and lets
-// a user named in a query comment win.
-func (r IdentityRules) ResolveEvent(ev *QueryEvent) Principal {
-	p := r.Resolve(ev.Identity)
-	if p.Account == "" {
-		p.Account = ev.RecipientAccount
-	}
-	if u, ok := r.UserFromQuery(ev.QueryText); ok {
-		p.User = u
-	}
 	return p
 }
 

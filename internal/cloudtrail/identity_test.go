@@ -87,33 +87,6 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestResolveEvent(t *testing.T) {
-	t.Parallel()
-	rules := IdentityRules{QueryCommentUser: regexp.MustCompile(`--\s*user:\s*(\S+)`)}
-	tests := []struct {
-		name string
-		ev   QueryEvent
-		want Principal
-	}{
-		{"comment wins", QueryEvent{QueryText: "-- user: hana@example.com\nSELECT 1", Identity: Identity{Type: "AssumedRole", IssuerUserName: "tableau", AccountID: "1"}},
-			Principal{User: "hana@example.com", Role: "tableau", Account: "1"}},
-		{"no comment", QueryEvent{QueryText: "SELECT 1", Identity: Identity{Type: "AssumedRole", IssuerUserName: "tableau", AccountID: "1"}},
-			Principal{User: "tableau", Role: "tableau", Account: "1"}},
-		{"omitted text", QueryEvent{Identity: Identity{Type: "IAMUser", UserName: "ivan", AccountID: "1"}},
-			Principal{User: "ivan", Account: "1"}},
-		{"recipient account fallback", QueryEvent{RecipientAccount: "333344445555", Identity: Identity{Type: "AWSService", InvokedBy: "quicksight.amazonaws.com"}},
-			Principal{User: "quicksight.amazonaws.com", Account: "333344445555"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := rules.ResolveEvent(&tt.ev); got != tt.want {
-				t.Errorf("ResolveEvent = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestUserFromQuery(t *testing.T) {
 	t.Parallel()
 	re := regexp.MustCompile(`--\s*user:\s*(\S+)`)

@@ -58,6 +58,8 @@ func TestRulesQuery(t *testing.T) {
 		{"account rule on identity account", store.Query{Identity: cloudtrail.Identity{Type: "IAMUser", UserName: "ann", AccountID: "333333333333"}}, "ann", "", "finance", "primary", false, 0},
 		{"comment user wins once the text is known", store.Query{Identity: role("analytics-app-bi", "superset", "111111111111"),
 			Stats: store.Stats{QueryText: "-- user: carol\nSELECT 1"}}, "carol", "analytics-app-bi", "data-science", "primary", false, 0},
+		{"service principal takes the recipient account", store.Query{Identity: cloudtrail.Identity{Type: "AWSService", InvokedBy: "quicksight.amazonaws.com"}, OwnerAccount: "333333333333"},
+			"quicksight.amazonaws.com", "", "finance", "primary", false, 0},
 		{"BI session without comment", store.Query{Identity: role("analytics-app-bi", "superset", "111111111111")}, "superset", "analytics-app-bi", "unassigned", "primary", false, 0},
 		{"Athena's workgroup wins over CloudTrail's", store.Query{Identity: iam("zed"), CTWorkgroup: "x", Stats: store.Stats{Workgroup: "analysts"}}, "zed", "", "data-science", "analysts", false, 0},
 		{"final DML is billed", store.Query{Identity: iam("zed"), StatsStatus: store.StatusFinal,
