@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,6 +136,7 @@ func decodeRows(t *testing.T, by, out string) map[string]map[string]json.Number 
 // simulation's own record of every query, independently of package usage.
 type truthAgg struct {
 	queries, succeeded, failed, cancelled, bytes, billed, engineMs, noStats int64
+	dpuMillis                                                               int64 // DPU count × engine ms on provisioned capacity
 	billedByRegion                                                          map[string]int64
 }
 
@@ -183,6 +185,9 @@ func (s *simulation) expected(by string, forgotten func(orgsim.Query) bool) map[
 		}
 		a.bytes += q.DataScannedBytes
 		a.engineMs += q.EngineTime.Milliseconds()
+		if q.Provisioned {
+			a.dpuMillis += int64(math.Round(q.DPUCount * float64(q.EngineTime.Milliseconds())))
+		}
 		// Athena's pricing: DML that succeeded or was cancelled, not a
 		// reused result, not on provisioned capacity; whole MiB, 10 MiB minimum.
 		if q.StatementType == "DML" && (q.FinalState == "SUCCEEDED" || q.FinalState == "CANCELLED") && !q.Reused && !q.Provisioned {
@@ -205,7 +210,12 @@ func (a *truthAgg) cost() float64 {
 	for _, r := range regions {
 		c += float64(a.billedByRegion[r]) * 5.0 / (1 << 40)
 	}
-	return c
+	// Provisioned capacity: DPU-hours at the default 0.30 USD each.
+	return c + a.dpuHours()*0.30
+}
+
+func (a *truthAgg) dpuHours() float64 {
+	return float64(a.dpuMillis) / 3_600_000
 }
 
 func assertEqualTruth(t *testing.T, by string, got map[string]map[string]json.Number, want map[string]*truthAgg) {
@@ -229,6 +239,9 @@ func assertEqualTruth(t *testing.T, by string, got map[string]map[string]json.Nu
 			if v, err := g[c.name].Int64(); err != nil || v != c.want {
 				t.Errorf("%s %q: %s = %s, ground truth %d", by, key, c.name, g[c.name], c.want)
 			}
+		}
+		if v, err := g["dpu_hours"].Float64(); err != nil || v != w.dpuHours() {
+			t.Errorf("%s %q: dpu_hours = %s, ground truth %v", by, key, g["dpu_hours"], w.dpuHours())
 		}
 		if v, err := g["cost_usd"].Float64(); err != nil || v != w.cost() {
 			t.Errorf("%s %q: cost_usd = %s, ground truth %v", by, key, g["cost_usd"], w.cost())

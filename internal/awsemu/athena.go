@@ -231,6 +231,11 @@ func athenaStart(c *call) (any, error) {
 		c.responseElements = map[string]string{"queryExecutionId": prev.id}
 		return map[string]string{"QueryExecutionId": prev.id}, nil
 	}
+	if wgDef.Provisioned {
+		out.DPUCount = ProvisionedDPUs(out)
+	} else {
+		out.DPUCount = 0
+	}
 	x := &execution{
 		id: e.newID(), account: c.account, region: c.region, req: req, out: out,
 		submitted: c.now, reuseMaxAge: reuseMaxAge,
@@ -702,6 +707,7 @@ type statisticsJSON struct {
 	QueryPlanningTimeInMillis        *int64                               `json:",omitempty"`
 	ServiceProcessingTimeInMillis    *int64                               `json:",omitempty"`
 	ResultReuseInformation           *struct{ ReusedPreviousResult bool } `json:",omitempty"`
+	DpuCount                         *float64                             `json:",omitempty"`
 }
 
 // render is the QueryExecution the API returns at now.
@@ -758,6 +764,10 @@ func (x *execution) render(now time.Time) queryExecutionJSON {
 		q.Statistics.ServicePreProcessingTimeInMillis = ptr(ms(s.preProcessing))
 		q.Statistics.QueryPlanningTimeInMillis = ptr(ms(s.planning))
 		q.Statistics.ResultReuseInformation = &struct{ ReusedPreviousResult bool }{x.out.ReusedPreviousResult}
+		if x.out.DPUCount > 0 {
+			dpu := x.out.DPUCount
+			q.Statistics.DpuCount = &dpu
+		}
 	}
 	if final {
 		q.Statistics.ServiceProcessingTimeInMillis = ptr(ms(s.serviceProcessing))

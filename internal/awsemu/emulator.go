@@ -164,6 +164,19 @@ func (e *Emulator) AddWorkGroup(account, region, name string, provisioned bool) 
 	}
 }
 
+// AssignCapacity puts an existing workgroup on provisioned capacity, as a
+// capacity reservation's assignment does on Athena: its queries then report
+// a DpuCount. It reports whether the workgroup exists.
+func (e *Emulator) AssignCapacity(account, region, name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	wg, ok := e.workgroupsLocked(account, region)[name]
+	if ok {
+		wg.Provisioned = true
+	}
+	return ok
+}
+
 // workgroupsLocked returns the workgroups of an account-region, creating
 // "primary" on first use as AWS does for every account.
 func (e *Emulator) workgroupsLocked(account, region string) map[string]*WorkGroup {

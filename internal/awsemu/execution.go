@@ -61,6 +61,11 @@ type Outcome struct {
 
 	ReusedPreviousResult bool
 
+	// DPUCount is Statistics.DpuCount, reported for queries on provisioned
+	// capacity only. Zero on a provisioned workgroup lets the emulator pick
+	// it with ProvisionedDPUs.
+	DPUCount float64
+
 	// For FAILED queries: Status.AthenaError.
 	ErrorCategory, ErrorType int32
 	ErrorMessage             string
@@ -255,6 +260,19 @@ func (x *execution) state(now time.Time) string {
 		return StateRunning
 	}
 	return x.out.State
+}
+
+// ProvisionedDPUs is the DpuCount the emulator reports for a query on
+// provisioned capacity whose Outcome sets none: 4 DPUs, the smallest
+// allocation, plus 4 for every started 10 GB scanned, at most 120. It is the
+// emulator's own rule, kept simple so ground truths can recompute it.
+func ProvisionedDPUs(o Outcome) float64 {
+	if o.DPUCount > 0 {
+		return o.DPUCount
+	}
+	const per = 10_000_000_000
+	extra := (max(o.DataScannedBytes, 0) + per - 1) / per
+	return float64(min(4+4*extra, 120))
 }
 
 // stats are the statistics Athena reports at now: partial while the query is

@@ -126,8 +126,10 @@ type Query struct {
 	DataScannedBytes int64
 	EngineTime       time.Duration
 	Reused           bool
-	// Provisioned marks a query in a provisioned-capacity workgroup.
+	// Provisioned marks a query in a provisioned-capacity workgroup;
+	// DPUCount is the DpuCount Athena reports for it (0 otherwise).
 	Provisioned bool
+	DPUCount    float64
 	Submitted   time.Time
 	Completed   time.Time
 	// NoStats marks a query older than Athena's 45-day history at the end of
@@ -352,6 +354,11 @@ func (r *runner) createWorkGroups(ctx context.Context, regions []string) error {
 				})
 				if err != nil {
 					return fmt.Errorf("create workgroup %s in %s %s: %w", wg, a.ID, region, err)
+				}
+				// Athena assigns capacity reservations with APIs the
+				// emulator does not serve; the assignment is made directly.
+				if wg == ProvisionedWorkgroup && !r.emu.AssignCapacity(a.ID, region, wg) {
+					return fmt.Errorf("assign capacity to workgroup %s in %s %s: no such workgroup", wg, a.ID, region)
 				}
 			}
 		}
@@ -642,6 +649,11 @@ func groundTruth(cfg Config, q *PlannedQuery, id, arn string) Query {
 	case cfg.End.Before(completed):
 		state = awsemu.StateRunning
 	}
+	provisioned := q.Workgroup == ProvisionedWorkgroup
+	var dpu float64
+	if provisioned {
+		dpu = awsemu.ProvisionedDPUs(o)
+	}
 	return Query{
 		Region: q.Region, QueryID: id, Account: q.Account,
 		User: q.User, Role: q.Role, Team: q.Team, PrincipalARN: arn,
@@ -651,8 +663,8 @@ func groundTruth(cfg Config, q *PlannedQuery, id, arn string) Query {
 		StatementType: o.StatementType, SubstatementType: o.SubstatementType,
 		DataScannedBytes: o.DataScannedBytes, EngineTime: o.EngineTime,
 		Reused:      o.ReusedPreviousResult,
-		Provisioned: q.Workgroup == ProvisionedWorkgroup,
-		Submitted:   q.Time, Completed: completed,
+		Provisioned: provisioned, DPUCount: dpu,
+		Submitted: q.Time, Completed: completed,
 		NoStats: cfg.End.Sub(q.Time) >= retention,
 	}
 }
