@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"regexp"
@@ -83,14 +84,19 @@ type Account struct {
 	Name string `yaml:"name"`
 }
 
-// Enrich tunes the BatchGetQueryExecution client.
+// Enrich tunes the BatchGetQueryExecution client (enrich.Options).
 type Enrich struct {
 	// Rate is calls per second per account-region (default 20).
 	Rate float64 `yaml:"rate"`
 	// Burst is the token bucket size (default 40).
 	Burst int `yaml:"burst"`
-	// Concurrency is how many account-regions are asked at once (default 4).
+	// Concurrency is how many account-regions are asked at once (default
+	// 16); each has its own quota.
 	Concurrency int `yaml:"concurrency"`
+	// InFlight is how many calls to one account-region may be in flight
+	// at once (default: enough to hide a half-second round trip at rate,
+	// rate/2 and at least 4); the rate limit still paces when each starts.
+	InFlight int `yaml:"in_flight"`
 }
 
 // Collect tunes reading trail files.
@@ -208,8 +214,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("accounts.%s.role_arn: %q is not an ARN", id, a.RoleARN)
 		}
 	}
-	if c.Enrich.Rate < 0 || c.Enrich.Burst < 0 || c.Enrich.Concurrency < 0 {
-		return fmt.Errorf("enrich: rate, burst and concurrency must not be negative")
+	if r := c.Enrich.Rate; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return fmt.Errorf("enrich.rate: %v is not a number of calls per second", r)
+	}
+	if c.Enrich.Burst < 0 || c.Enrich.Concurrency < 0 || c.Enrich.InFlight < 0 {
+		return fmt.Errorf("enrich: burst, concurrency and in_flight must not be negative")
 	}
 	if c.Collect.Workers < 0 || c.Collect.MaxRecordMB < 0 {
 		return fmt.Errorf("collect: workers and max_record_mb must not be negative")

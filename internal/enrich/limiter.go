@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -24,6 +25,13 @@ const minRate = 0.5
 // configured rate per call), probing for room that other clients of the
 // account may have freed. So the limiter settles just under the real quota
 // and a throttle costs a few slower calls, not a train of refused ones.
+//
+// Calls overlap, so several calls started at the old rate may come back
+// throttled after the limiter already slowed down for the first of them.
+// Each call therefore carries the epoch (the count of slow-downs) its token
+// was granted in, and only answers to calls of the current epoch move the
+// rate: one burst of throttles halves the rate once, and successes of calls
+// started before a throttle do not undo it.
 type adaptiveLimiter struct {
 	mu       sync.Mutex
 	lim      *rate.Limiter
@@ -31,7 +39,11 @@ type adaptiveLimiter struct {
 	maxBurst int
 	cur      float64
 	ceiling  float64 // rate of the last throttle; maxRate before any
+	epoch    uint64  // slow-downs so far
 }
+
+// ticket is the epoch a call's token was granted in.
+type ticket uint64
 
 func newAdaptiveLimiter(r float64, burst int) *adaptiveLimiter {
 	return &adaptiveLimiter{
@@ -43,28 +55,48 @@ func newAdaptiveLimiter(r float64, burst int) *adaptiveLimiter {
 	}
 }
 
-// Wait blocks until a call may be made or ctx is done.
-func (a *adaptiveLimiter) Wait(ctx context.Context) error {
-	return a.lim.Wait(ctx)
+// Wait blocks until a call may be made or ctx is done. A token granted at a
+// rate the limiter has since slowed down from is not used: the call waits
+// again at the new rate.
+func (a *adaptiveLimiter) Wait(ctx context.Context) (ticket, error) {
+	for {
+		a.mu.Lock()
+		epoch := a.epoch
+		a.mu.Unlock()
+		if err := a.lim.Wait(ctx); err != nil {
+			return 0, err
+		}
+		a.mu.Lock()
+		same := a.epoch == epoch
+		a.mu.Unlock()
+		if same {
+			return ticket(epoch), nil
+		}
+	}
 }
 
 // Throttled is called when Athena answered a call with a throttle error.
-func (a *adaptiveLimiter) Throttled() {
+func (a *adaptiveLimiter) Throttled(t ticket) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if uint64(t) != a.epoch {
+		return
+	}
+	a.epoch++
 	a.ceiling = a.cur
 	a.set(math.Max(a.cur/2, minRate))
-	// Drop saved tokens: Allow takes one at a time and never borrows, so
-	// this ends within burst steps.
-	for a.lim.Allow() {
+	// Drop the saved tokens in one step.
+	now := time.Now()
+	if n := int(a.lim.TokensAt(now)); n > 0 {
+		a.lim.AllowN(now, n)
 	}
 }
 
 // Succeeded is called when a call went through.
-func (a *adaptiveLimiter) Succeeded() {
+func (a *adaptiveLimiter) Succeeded(t ticket) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cur >= a.maxRate {
+	if uint64(t) != a.epoch || a.cur >= a.maxRate {
 		return
 	}
 	next := a.cur + a.maxRate/200
