@@ -51,7 +51,22 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, sinc
 	if err != nil || len(counts) == 0 {
 		return Summary{}, err
 	}
-	access := e.Access(ctx)
+	// While STS says whose the credentials are, the first account-regions
+	// read their first page.
+	accessc := make(chan Access, 1)
+	go func() { accessc <- e.Access(ctx) }()
+	feedCtx, stopFeeds := context.WithCancel(ctx)
+	defer stopFeeds()
+	set := &pendingSet{queries: map[Ref]*store.Query{}}
+	feeds := make([]*storeFeed, len(counts))
+	for i, c := range counts {
+		k := groupKey{Account: c.Account, Region: c.Region}
+		feeds[i] = &storeFeed{b: b, since: since, key: k, total: c.Queries, set: set}
+		if i < e.opts.Concurrency {
+			feeds[i].start(feedCtx)
+		}
+	}
+	access := <-accessc
 	if ctx.Err() != nil {
 		return Summary{}, ctx.Err()
 	}
@@ -59,17 +74,15 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, sinc
 	var sum Summary
 	pending := 0
 	unreachable := map[string]int{}
-	set := &pendingSet{queries: map[Ref]*store.Query{}}
 	var groups []*groupWork
-	for _, c := range counts {
+	for i, c := range counts {
 		pending += c.Queries
 		if !access.Reachable(c.Account) {
 			unreachable[c.Account] += c.Queries
 			sum.Unreachable += c.Queries
 			continue
 		}
-		k := groupKey{Account: c.Account, Region: c.Region}
-		groups = append(groups, &groupWork{key: k, feed: &storeFeed{b: b, since: since, key: k, total: c.Queries, set: set}})
+		groups = append(groups, &groupWork{key: feeds[i].key, feed: feeds[i]})
 	}
 	if len(groups) == 0 && access.Err != nil {
 		return sum, &AccessError{Pending: pending, Err: access.Err}
@@ -161,45 +174,86 @@ func (s *pendingSet) take(ref Ref) *store.Query {
 	return q
 }
 
-// storeFeed pages through one account-region's pending queries.
+// storeFeed pages through one account-region's pending queries. A
+// goroutine reads one page ahead of the coordinator, so that reading the
+// store never holds up the calls; the first page is small, so the first
+// calls go out early.
 type storeFeed struct {
 	b     Backlog
 	since time.Time
 	key   groupKey
 	set   *pendingSet
 	total int // pending when the run began
-	read  int
-	after string
-	done  bool
+
+	pages    chan []string // closed when the account-region has no more
+	err      error         // why pages was closed early; read after it is closed
+	returned int           // ids next returned
+	done     bool
 }
 
 func (f *storeFeed) next(ctx context.Context) ([]string, error) {
 	if f.done {
 		return nil, nil
 	}
-	page, err := f.b.PendingQueries(ctx, f.since, f.key.Account, f.key.Region, f.after, backlogPage)
-	if err != nil {
-		return nil, err
+	f.start(ctx)
+	select {
+	case ids, ok := <-f.pages:
+		if !ok {
+			f.done = true
+			return nil, f.err
+		}
+		f.returned += len(ids)
+		return ids, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	if len(page) < backlogPage {
-		f.done = true
+}
+
+// start begins reading ahead, once; ctx ends the reading.
+func (f *storeFeed) start(ctx context.Context) {
+	if f.pages == nil {
+		f.pages = make(chan []string, 1)
+		go f.read(ctx)
 	}
-	if len(page) == 0 {
-		return nil, nil
+}
+
+// firstPage is the size of the first page read for an account-region:
+// enough for the calls that go out before the next page is in.
+const firstPage = 200
+
+func (f *storeFeed) read(ctx context.Context) {
+	defer close(f.pages)
+	after, limit := "", firstPage
+	for {
+		page, err := f.b.PendingQueries(ctx, f.since, f.key.Account, f.key.Region, after, limit)
+		if err != nil {
+			f.err = err
+			return
+		}
+		if len(page) == 0 {
+			return
+		}
+		after = page[len(page)-1].QueryID
+		f.set.add(page)
+		ids := make([]string, len(page))
+		for i := range page {
+			ids[i] = page[i].QueryID
+		}
+		select {
+		case f.pages <- ids:
+		case <-ctx.Done():
+			return
+		}
+		if len(page) < limit {
+			return
+		}
+		limit = backlogPage
 	}
-	f.after = page[len(page)-1].QueryID
-	f.read += len(page)
-	f.set.add(page)
-	ids := make([]string, len(page))
-	for i := range page {
-		ids[i] = page[i].QueryID
-	}
-	return ids, nil
 }
 
 func (f *storeFeed) remaining() int {
 	if f.done {
 		return 0
 	}
-	return max(f.total-f.read, 0)
+	return max(f.total-f.returned, 0)
 }

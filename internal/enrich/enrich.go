@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http/httptrace"
 	"sync"
 	"time"
 	"unicode"
@@ -29,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 )
 
 // MaxBatch is the most ids BatchGetQueryExecution takes in one call
@@ -348,7 +350,11 @@ func validID(id string) bool {
 // run is the state of one Enrich or EnrichBacklog call.
 type run struct {
 	e   *Enricher
-	out chan []Result // from the account-regions to the one sink caller
+	out chan delivery // from the account-regions to the one sink caller
+	// room bounds the memory of results waiting for the sink
+	// (maxWaitingBytes), so calls go on at the quota's pace while the sink
+	// catches up, but a slow sink cannot make a run hold everything.
+	room *semaphore.Weighted
 
 	mu        sync.Mutex
 	sum       Summary
@@ -361,12 +367,36 @@ type run struct {
 // store writes them in one transaction.
 const maxSinkBatch = 1000
 
+// maxWaitingBytes bounds the results waiting for the sink, counted as
+// resultCost; maxWaitingBatches bounds how many answers they came in.
+const (
+	maxWaitingBytes   = 64 << 20
+	maxWaitingBatches = 4096
+)
+
+// delivery is results of one account-region on their way to the sink.
+type delivery struct {
+	results []Result
+	cost    int64
+}
+
+// resultsCost estimates the memory results hold (and the stored queries
+// kept for them until they are written).
+func resultsCost(results []Result) int64 {
+	cost := int64(0)
+	for i := range results {
+		st := &results[i].Stats
+		cost += 2048 + 2*int64(len(st.QueryText)) + int64(len(st.StateChangeReason)+len(st.ErrorMessage))
+	}
+	return min(cost, maxWaitingBytes)
+}
+
 // run asks about every group, Options.Concurrency account-regions at a time,
 // and hands the results to sink from one goroutine.
 func (e *Enricher) run(ctx context.Context, groups []*groupWork, sink Sink) (Summary, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	r := &run{e: e, out: make(chan []Result, e.opts.Concurrency)}
+	r := &run{e: e, out: make(chan delivery, maxWaitingBatches), room: semaphore.NewWeighted(maxWaitingBytes)}
 	for _, g := range groups {
 		r.sum.Asked += g.feed.remaining()
 	}
@@ -410,10 +440,12 @@ func (e *Enricher) run(ctx context.Context, groups []*groupWork, sink Sink) (Sum
 // it hands over nothing more, draining the rest so no sender blocks.
 func (r *run) deliverAll(ctx context.Context, cancel context.CancelCauseFunc, sink Sink) {
 	stopped := false
-	for results := range r.out {
+	for d := range r.out {
 		if stopped {
+			r.room.Release(d.cost)
 			continue
 		}
+		results, cost := d.results, d.cost
 	batch:
 		for len(results) < maxSinkBatch {
 			select {
@@ -421,7 +453,8 @@ func (r *run) deliverAll(ctx context.Context, cancel context.CancelCauseFunc, si
 				if !ok {
 					break batch
 				}
-				results = append(results, more...)
+				results = append(results, more.results...)
+				cost += more.cost
 			default:
 				break batch
 			}
@@ -432,6 +465,7 @@ func (r *run) deliverAll(ctx context.Context, cancel context.CancelCauseFunc, si
 			stopped = true
 			cancel(fmt.Errorf("deliver %d results: %w", len(results), err))
 		}
+		r.room.Release(cost)
 		r.mu.Lock()
 		if stopped {
 			r.stopped = true
@@ -465,10 +499,15 @@ func (r *run) deliver(ctx context.Context, results []Result) error {
 	if len(results) == 0 {
 		return nil
 	}
+	cost := resultsCost(results)
+	if err := r.room.Acquire(ctx, cost); err != nil {
+		return err
+	}
 	select {
-	case r.out <- results:
+	case r.out <- delivery{results: results, cost: cost}:
 		return nil
 	case <-ctx.Done():
+		r.room.Release(cost)
 		return ctx.Err()
 	}
 }
@@ -745,7 +784,14 @@ func (r *run) call(ctx context.Context, k groupKey, t *target, batch []string, d
 		r.mu.Lock()
 		r.sum.Calls++
 		r.mu.Unlock()
-		out, err := t.client.BatchGetQueryExecution(ctx, &athena.BatchGetQueryExecutionInput{QueryExecutionIds: batch})
+		callCtx, written := ctx, (func() time.Time)(nil)
+		if !t.limiter.Started() {
+			callCtx, written = traceWrite(ctx)
+		}
+		out, err := t.client.BatchGetQueryExecution(callCtx, &athena.BatchGetQueryExecutionInput{QueryExecutionIds: batch})
+		if written != nil {
+			t.limiter.Returned(written(), time.Now())
+		}
 		if err == nil {
 			t.limiter.Succeeded(tk)
 			return out, nil
@@ -768,6 +814,25 @@ func (r *run) call(ctx context.Context, k groupKey, t *target, batch []string, d
 			return nil, err
 		}
 	}
+}
+
+// traceWrite returns ctx with an HTTP trace that records when a request
+// made with it was last written out, and a function that reads that time
+// (zero if never), for the limiter to tell when Athena saw a call.
+func traceWrite(ctx context.Context) (context.Context, func() time.Time) {
+	var mu sync.Mutex
+	var written time.Time
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) {
+				mu.Lock()
+				defer mu.Unlock()
+				written = time.Now()
+			},
+		}), func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return written
+		}
 }
 
 // notFoundCodes are the UnprocessedQueryExecutionId error codes that mean

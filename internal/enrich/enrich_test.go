@@ -517,6 +517,7 @@ func TestValidID(t *testing.T) {
 func TestAdaptiveLimiter(t *testing.T) {
 	t.Parallel()
 	a := newAdaptiveLimiter(20, 40)
+	a.Returned(time.Time{}, time.Now())
 	current := func() ticket {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -531,20 +532,14 @@ func TestAdaptiveLimiter(t *testing.T) {
 		stale     bool // the answer is to a call started before the last slow-down
 		want      float64
 	}{
-		{"throttle halves", true, false, 10},
-		{"a call started before that throttle is throttled too: no second halving", true, true, 10},
-		{"nor does its success undo the halving", false, true, 10},
-		{"again", true, false, 5},
-		{"success climbs fast towards 0.9 of the last throttled rate", false, false, 6.25},
-		{"a quarter more a success", false, false, 7.8125},
-		{"fast climb stops at 0.9 of the ceiling", false, false, 9},
-		{"then probes slowly", false, false, 9.1},
-		{"throttle", true, false, 4.55},
-		{"throttle", true, false, 2.275},
-		{"throttle", true, false, 1.1375},
-		{"throttle", true, false, 0.56875},
-		{"floor", true, false, minRate},
-		{"floor holds", true, false, minRate},
+		{"throttle slows down", true, false, 14},
+		{"a call started before that throttle is throttled too: no second slow-down", true, true, 14},
+		{"nor does its success undo the slow-down", false, true, 14},
+		{"again", true, false, 9.8},
+		{"success climbs fast towards 0.9 of the last throttled rate", false, false, 12.25},
+		{"fast climb stops at 0.9 of the ceiling", false, false, 12.6},
+		{"then probes slowly", false, false, 12.7},
+		{"throttle", true, false, 8.89},
 	}
 	for _, s := range steps {
 		tk := current()
@@ -563,6 +558,12 @@ func TestAdaptiveLimiter(t *testing.T) {
 	if a.lim.Tokens() >= 1 {
 		t.Errorf("after a throttle %v tokens are left; want the bucket drained", a.lim.Tokens())
 	}
+	for range 20 {
+		a.Throttled(current())
+	}
+	if got := a.Rate(); got != minRate {
+		t.Errorf("after many throttles rate = %v, want the floor %v", got, minRate)
+	}
 	for range 1000 {
 		a.Succeeded(current())
 	}
@@ -571,6 +572,43 @@ func TestAdaptiveLimiter(t *testing.T) {
 	}
 	if got := a.lim.Burst(); got != 40 {
 		t.Errorf("after recovery burst = %v, want 40", got)
+	}
+}
+
+// TestAdaptiveLimiterRefillsFromFirstAnswer: the bucket does not refill
+// until a call came back (Athena's bucket is full until our first call
+// reaches it); then it refills from the middle of that call's round trip,
+// and calls waiting for a token go at once.
+func TestAdaptiveLimiterRefillsFromFirstAnswer(t *testing.T) {
+	t.Parallel()
+	a := newAdaptiveLimiter(20, 2)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := a.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At 20 calls/s a token would come within 50 ms.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := a.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("third Wait before any answer: err = %v, want it to wait past the deadline", err)
+	}
+	waited := make(chan error)
+	go func() {
+		_, err := a.Wait(ctx)
+		waited <- err
+	}()
+	// A round trip of two seconds that began long ago: refilled from its
+	// middle, the bucket is full again, and the waiting call must go now
+	// rather than sleep out its reservation at the unstarted rate.
+	now := time.Now()
+	a.Returned(now.Add(-2*time.Second), now)
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	if !a.Started() {
+		t.Error("limiter not started after a call returned")
 	}
 }
 
