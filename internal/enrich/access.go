@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -104,18 +105,19 @@ func (e *Enricher) Access(ctx context.Context) Access {
 
 func classifySTSError(err error) error {
 	var apiErr smithy.APIError
-	var respErr *smithyhttp.ResponseError
+	var sendErr *smithyhttp.RequestSendError
+	var timeoutErr *AttemptTimeoutError
+	var netErr net.Error
 	switch {
 	case errors.As(err, &apiErr) && stsCredentialCodes[apiErr.ErrorCode()]:
 		return fmt.Errorf("%w: %v", ErrCredentialsRejected, err)
-	case errors.As(err, &respErr):
-		// STS answered, with something else than a verdict on the
-		// credentials.
-		return fmt.Errorf("ask STS which account the AWS credentials belong to: %w", err)
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.As(err, &sendErr), errors.As(err, &timeoutErr), errors.As(err, &netErr):
+		return fmt.Errorf("%w: %v", ErrSTSUnreachable, err)
 	}
-	return fmt.Errorf("%w: %v", ErrSTSUnreachable, err)
+	// STS answered, with something else than a verdict on the credentials.
+	return fmt.Errorf("ask STS which account the AWS credentials belong to: %w", err)
 }
 
 // AccessError is a run of EnrichBacklog that could ask Athena about nothing

@@ -43,8 +43,9 @@ type fakeAWS struct {
 	// bucket, when set, throttles calls like Athena's API quota does.
 	bucket *rate.Limiter
 	// block, when set, holds every Athena call until the request's context
-	// ends.
+	// ends; stuck does so for the calls of some regions.
 	block bool
+	stuck map[string]bool
 
 	calls     []fakeCall // successful BatchGetQueryExecution calls
 	throttled int
@@ -66,6 +67,8 @@ type fakeQuery struct {
 	EngineMs  int64
 	Submitted time.Time
 	Completed time.Time
+	// Edit, when set, changes the QueryExecution's JSON before it is sent.
+	Edit func(qe map[string]any)
 }
 
 const (
@@ -83,6 +86,7 @@ func newFakeAWS(t *testing.T) *fakeAWS {
 		transient: map[string]int{},
 		denied:    map[string]bool{},
 		poison:    map[string]bool{},
+		stuck:     map[string]bool{},
 		sentIDs:   map[string]bool{},
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -140,7 +144,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 	case service == "athena" && r.Header.Get("X-Amz-Target") == "AmazonAthena.BatchGetQueryExecution":
 		f.batchGet(w, r, key, region)
 	case service == "sts":
-		f.assumeRole(w, r)
+		f.sts(w, r, key)
 	default:
 		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "unsupported: "+r.Header.Get("X-Amz-Target"))
 	}
@@ -160,7 +164,7 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 	}
 
 	f.mu.Lock()
-	block := f.block
+	block := f.block || f.stuck[region]
 	f.mu.Unlock()
 	if block {
 		<-r.Context().Done()
@@ -226,7 +230,11 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 				unprocessed{id, "INVALID_INPUT", fmt.Sprintf("QueryExecution %s was not found", id)})
 			continue
 		}
-		out.QueryExecutions = append(out.QueryExecutions, q.json(id))
+		qe := q.json(id)
+		if q.Edit != nil {
+			q.Edit(qe)
+		}
+		out.QueryExecutions = append(out.QueryExecutions, qe)
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
@@ -266,13 +274,35 @@ func (q fakeQuery) json(id string) map[string]any {
 	}
 }
 
-// assumeRole answers STS AssumeRole (awsQuery: a form in, XML out) with a
-// session key that the fake maps to the role's account.
-func (f *fakeAWS) assumeRole(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("Action") != "AssumeRole" {
+// sts answers STS AssumeRole and GetCallerIdentity (awsQuery: a form in,
+// XML out).
+func (f *fakeAWS) sts(w http.ResponseWriter, r *http.Request, key string) {
+	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad STS request", http.StatusBadRequest)
 		return
 	}
+	switch r.PostForm.Get("Action") {
+	case "AssumeRole":
+		f.assumeRole(w, r)
+	case "GetCallerIdentity":
+		f.mu.Lock()
+		account, ok := f.keys[key]
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		if !ok {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+			return
+		}
+		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::%s:user/athenawatch</Arn><UserId>AIDATEST</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, account, account)
+	default:
+		http.Error(w, "bad STS request", http.StatusBadRequest)
+	}
+}
+
+// assumeRole answers STS AssumeRole with a session key that the fake maps to
+// the role's account.
+func (f *fakeAWS) assumeRole(w http.ResponseWriter, r *http.Request) {
 	roleARN := r.PostForm.Get("RoleArn")
 	f.mu.Lock()
 	account, ok := f.roles[roleARN]
