@@ -50,6 +50,9 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"team without name", "teams: [{users: [a]}]", "teams[0].name"},
 		{"bad account", "accounts: {'12': {role_arn: 'arn:aws:iam::12:role/x'}}", "accounts.12"},
 		{"negative price", "pricing: {regions: {us-east-1: -1}}", "pricing.regions.us-east-1"},
+		{"NaN enrich rate", "enrich: {rate: .nan}", "enrich.rate"},
+		{"infinite enrich rate", "enrich: {rate: .inf}", "enrich.rate"},
+		{"negative in flight", "enrich: {in_flight: -1}", "in_flight"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -365,7 +365,7 @@ type run struct {
 // maxSinkBatch is about how many results one sink call takes at most: the
 // results waiting when the sink is free are handed over together, so the
 // store writes them in one transaction.
-const maxSinkBatch = 1000
+const maxSinkBatch = 5000
 
 // maxWaitingBytes bounds the results waiting for the sink, counted as
 // resultCost; maxWaitingBatches bounds how many answers they came in.

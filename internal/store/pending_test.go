@@ -5,10 +5,116 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
+
+func TestPendingByAccountRegion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	var qs []Query
+	add := func(account, region, id string, status string, at time.Time) {
+		q := testQuery(region, id, "alice", 0)
+		q.OwnerAccount, q.StatsStatus, q.EventTime = account, status, at
+		if status == StatusPending {
+			q.Stats = Stats{}
+		}
+		qs = append(qs, q)
+	}
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		add("111111111111", "us-east-1", fmt.Sprintf("a-%d", i), StatusPending, day)
+		add("222222222222", "us-east-1", fmt.Sprintf("b-%d", i), StatusPending, day)
+		add("111111111111", "eu-west-1", fmt.Sprintf("c-%d", i), StatusPending, day.AddDate(0, 0, -10))
+	}
+	add("111111111111", "us-east-1", "a-final", StatusFinal, day)
+	add("111111111111", "us-east-1", "a-gone", StatusNoStats, day)
+	if _, err := st.Commit(ctx, &Batch{Queries: qs}); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name  string
+		since time.Time
+		want  []PendingCount
+	}{
+		{"all", time.Time{}, []PendingCount{{"111111111111", "eu-west-1", 5}, {"111111111111", "us-east-1", 5}, {"222222222222", "us-east-1", 5}}},
+		{"since", day.AddDate(0, 0, -1), []PendingCount{{"111111111111", "us-east-1", 5}, {"222222222222", "us-east-1", 5}}},
+	}
+	for _, tt := range tests {
+		got, err := st.PendingCounts(ctx, tt.since)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: PendingCounts = %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+
+	// Paging one account-region returns its pending queries only, in id
+	// order, each once.
+	var ids []string
+	after := ""
+	for {
+		page, err := st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, q := range page {
+			ids = append(ids, q.QueryID)
+		}
+		after = page[len(page)-1].QueryID
+	}
+	if want := "[a-0 a-1 a-2 a-3 a-4]"; fmt.Sprint(ids) != want {
+		t.Errorf("paged ids = %v, want %s", ids, want)
+	}
+
+	// The page query is a range on the primary key, not a scan and sort of
+	// the whole backlog.
+	var plan []string
+	rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT "+queryColumns+
+		" FROM queries WHERE region = ? AND query_id > ? AND stats_status = 'pending' AND owner_account = ? AND event_time >= ? ORDER BY region, query_id LIMIT ?",
+		"us-east-1", "", "111111111111", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	rows.Close()
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "(region=? AND query_id>?)") || strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("pending page plan = %q, want a primary key range without a sort", p)
+	}
+}
+
+// TestUpdateQueriesOnlyPending: an answer written after another process
+// already stored final statistics does not undo them.
+func TestUpdateQueriesOnlyPending(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	final := testQuery("us-east-1", "q1", "alice", 42)
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{final}}); err != nil {
+		t.Fatal(err)
+	}
+	stale := final
+	stale.StatsStatus, stale.Stats = StatusPending, Stats{State: "RUNNING"}
+	if err := st.UpdateQueries(ctx, []Query{stale}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := st.GetQuery(ctx, "us-east-1", "q1")
+	if err != nil || got.StatsStatus != StatusFinal || got.Stats != final.Stats {
+		t.Errorf("after a stale update: %s %+v, %v; want the final statistics kept", got.StatsStatus, got.Stats, err)
+	}
+}
 
 // BenchmarkUpdateQueries writes enrichment results the way a run does:
 // transactions of several hundred rows whose order (query id) has nothing to
