@@ -356,25 +356,36 @@ func TestEnrichIsolatesRejectedIDs(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
+		n, poison int // ids, index of the one Athena refuses
 		rejectAll bool
+		// loneFirst holds Athena's answers until the poison id alone was
+		// refused, before any call of the account-region went through.
+		loneFirst bool
 		wantKnown int
 		wantNF    int
 		wantErr   bool
 	}{
 		// One id that Athena's checks refuse is found by halving its batch
 		// and marked unknown; the other 59 are answered.
-		{name: "one poison id", wantKnown: 59, wantNF: 1},
+		{name: "one poison id", n: 60, poison: 42, wantKnown: 59, wantNF: 1},
+		// The poison id alone is refused while the other half of its batch
+		// is still in flight: it is marked unknown once that half is
+		// answered.
+		{name: "poison id refused before any answer", n: 2, poison: 0, loneFirst: true, wantKnown: 1, wantNF: 1},
 		// When Athena refuses every call, no id is marked unknown: the
 		// account-region fails for this run and all ids stay pending.
-		{name: "every call refused", rejectAll: true, wantErr: true},
+		{name: "every call refused", n: 60, poison: 42, rejectAll: true, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeAWS(t)
-			refs := addQueries(f, baseAccount, "us-east-1", "q", 60)
-			f.poison["q-0042"] = true
+			refs := addQueries(f, baseAccount, "us-east-1", "q", tt.n)
+			f.poison[refs[tt.poison].QueryID] = true
 			f.rejectAll = tt.rejectAll
+			if tt.loneFirst {
+				f.loneRejected = make(chan struct{})
+			}
 			c := newCollector(t)
 			sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
 			if (err != nil) != tt.wantErr {
@@ -384,12 +395,12 @@ func TestEnrichIsolatesRejectedIDs(t *testing.T) {
 				t.Errorf("summary = %+v, want %d known, %d not found", sum, tt.wantKnown, tt.wantNF)
 			}
 			if tt.wantNF == 1 {
-				if r, ok := c.results[refs[42]]; !ok || r.Known {
+				if r, ok := c.results[refs[tt.poison]]; !ok || r.Known {
 					t.Errorf("poison id result = %+v, %v; want Known false", r, ok)
 				}
 			}
-			if tt.wantErr && sum.Failed != 60 {
-				t.Errorf("failed = %d, want all 60 pending", sum.Failed)
+			if tt.wantErr && sum.Failed != tt.n {
+				t.Errorf("failed = %d, want all %d pending", sum.Failed, tt.n)
 			}
 		})
 	}

@@ -40,6 +40,10 @@ type fakeAWS struct {
 	// Athena's own input checks do; rejectAll does so for every call.
 	poison    map[string]bool
 	rejectAll bool
+	// loneRejected, when set, holds every answer that is not a rejection
+	// until a call of a single id has been rejected.
+	loneRejected     chan struct{}
+	loneRejectedOnce sync.Once
 	// bucket, when set, throttles calls like Athena's API quota does.
 	bucket *rate.Limiter
 	// block, when set, holds every Athena call until the request's context
@@ -172,6 +176,21 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 	}
 
 	f.mu.Lock()
+	gate := f.loneRejected
+	poisoned := f.rejectAll
+	for _, id := range in.QueryExecutionIds {
+		poisoned = poisoned || f.poison[id]
+	}
+	f.mu.Unlock()
+	if gate != nil && !poisoned {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
+
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	account, ok := f.keys[key]
 	if !ok {
@@ -195,6 +214,9 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 	}
 	for _, id := range ids {
 		if f.rejectAll || f.poison[id] {
+			if len(ids) == 1 && f.loneRejected != nil {
+				f.loneRejectedOnce.Do(func() { close(f.loneRejected) })
+			}
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(map[string]string{
