@@ -23,8 +23,8 @@ type Ref struct {
 // days of query history, never existed, or not a valid id at all); the
 // caller records such a query as no_stats and never asks again. When Known is
 // true, Stats holds the QueryExecution as the store keeps it, checked against
-// the bounds in validate.go; a missing value is the zero value (0, "", zero
-// time).
+// the documented bounds (MaxDataScannedBytes and the others); a missing value
+// is the zero value (0, "", zero time).
 type Result struct {
 	Ref
 	Known bool
