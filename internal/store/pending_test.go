@@ -179,3 +179,63 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestMigrationRepairsImpossibleStats: a database an earlier release wrote
+// with an impossible statistic (every report then failed with an integer
+// overflow) is repaired when opened: the query goes back to pending with the
+// value zeroed, and reports work again.
+func TestMigrationRepairsImpossibleStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := testQuery("us-east-1", "good", "alice", 100)
+	huge := testQuery("us-east-1", "huge", "alice", 0)
+	huge.Stats.DataScannedBytes = 1<<63 - 1
+	skewed := testQuery("us-east-1", "skewed", "alice", 10)
+	skewed.Stats.QueueMs, skewed.Stats.TotalMs = -5, 1<<62
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{good, huge, skewed, testQuery("eu-west-1", "huge2", "alice", 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.db.ExecContext(ctx, "UPDATE queries SET data_scanned_bytes = 9223372036854775806 WHERE query_id = 'huge2'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Aggregate(ctx, "user", Filter{}); err == nil || !strings.Contains(err.Error(), "overflow") {
+		t.Fatalf("report over the old rows: err = %v, want the integer overflow this migration repairs", err)
+	}
+	// As the earlier release left it: schema version 2.
+	if _, err := st.db.ExecContext(ctx, "PRAGMA user_version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	groups, err := st.Aggregate(ctx, "user", Filter{})
+	if err != nil {
+		t.Fatalf("report after migration: %v", err)
+	}
+	var queries int64
+	var bytes int64
+	for _, g := range groups {
+		queries += g.Queries
+		bytes += g.BytesScanned
+	}
+	if queries != 4 || bytes != 110 {
+		t.Fatalf("report after migration = %+v; want 4 queries, 110 bytes", groups)
+	}
+	q, _, err := st.GetQuery(ctx, "us-east-1", "huge")
+	if err != nil || q.StatsStatus != StatusPending || q.Stats.DataScannedBytes != 0 {
+		t.Errorf("impossible query after migration: %s, %d bytes, %v; want pending with 0", q.StatsStatus, q.Stats.DataScannedBytes, err)
+	}
+	q, _, err = st.GetQuery(ctx, "us-east-1", "skewed")
+	if err != nil || q.StatsStatus != StatusFinal || q.Stats.QueueMs != 0 || q.Stats.TotalMs != 7*24*3600*1000 {
+		t.Errorf("skewed query after migration: %s %+v, %v; want final, times clamped", q.StatsStatus, q.Stats, err)
+	}
+}
