@@ -8,16 +8,26 @@ import (
 	"testing"
 )
 
-// closedEndpoint is the URL of a loopback port nothing listens on.
-func closedEndpoint(t *testing.T) string {
+// refusingEndpoint is the URL of a loopback listener that closes every
+// connection at once: an endpoint that is unreachable for the SDK, and
+// stays this test's own (a closed port could be taken by another server).
+func refusingEndpoint(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }
 
 // TestNoWorkingCredentials is the regression test of the wrong hint: with
@@ -45,7 +55,7 @@ func TestNoWorkingCredentials(t *testing.T) {
 		{name: "no credentials", env: []string{"AWS_REGION=us-east-1"}, want: "no AWS credentials found"},
 		{name: "STS unreachable", env: []string{
 			"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
-			"AWS_ENDPOINT_URL_STS=" + closedEndpoint(t), "AWS_ENDPOINT_URL_ATHENA=" + closedEndpoint(t),
+			"AWS_ENDPOINT_URL_STS=" + refusingEndpoint(t), "AWS_ENDPOINT_URL_ATHENA=" + refusingEndpoint(t),
 		}, want: "AWS STS is unreachable"},
 	}
 	for _, tt := range tests {
