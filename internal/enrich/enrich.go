@@ -368,7 +368,7 @@ type run struct {
 const maxSinkBatch = 5000
 
 // maxWaitingBytes bounds the results waiting for the sink, counted as
-// resultCost; maxWaitingBatches bounds how many answers they came in.
+// resultsCost; maxWaitingBatches bounds how many answers they came in.
 const (
 	maxWaitingBytes   = 64 << 20
 	maxWaitingBatches = 4096
