@@ -16,6 +16,7 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/enrich"
 	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -29,6 +30,10 @@ type collectOptions struct {
 	format   string // text or json
 	workers  int    // 0: config collect.workers, else the number of CPUs
 }
+
+// errStatsMissing marks a collect under --strict that could not ask Athena
+// for statistics for lack of working AWS credentials (exit 1).
+var errStatsMissing = errors.New("statistics are missing (--strict)")
 
 func runCollect(ctx context.Context, g *globals, args []string) error {
 	opts, err := parseCollect(g, args)
@@ -45,7 +50,7 @@ func parseCollect(g *globals, args []string) (collectOptions, error) {
 	since := fs.String("since", "", "read only trail files dated from this `time` (7d, 2026-11-01, RFC 3339; default: all)")
 	until := fs.String("until", "", "read only trail files dated before this `time` (default: no bound)")
 	noEnrich := fs.Bool("no-enrich", false, "do not ask Athena for statistics after collecting")
-	strict := fs.Bool("strict", false, "exit 1 when any input was skipped as bad")
+	strict := fs.Bool("strict", false, "exit 1 when any input was skipped as bad, or statistics could not be asked for (no working AWS credentials)")
 	format := fs.String("format", "text", "summary `format` on stdout: text or json")
 	workers := fs.Int("workers", 0, "files read in parallel (default: config collect.workers, else the number of CPUs)")
 	if err := parseFlags(fs, args); err != nil {
@@ -131,14 +136,29 @@ func execCollect(ctx context.Context, g *globals, opts collectOptions) error {
 			return err
 		}
 	}
+	statsMissing := false
 	if !opts.noEnrich {
-		if err := enrichBacklog(ctx, g, cfg, st, rules, time.Time{}); err != nil {
+		err := enrichBacklog(ctx, g, cfg, st, rules, time.Time{})
+		var noAccess *enrich.AccessError
+		switch {
+		case errors.As(err, &noAccess):
+			// What was collected is committed and stays; only the
+			// statistics wait for credentials.
+			statsMissing = true
+			fmt.Fprintf(g.stderr, "collect: statistics are missing: %v; %d queries are pending. Run 'athenawatch enrich' once AWS credentials work.\n",
+				noAccess.Err, noAccess.Pending)
+		case err != nil:
 			sayKept(ctx, g, summaries, true)
 			return err
 		}
 	}
-	if skipped > 0 && opts.strict {
-		return errSkipped
+	if opts.strict {
+		if skipped > 0 {
+			return errSkipped
+		}
+		if statsMissing {
+			return errStatsMissing
+		}
 	}
 	return nil
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/enrich"
@@ -33,46 +31,34 @@ func runEnrich(ctx context.Context, g *globals, args []string) error {
 }
 
 // enrichBacklog asks Athena about every query without final statistics
-// started at or after since (zero: all).
+// started at or after since (zero: all). When no credentials work it returns
+// an *enrich.AccessError.
 func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules, since time.Time) error {
 	awsCfg, err := g.awsConfig(ctx)
 	if err != nil {
 		return err
 	}
+	accounts := make(map[string]string, len(cfg.Accounts))
+	for id, a := range cfg.Accounts {
+		accounts[id] = a.RoleARN
+	}
 	e := enrich.New(awsCfg, enrich.Options{
-		Roles:       cfg.Roles(),
+		Accounts:    accounts,
 		Rate:        cfg.Enrich.Rate,
 		Burst:       cfg.Enrich.Burst,
 		Concurrency: cfg.Enrich.Concurrency,
+		InFlight:    cfg.Enrich.InFlight,
 		Logger:      g.logger,
 	})
-	sum, err := e.EnrichBacklog(ctx, st, rules, since, reachableAccounts(ctx, g, awsCfg, cfg))
-	fmt.Fprintf(g.stderr, "enrich: asked Athena about %d queries in %d calls (%d throttled): %d with statistics (%d still running), %d unknown to Athena (no_stats), %d left pending\n",
-		sum.Asked, sum.Calls, sum.Throttled, sum.Known, sum.NotFinal, sum.NotFound, sum.Failed+sum.NotFinal+sum.Unreachable)
+	sum, err := e.EnrichBacklog(ctx, st, rules, since)
+	var noAccess *enrich.AccessError
+	if !errors.As(err, &noAccess) {
+		fmt.Fprintf(g.stderr, "enrich: asked Athena about %d queries in %d calls (%d throttled): %d with statistics (%d still running), %d unknown to Athena (no_stats), %d left pending\n",
+			sum.Asked, sum.Calls, sum.Throttled, sum.Known, sum.NotFinal, sum.NotFound, sum.Failed+sum.NotFinal+sum.Unreachable+sum.Unusable)
+	}
+	if n := sum.Clamped + sum.Unusable; n > 0 {
+		fmt.Fprintf(g.stderr, "enrich: %d answers held impossible values (named in the warnings above): %d clamped and stored, %d left pending\n",
+			n, sum.Clamped, sum.Unusable)
+	}
 	return err
-}
-
-// reachableAccounts is the set of accounts whose queries athenawatch can read:
-// the one its credentials belong to, those config names a role for, and
-// those config lists without a role (read with the base credentials). When
-// STS cannot say who the caller is, only the configured accounts are asked:
-// asking another account's queries with the wrong credentials would make
-// Athena call them unknown, and they would be marked no_stats for good.
-func reachableAccounts(ctx context.Context, g *globals, awsCfg aws.Config, cfg *config.Config) func(string) bool {
-	configured := func(account string) bool {
-		_, ok := cfg.Accounts[account]
-		return ok
-	}
-	stsCfg := awsCfg.Copy()
-	if stsCfg.Region == "" {
-		stsCfg.Region = "us-east-1"
-	}
-	out, err := sts.NewFromConfig(stsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil || out.Account == nil {
-		g.logger.Warn("cannot tell which account the AWS credentials belong to (STS GetCallerIdentity failed); "+
-			"only accounts listed under accounts: in the configuration are enriched", "error", err)
-		return configured
-	}
-	home := *out.Account
-	return func(account string) bool { return account == home || configured(account) }
 }

@@ -105,7 +105,7 @@ func TestPendingInEveryFormat(t *testing.T) {
 	writeTrail(t, trail, "a", "alice", "alice", "bob")
 	db := filepath.Join(t.TempDir(), "p.db")
 	r := athenawatch(t, nil, "--db", db, "collect", "--source", "dir:"+trail)
-	if r.code != 0 || !strings.Contains(r.stderr, "left pending") {
+	if r.code != 0 || !strings.Contains(r.stderr, "statistics are missing") {
 		t.Fatalf("collect without credentials: exit %d\n%s", r.code, r.stderr)
 	}
 	for _, format := range []string{"json", "csv", "table", "markdown"} {

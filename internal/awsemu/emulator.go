@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	// with the CloudTrail record of every call the emulator handled
 	// (successful or failed, including throttled ones). nil discards records.
 	OnCloudTrail func(ev CloudTrailEvent)
+	// Latency delays every answer (see SetLatency).
+	Latency time.Duration
 }
 
 // CloudTrailEvent is one CloudTrail record, with the fields a trail writer
@@ -63,6 +66,7 @@ type Emulator struct {
 	newID      func() string                      // UUIDs; tests replace it for reproducible goldens
 
 	throttle *throttle
+	latency  atomic.Int64 // nanoseconds; see SetLatency
 }
 
 // scopeKey is the account and region everything in Athena is scoped to.
@@ -83,6 +87,7 @@ func New(opts Options) *Emulator {
 		newID:      randomUUID,
 		throttle:   newThrottle(),
 	}
+	e.latency.Store(int64(opts.Latency))
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -223,6 +228,7 @@ const maxBody = 4 << 20
 
 // ServeHTTP handles one AWS API call.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w = e.delayed(w, r)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
 		writeJSONError(w, "", &apiError{Code: "SerializationException", Message: "request body could not be read", Status: http.StatusBadRequest})

@@ -35,7 +35,7 @@ const DefaultUSDPerDPUHour = 0.30
 const (
 	DefaultEnrichRate        = 20.0 // BatchGetQueryExecution calls/s per account-region
 	DefaultEnrichBurst       = 40
-	DefaultEnrichConcurrency = 4
+	DefaultEnrichConcurrency = 16
 	DefaultMaxRecordMB       = 32
 )
 
@@ -104,14 +104,19 @@ type Account struct {
 	Name string `yaml:"name"`
 }
 
-// Enrich tunes the BatchGetQueryExecution client.
+// Enrich tunes the BatchGetQueryExecution client (enrich.Options).
 type Enrich struct {
 	// Rate is calls per second per account-region (default 20).
 	Rate float64 `yaml:"rate"`
 	// Burst is the token bucket size (default 40).
 	Burst int `yaml:"burst"`
-	// Concurrency is how many account-regions are asked at once (default 4).
+	// Concurrency is how many account-regions are asked at once (default
+	// 16); each has its own quota.
 	Concurrency int `yaml:"concurrency"`
+	// InFlight is how many calls to one account-region may be in flight
+	// at once (default: enough to hide a half-second round trip at rate,
+	// rate/2 and at least 4); the rate limit still paces when each starts.
+	InFlight int `yaml:"in_flight"`
 }
 
 // Collect tunes reading trail files.
@@ -196,6 +201,7 @@ type presence struct {
 		Rate        *float64 `yaml:"rate"`
 		Burst       *float64 `yaml:"burst"`
 		Concurrency *float64 `yaml:"concurrency"`
+		InFlight    *float64 `yaml:"in_flight"`
 	} `yaml:"enrich"`
 	Collect struct {
 		Workers     *float64 `yaml:"workers"`
@@ -216,6 +222,7 @@ func (p presence) wholeNumbers() []error {
 	}
 	check("enrich.burst", p.Enrich.Burst)
 	check("enrich.concurrency", p.Enrich.Concurrency)
+	check("enrich.in_flight", p.Enrich.InFlight)
 	check("collect.workers", p.Collect.Workers)
 	check("collect.max_record_mb", p.Collect.MaxRecordMB)
 	for i, b := range p.Budgets {
@@ -233,6 +240,7 @@ const (
 	minEnrichRate, maxEnrichRate = 0.5, 1000 // BatchGetQueryExecution calls/s per account-region
 	maxEnrichBurst               = 1000
 	maxEnrichConcurrency         = 256
+	maxEnrichInFlight            = 64
 	MaxCollectWorkers            = 1024 // also bounds collect --workers
 	maxRecordMB                  = 1024
 	maxBudgetThreshold           = 100 // a fraction of the limit; 100 = 10,000 %
@@ -324,6 +332,9 @@ func (c *Config) Validate() error {
 	}
 	intRange("enrich.burst", c.Enrich.Burst, 1, maxEnrichBurst, DefaultEnrichBurst, c.given.Enrich.Burst != nil)
 	intRange("enrich.concurrency", c.Enrich.Concurrency, 1, maxEnrichConcurrency, DefaultEnrichConcurrency, c.given.Enrich.Concurrency != nil)
+	if v := c.Enrich.InFlight; (v != 0 || c.given.Enrich.InFlight != nil) && (v < 1 || v > maxEnrichInFlight) {
+		bad("enrich.in_flight: %d is out of range: want 1 to %d (default: enough calls to hide a half-second round trip at the rate)", v, maxEnrichInFlight)
+	}
 	if w := c.Collect.Workers; w < 0 || w > MaxCollectWorkers {
 		bad("collect.workers: %d is out of range: want 0 (one per CPU) to %d", w, MaxCollectWorkers)
 	}

@@ -95,6 +95,10 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"threshold zero", "budgets: [{limit_usd: 5, thresholds: [0]}]", "budgets[0].thresholds[0]: 0 is out of range"},
 		{"threshold negative", "budgets: [{limit_usd: 5, thresholds: [-0.5]}]", "budgets[0].thresholds[0]: -0.5 is out of range"},
 		{"threshold huge", "budgets: [{limit_usd: 5, thresholds: [1000]}]", "budgets[0].thresholds[0]: 1000 is out of range"},
+		{"in flight explicit 0", "enrich: {in_flight: 0}", "enrich.in_flight: 0 is out of range: want 1 to 64"},
+		{"in flight negative", "enrich: {in_flight: -1}", "enrich.in_flight: -1 is out of range"},
+		{"in flight huge", "enrich: {in_flight: 1000}", "enrich.in_flight: 1000 is out of range"},
+		{"in flight with a fraction", "enrich: {in_flight: 2.5}", "enrich.in_flight: 2.5 is not a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

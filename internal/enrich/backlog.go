@@ -2,8 +2,9 @@ package enrich
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/athenawatch/athenawatch/internal/store"
@@ -11,7 +12,8 @@ import (
 
 // Backlog is the part of the store enrichment reads and writes.
 type Backlog interface {
-	PendingQueries(ctx context.Context, since time.Time, afterRegion, afterQueryID string, limit int) ([]store.Query, error)
+	PendingCounts(ctx context.Context, since time.Time) ([]store.PendingCount, error)
+	PendingQueries(ctx context.Context, since time.Time, account, region, afterQueryID string, limit int) ([]store.Query, error)
 	UpdateQueries(ctx context.Context, qs []store.Query) error
 }
 
@@ -21,102 +23,114 @@ type Deriver interface {
 	Query(q *store.Query)
 }
 
-// backlogPage bounds how many pending queries are held in memory at once.
-const backlogPage = 5000
+// backlogPage is how many pending queries of one account-region are read at
+// a time; with the ids already queued it bounds what a run holds in memory.
+const backlogPage = 1000
 
-// EnrichBacklog asks Athena about every pending query in b, a page at a
-// time, and writes each answer back as it arrives: final statistics, no_stats
-// for ids Athena does not know, or a new attempt count for queries still
-// queued or running (asked again on the next run). An account-region that
-// fails leaves its queries pending and is reported in the returned error; the
-// rest are still enriched.
+// EnrichBacklog asks Athena about every pending query in b and writes each
+// answer back as it arrives: final statistics, no_stats for ids Athena does
+// not know, or a new attempt count for queries still queued or running
+// (asked again on the next run). Every account-region is read from the
+// store a page at a time and asked at its own pace, Options.Concurrency
+// account-regions at once; answers are written by one writer, many to a
+// transaction. An account-region that fails leaves its queries pending and
+// is reported in the returned error; the rest are still enriched.
 //
-// reachable says whether an account can be read at all (it is the caller's
-// own, or config names a role to assume in it); nil means every account.
-// Queries of other accounts are not asked: with the wrong credentials Athena
-// would call them unknown, and they would be marked no_stats for good. They
-// stay pending, counted in Summary.Unreachable, until the configuration
-// gives a way in.
+// Only the accounts Access finds reachable are asked: the base credentials'
+// own account and those in Options.Accounts. Queries of other accounts stay
+// pending, counted in Summary.Unreachable and named in a warning, until the
+// configuration gives a way in. When there are no usable credentials, or
+// STS cannot say whose they are and the configuration names none of the
+// pending queries' accounts, nothing is asked and the error is an
+// *AccessError.
 //
 // Only queries whose CloudTrail event time is at or after since are asked
 // (zero since: all).
-func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, since time.Time, reachable func(account string) bool) (Summary, error) {
-	var total Summary
-	unreachable := map[string]int{}
-	var errs []error
-	var afterRegion, afterID string
-	for {
-		page, err := b.PendingQueries(ctx, since, afterRegion, afterID, backlogPage)
-		if err != nil {
-			return total, err
+func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, since time.Time) (Summary, error) {
+	counts, err := b.PendingCounts(ctx, since)
+	if err != nil || len(counts) == 0 {
+		return Summary{}, err
+	}
+	// While STS says whose the credentials are, the first account-regions
+	// read their first page.
+	accessc := make(chan Access, 1)
+	go func() { accessc <- e.Access(ctx) }()
+	feedCtx, stopFeeds := context.WithCancel(ctx)
+	defer stopFeeds()
+	set := &pendingSet{queries: map[Ref]*store.Query{}}
+	feeds := make([]*storeFeed, len(counts))
+	for i, c := range counts {
+		k := groupKey{Account: c.Account, Region: c.Region}
+		feeds[i] = &storeFeed{b: b, since: since, key: k, total: c.Queries, set: set}
+		if i < e.opts.Concurrency {
+			feeds[i].start(feedCtx)
 		}
-		if len(page) == 0 {
-			break
-		}
-		last := page[len(page)-1]
-		afterRegion, afterID = last.Region, last.QueryID
+	}
+	access := <-accessc
+	if ctx.Err() != nil {
+		return Summary{}, ctx.Err()
+	}
 
-		byRef := make(map[Ref]*store.Query, len(page))
-		refs := make([]Ref, 0, len(page))
-		for i := range page {
-			if reachable != nil && !reachable(page[i].OwnerAccount) {
-				unreachable[page[i].OwnerAccount]++
-				total.Unreachable++
+	var sum Summary
+	pending := 0
+	unreachable := map[string]int{}
+	var groups []*groupWork
+	for i, c := range counts {
+		pending += c.Queries
+		if !access.Reachable(c.Account) {
+			unreachable[c.Account] += c.Queries
+			sum.Unreachable += c.Queries
+			continue
+		}
+		groups = append(groups, &groupWork{key: feeds[i].key, feed: feeds[i]})
+	}
+	if len(groups) == 0 && access.Err != nil {
+		return sum, &AccessError{Pending: pending, Err: access.Err}
+	}
+	e.warnUnreachable(access, unreachable)
+
+	notFinal := 0
+	runSum, err := e.run(ctx, groups, func(ctx context.Context, results []Result) error {
+		now := time.Now().UTC()
+		updated := make([]store.Query, 0, len(results))
+		for i := range results {
+			q := set.take(results[i].Ref)
+			if q == nil {
 				continue
 			}
-			ref := Ref{Account: page[i].OwnerAccount, Region: page[i].Region, QueryID: page[i].QueryID}
-			byRef[ref] = &page[i]
-			refs = append(refs, ref)
-		}
-		notFinal := 0
-		sum, err := e.Enrich(ctx, refs, func(ctx context.Context, results []Result) error {
-			now := time.Now().UTC()
-			updated := make([]store.Query, 0, len(results))
-			for i := range results {
-				q, ok := byRef[results[i].Ref]
-				if !ok {
-					continue
-				}
-				if results[i].Known && !results[i].Final() {
-					notFinal++
-				}
-				apply(q, &results[i], now)
-				d.Query(q)
-				updated = append(updated, *q)
+			if results[i].Known && !results[i].Unusable && !results[i].Final() {
+				notFinal++
 			}
-			// The store write must complete even when the run is being
-			// cancelled: Athena's answer is already in hand.
-			return b.UpdateQueries(context.WithoutCancel(ctx), updated)
-		})
-		sum.NotFinal = notFinal
-		total.add(sum)
-		if err != nil {
-			var ge *GroupError
-			if !errors.As(err, &ge) {
-				return total, err
-			}
-			errs = append(errs, err)
+			apply(q, &results[i], now)
+			d.Query(q)
+			updated = append(updated, *q)
 		}
-		if ctx.Err() != nil {
-			return total, ctx.Err()
-		}
-	}
-	for account, n := range unreachable {
-		e.log.Warn("queries of an account athenawatch cannot read stay pending: give it accounts.<id>.role_arn in the configuration",
-			slog.String("account", account), slog.Int("queries", n))
-	}
-	return total, errors.Join(errs...)
+		// The store write must complete even when the run is being
+		// cancelled: Athena's answer is already in hand.
+		return b.UpdateQueries(context.WithoutCancel(ctx), updated)
+	})
+	runSum.NotFinal = notFinal
+	runSum.Unreachable = sum.Unreachable
+	return runSum, err
 }
 
-func (s *Summary) add(o Summary) {
-	s.Asked += o.Asked
-	s.Known += o.Known
-	s.NotFound += o.NotFound
-	s.Failed += o.Failed
-	s.Calls += o.Calls
-	s.Throttled += o.Throttled
-	s.NotFinal += o.NotFinal
-	s.Unreachable += o.Unreachable
+// warnUnreachable names the accounts whose queries stay pending and why.
+func (e *Enricher) warnUnreachable(access Access, unreachable map[string]int) {
+	accounts := make([]string, 0, len(unreachable))
+	for a := range unreachable {
+		accounts = append(accounts, a)
+	}
+	sort.Strings(accounts)
+	for _, account := range accounts {
+		n := unreachable[account]
+		if access.Err != nil {
+			e.log.Warn("cannot tell which account the AWS credentials belong to; queries of accounts not listed under accounts: in the configuration stay pending",
+				slog.String("account", account), slog.Int("queries", n), slog.String("error", access.Err.Error()))
+			continue
+		}
+		e.log.Warn("queries of an account athenawatch cannot read stay pending: give it accounts.<id>.role_arn in the configuration",
+			slog.String("account", account), slog.Int("queries", n), slog.String("credentials_account", access.Home))
+	}
 }
 
 // apply copies Athena's answer into the stored query.
@@ -127,35 +141,119 @@ func apply(q *store.Query, r *Result, now time.Time) {
 		q.StatsStatus = store.StatusNoStats
 		return
 	}
-	q.Stats = store.Stats{
-		State:                  r.State,
-		StateChangeReason:      r.StateChangeReason,
-		StatementType:          r.StatementType,
-		SubstatementType:       r.SubstatementType,
-		Database:               r.Database,
-		Catalog:                r.Catalog,
-		Workgroup:              r.WorkGroup,
-		QueryText:              r.Query,
-		DataScannedBytes:       r.DataScannedBytes,
-		EngineMs:               r.EngineExecutionMs,
-		TotalMs:                r.TotalExecutionMs,
-		QueueMs:                r.QueueMs,
-		PlanningMs:             r.PlanningMs,
-		ServicePreprocessingMs: r.ServicePreProcessingMs,
-		ServiceProcessingMs:    r.ServiceProcessingMs,
-		SubmittedAt:            r.SubmittedAt,
-		CompletedAt:            r.CompletedAt,
-		ReusedResult:           r.ReusedPreviousResult,
-		ErrorCategory:          r.ErrorCategory,
-		ErrorType:              r.ErrorType,
-		ErrorMessage:           r.ErrorMessage,
-		OutputLocation:         r.OutputLocation,
-		EngineVersion:          r.EngineVersion,
-		DPUCount:               r.DPUCount,
-	}
+	q.Stats = r.Stats
 	if r.Final() {
 		q.StatsStatus = store.StatusFinal
 	} else {
 		q.StatsStatus = store.StatusPending
 	}
+}
+
+// pendingSet holds the stored queries a run has read and not yet written
+// back, for the sink to update.
+type pendingSet struct {
+	mu      sync.Mutex
+	queries map[Ref]*store.Query
+}
+
+func (s *pendingSet) add(qs []store.Query) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range qs {
+		q := &qs[i]
+		s.queries[Ref{Account: q.OwnerAccount, Region: q.Region, QueryID: q.QueryID}] = q
+	}
+}
+
+// take returns and forgets the query of ref; nil when it is not held.
+func (s *pendingSet) take(ref Ref) *store.Query {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queries[ref]
+	delete(s.queries, ref)
+	return q
+}
+
+// storeFeed pages through one account-region's pending queries. A
+// goroutine reads one page ahead of the coordinator, so that reading the
+// store never holds up the calls; the first page is small, so the first
+// calls go out early.
+type storeFeed struct {
+	b     Backlog
+	since time.Time
+	key   groupKey
+	set   *pendingSet
+	total int // pending when the run began
+
+	pages    chan []string // closed when the account-region has no more
+	err      error         // why pages was closed early; read after it is closed
+	returned int           // ids next returned
+	done     bool
+}
+
+func (f *storeFeed) next(ctx context.Context) ([]string, error) {
+	if f.done {
+		return nil, nil
+	}
+	f.start(ctx)
+	select {
+	case ids, ok := <-f.pages:
+		if !ok {
+			f.done = true
+			return nil, f.err
+		}
+		f.returned += len(ids)
+		return ids, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// start begins reading ahead, once; ctx ends the reading.
+func (f *storeFeed) start(ctx context.Context) {
+	if f.pages == nil {
+		f.pages = make(chan []string, 1)
+		go f.read(ctx)
+	}
+}
+
+// firstPage is the size of the first page read for an account-region:
+// enough for the calls that go out before the next page is in.
+const firstPage = 200
+
+func (f *storeFeed) read(ctx context.Context) {
+	defer close(f.pages)
+	after, limit := "", firstPage
+	for {
+		page, err := f.b.PendingQueries(ctx, f.since, f.key.Account, f.key.Region, after, limit)
+		if err != nil {
+			f.err = err
+			return
+		}
+		if len(page) == 0 {
+			return
+		}
+		after = page[len(page)-1].QueryID
+		f.set.add(page)
+		ids := make([]string, len(page))
+		for i := range page {
+			ids[i] = page[i].QueryID
+		}
+		select {
+		case f.pages <- ids:
+		case <-ctx.Done():
+			return
+		}
+		if len(page) < limit {
+			return
+		}
+		limit = backlogPage
+	}
+}
+
+func (f *storeFeed) remaining() int {
+	if f.done {
+		return 0
+	}
+	return max(f.total-f.returned, 0)
 }

@@ -1,17 +1,23 @@
 package enrich
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	awshttp "github.com/aws/smithy-go/transport/http"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // groupKey is one account-region: the unit that has its own Athena client,
@@ -31,6 +37,10 @@ type target struct {
 // CloudTrail, so its own calls are easy to tell apart.
 const roleSessionName = "athenawatch"
 
+// maxConnectTimeout bounds connecting (TCP and TLS) to an AWS endpoint
+// when the attempt timeout is longer.
+const maxConnectTimeout = 10 * time.Second
+
 // target returns the client and limiter of an account-region, building them
 // on first use. Clients and limiters live as long as the Enricher so that a
 // limiter that learnt the account's quota keeps it across runs.
@@ -44,7 +54,7 @@ func (e *Enricher) target(k groupKey) *target {
 	client := athena.NewFromConfig(e.cfg, func(o *athena.Options) {
 		o.Region = k.Region
 		o.Credentials = creds
-		o.Retryer = newRetryer()
+		o.Retryer = newAthenaRetryer()
 	})
 	t := &target{client: client, limiter: newAdaptiveLimiter(e.opts.Rate, e.opts.Burst)}
 	e.targets[k] = t
@@ -56,27 +66,118 @@ func (e *Enricher) target(k groupKey) *target {
 // account is shared by all its regions, so a role is assumed once per
 // session lifetime, not once per region. Must be called with e.mu held.
 func (e *Enricher) credentials(k groupKey) aws.CredentialsProvider {
-	roleARN, ok := e.opts.Roles[k.Account]
-	if !ok || roleARN == "" {
+	roleARN := e.opts.Accounts[k.Account]
+	if roleARN == "" {
 		return e.cfg.Credentials
 	}
 	if c, ok := e.roleCreds[k.Account]; ok {
 		return c
 	}
-	stsCfg := e.cfg.Copy()
-	if stsCfg.Region == "" {
-		// STS needs a region; without a configured one the query's region
-		// (a regional STS endpoint) does as well as any.
-		stsCfg.Region = k.Region
-	}
-	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(stsCfg), roleARN,
+	// STS needs a region; without a configured one the query's region (a
+	// regional STS endpoint) does as well as any.
+	provider := stscreds.NewAssumeRoleProvider(e.stsClient(k.Region), roleARN,
 		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = roleSessionName })
 	c := aws.NewCredentialsCache(provider)
 	e.roleCreds[k.Account] = c
 	return c
 }
 
-// newRetryer returns the SDK retryer for Athena clients.
+// stsClient returns an STS client for the base credentials, in the
+// configured region or else in fallbackRegion. Its calls have the same
+// per-attempt timeout as Athena's (e.cfg carries it).
+func (e *Enricher) stsClient(fallbackRegion string) *sts.Client {
+	return sts.NewFromConfig(e.cfg, func(o *sts.Options) {
+		if o.Region == "" {
+			o.Region = fallbackRegion
+		}
+		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
+			o.Retryables = append([]retry.IsErrorRetryable{retryAttemptTimeouts}, o.Retryables...)
+		})
+	})
+}
+
+// withTimeouts returns cfg with a deadline on every attempt of every call
+// made by clients built from it, and, when the HTTP client is the SDK's own
+// (or none), with bounds on connecting and on waiting for response headers:
+// an endpoint that accepts a connection and never answers must not hang a
+// run. A caller's own HTTP client keeps its settings; the per-attempt
+// deadline still bounds every call made through it.
+func withTimeouts(cfg aws.Config, timeout time.Duration, idleConns int) aws.Config {
+	cfg = cfg.Copy()
+	cfg.APIOptions = append(cfg.APIOptions[:len(cfg.APIOptions):len(cfg.APIOptions)], func(s *middleware.Stack) error {
+		m := attemptTimeout{timeout: timeout}
+		if err := s.Finalize.Insert(m, "Retry", middleware.After); err != nil {
+			// A stack without the SDK's retry middleware: bound the
+			// whole call instead.
+			return s.Finalize.Add(m, middleware.Before)
+		}
+		return nil
+	})
+	var b *awshttp.BuildableClient
+	switch c := cfg.HTTPClient.(type) {
+	case nil:
+		b = awshttp.NewBuildableClient()
+	case *awshttp.BuildableClient:
+		b = c
+	default:
+		return cfg
+	}
+	connect := min(timeout, maxConnectTimeout)
+	cfg.HTTPClient = b.
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = connect }).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSHandshakeTimeout = connect
+			tr.ResponseHeaderTimeout = timeout
+			// Overlapping calls to one endpoint reuse their connections
+			// rather than open one per call.
+			tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, idleConns)
+		})
+	return cfg
+}
+
+// attemptTimeout is a Finalize middleware, after the retry middleware, that
+// gives each attempt of a call its own deadline.
+type attemptTimeout struct{ timeout time.Duration }
+
+func (attemptTimeout) ID() string { return "athenawatch.AttemptTimeout" }
+
+func (m attemptTimeout) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
+	middleware.FinalizeOutput, middleware.Metadata, error,
+) {
+	actx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	out, md, err := next.HandleFinalize(actx, in)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		err = &AttemptTimeoutError{Timeout: m.timeout, Err: err}
+	}
+	return out, md, err
+}
+
+// AttemptTimeoutError is an AWS call attempt that got no complete answer
+// within Options.Timeout. The SDK retries it like a dropped connection.
+type AttemptTimeoutError struct {
+	Timeout time.Duration
+	Err     error
+}
+
+func (e *AttemptTimeoutError) Error() string {
+	return fmt.Sprintf("no answer within %v: %v", e.Timeout, e.Err)
+}
+
+func (e *AttemptTimeoutError) Unwrap() error { return e.Err }
+
+// retryAttemptTimeouts makes a timed-out attempt retryable. It must come
+// before the SDK's own checks, which take the attempt's expired context for
+// a cancelled call and would not retry it.
+var retryAttemptTimeouts = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	var te *AttemptTimeoutError
+	if errors.As(err, &te) {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
+})
+
+// newAthenaRetryer returns the SDK retryer for Athena clients.
 //
 // Throttles are retried by Enrich itself, not by the SDK: Enrich's retry
 // loop has to see every throttle to slow the adaptive limiter down, and the
@@ -84,14 +185,15 @@ func (e *Enricher) credentials(k groupKey) aws.CredentialsProvider {
 // quota would start failing requests outright after a burst of throttles).
 // So throttle errors are marked not retryable here. The SDK still retries
 // what its standard retryer retries besides throttles (HTTP 5xx, connection
-// resets, timeouts) up to 3 attempts, which is safe because
+// resets, timed-out attempts) up to 3 attempts, which is safe because
 // BatchGetQueryExecution only reads. Its client-side retry quota is off
 // (ratelimit.None): the adaptive limiter is the one place that paces calls.
-func newRetryer() aws.Retryer {
+func newAthenaRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = 3
 		o.RateLimiter = ratelimit.None
 		o.Retryables = append([]retry.IsErrorRetryable{
+			retryAttemptTimeouts,
 			retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
 				if isThrottle(err) {
 					return aws.FalseTernary
@@ -118,6 +220,6 @@ func isThrottle(err error) bool {
 	if errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()] {
 		return true
 	}
-	var respErr *awshttp.ResponseError
+	var respErr *smithyhttp.ResponseError
 	return errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusTooManyRequests
 }

@@ -125,8 +125,8 @@ func TestEmulatorQuotaAcceptance(t *testing.T) {
 	}
 	for ref, r := range got.m {
 		x := truth[ref.QueryID]
-		if !r.Final() || r.State != x.Outcome.State || r.DataScannedBytes != x.Outcome.DataScannedBytes ||
-			r.Query != x.Request.QueryString || r.Database != "analytics" || r.WorkGroup != "primary" {
+		if st := r.Stats; !r.Final() || st.State != x.Outcome.State || st.DataScannedBytes != x.Outcome.DataScannedBytes ||
+			st.QueryText != x.Request.QueryString || st.Database != "analytics" || st.Workgroup != "primary" {
 			t.Fatalf("result for %s = %+v; emulator ground truth %+v", ref.QueryID, r, x)
 		}
 	}
@@ -156,7 +156,7 @@ func TestEmulatorAssumeRole(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := &resultSet{m: map[enrich.Ref]enrich.Result{}}
-			sum, err := enrich.New(home, enrich.Options{Roles: tt.roles}).Enrich(context.Background(), refs, got.sink)
+			sum, err := enrich.New(home, enrich.Options{Accounts: tt.roles}).Enrich(context.Background(), refs, got.sink)
 			if err != nil {
 				t.Fatal(err)
 			}

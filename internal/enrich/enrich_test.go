@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/athenawatch/athenawatch/internal/store"
 )
 
 // collector is a sink that keeps what it is given and checks it is never
@@ -21,7 +23,10 @@ type collector struct {
 	calls   int
 	results map[Ref]Result
 	failAt  int // when > 0, the failAt-th call returns errSink
-	t       *testing.T
+	// when cancelAt > 0, the cancelAt-th call calls cancel (and succeeds)
+	cancelAt int
+	cancel   func()
+	t        *testing.T
 }
 
 var errSink = errors.New("sink: disk full")
@@ -45,6 +50,9 @@ func (c *collector) sink(_ context.Context, results []Result) error {
 	c.calls++
 	if c.failAt > 0 && c.calls == c.failAt {
 		return errSink
+	}
+	if c.cancelAt > 0 && c.calls == c.cancelAt {
+		c.cancel()
 	}
 	for _, r := range results {
 		if _, dup := c.results[r.Ref]; dup {
@@ -113,12 +121,15 @@ func TestEnrichBatches(t *testing.T) {
 	got := c.results[Ref{Account: baseAccount, Region: "us-east-1", QueryID: "q-0007"}]
 	wantResult := Result{
 		Ref:   Ref{Account: baseAccount, Region: "us-east-1", QueryID: "q-0007"},
-		Known: true, State: "SUCCEEDED", StatementType: "DML", SubstatementType: "SELECT",
-		Database: "sales", Catalog: "awsdatacatalog", WorkGroup: "primary", Query: "SELECT q-0007",
-		EngineVersion: "Athena engine version 3", DataScannedBytes: 1007, EngineExecutionMs: 3000,
-		TotalExecutionMs: 3150, QueueMs: 100, PlanningMs: 40, ServicePreProcessingMs: 20,
-		ServiceProcessingMs: 30, SubmittedAt: submitted, CompletedAt: completed,
-		OutputLocation: "s3://results/q-0007.csv",
+		Known: true,
+		Stats: store.Stats{
+			State: "SUCCEEDED", StatementType: "DML", SubstatementType: "SELECT",
+			Database: "sales", Catalog: "awsdatacatalog", Workgroup: "primary", QueryText: "SELECT q-0007",
+			EngineVersion: "Athena engine version 3", DataScannedBytes: 1007, EngineMs: 3000,
+			TotalMs: 3150, QueueMs: 100, PlanningMs: 40, ServicePreprocessingMs: 20,
+			ServiceProcessingMs: 30, SubmittedAt: submitted, CompletedAt: completed,
+			OutputLocation: "s3://results/q-0007.csv",
+		},
 	}
 	if got != wantResult {
 		t.Errorf("result\n got %+v\nwant %+v", got, wantResult)
@@ -138,8 +149,8 @@ func TestEnrichFailedQueryFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.results[Ref{Account: baseAccount, Region: "eu-west-1", QueryID: "bad"}]
-	if r.State != "FAILED" || r.ErrorCategory != 2 || r.ErrorType != 1301 || r.ErrorMessage != "TABLE_NOT_FOUND" ||
-		!strings.HasPrefix(r.StateChangeReason, "TABLE_NOT_FOUND") {
+	if st := r.Stats; st.State != "FAILED" || st.ErrorCategory != 2 || st.ErrorType != 1301 || st.ErrorMessage != "TABLE_NOT_FOUND" ||
+		!strings.HasPrefix(st.StateChangeReason, "TABLE_NOT_FOUND") {
 		t.Errorf("failed query result = %+v", r)
 	}
 }
@@ -165,7 +176,7 @@ func TestEnrichGroupsByAccountAndRegion(t *testing.T) {
 		Ref{Account: baseAccount, Region: "us-east-1", QueryID: "shared-id"})
 
 	c := newCollector(t)
-	e := fastEnricher(f, Options{Roles: map[string]string{other: role}, Concurrency: 3})
+	e := fastEnricher(f, Options{Accounts: map[string]string{other: role}, Concurrency: 3})
 	sum, err := e.Enrich(context.Background(), refs, c.sink)
 	if err != nil {
 		t.Fatal(err)
@@ -187,8 +198,8 @@ func TestEnrichGroupsByAccountAndRegion(t *testing.T) {
 			}
 		}
 	}
-	if got := c.results[Ref{Account: baseAccount, Region: "eu-west-1", QueryID: "shared-id"}]; got.State != "RUNNING" || got.Final() {
-		t.Errorf("eu-west-1 shared-id = %s final=%v, want RUNNING not final", got.State, got.Final())
+	if got := c.results[Ref{Account: baseAccount, Region: "eu-west-1", QueryID: "shared-id"}]; got.Stats.State != "RUNNING" || got.Final() {
+		t.Errorf("eu-west-1 shared-id = %s final=%v, want RUNNING not final", got.Stats.State, got.Final())
 	}
 	f.mu.Lock()
 	assumed := append([]string(nil), f.assumed...)
@@ -336,7 +347,7 @@ func TestEnrichGroupErrorDoesNotStopOthers(t *testing.T) {
 	refs = append(refs, addQueries(f, other, "eu-west-1", "denied", 80)...)
 
 	c := newCollector(t)
-	sum, err := fastEnricher(f, Options{Roles: map[string]string{other: role}}).Enrich(context.Background(), refs, c.sink)
+	sum, err := fastEnricher(f, Options{Accounts: map[string]string{other: role}}).Enrich(context.Background(), refs, c.sink)
 	var ge *GroupError
 	if !errors.As(err, &ge) {
 		t.Fatalf("err = %v, want a *GroupError", err)
@@ -356,25 +367,36 @@ func TestEnrichIsolatesRejectedIDs(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
+		n, poison int // ids, index of the one Athena refuses
 		rejectAll bool
+		// loneFirst holds Athena's answers until the poison id alone was
+		// refused, before any call of the account-region went through.
+		loneFirst bool
 		wantKnown int
 		wantNF    int
 		wantErr   bool
 	}{
 		// One id that Athena's checks refuse is found by halving its batch
 		// and marked unknown; the other 59 are answered.
-		{name: "one poison id", wantKnown: 59, wantNF: 1},
+		{name: "one poison id", n: 60, poison: 42, wantKnown: 59, wantNF: 1},
+		// The poison id alone is refused while the other half of its batch
+		// is still in flight: it is marked unknown once that half is
+		// answered.
+		{name: "poison id refused before any answer", n: 2, poison: 0, loneFirst: true, wantKnown: 1, wantNF: 1},
 		// When Athena refuses every call, no id is marked unknown: the
 		// account-region fails for this run and all ids stay pending.
-		{name: "every call refused", rejectAll: true, wantErr: true},
+		{name: "every call refused", n: 60, poison: 42, rejectAll: true, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeAWS(t)
-			refs := addQueries(f, baseAccount, "us-east-1", "q", 60)
-			f.poison["q-0042"] = true
+			refs := addQueries(f, baseAccount, "us-east-1", "q", tt.n)
+			f.poison[refs[tt.poison].QueryID] = true
 			f.rejectAll = tt.rejectAll
+			if tt.loneFirst {
+				f.loneRejected = make(chan struct{})
+			}
 			c := newCollector(t)
 			sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
 			if (err != nil) != tt.wantErr {
@@ -384,38 +406,63 @@ func TestEnrichIsolatesRejectedIDs(t *testing.T) {
 				t.Errorf("summary = %+v, want %d known, %d not found", sum, tt.wantKnown, tt.wantNF)
 			}
 			if tt.wantNF == 1 {
-				if r, ok := c.results[refs[42]]; !ok || r.Known {
+				if r, ok := c.results[refs[tt.poison]]; !ok || r.Known {
 					t.Errorf("poison id result = %+v, %v; want Known false", r, ok)
 				}
 			}
-			if tt.wantErr && sum.Failed != 60 {
-				t.Errorf("failed = %d, want all 60 pending", sum.Failed)
+			if tt.wantErr && sum.Failed != tt.n {
+				t.Errorf("failed = %d, want all %d pending", sum.Failed, tt.n)
 			}
 		})
 	}
 }
 
+// TestEnrichSinkErrorStopsRun is the regression test of a sink handed a
+// batch after it failed (or after the run was cancelled): a batch already
+// waiting for the sink was still delivered. Athena answers far faster than
+// the run may go on, so results are always waiting when the sink stops.
 func TestEnrichSinkErrorStopsRun(t *testing.T) {
 	t.Parallel()
-	f := newFakeAWS(t)
-	var refs []Ref
-	for _, region := range []string{"us-east-1", "eu-west-1", "us-west-2", "ap-south-1"} {
-		refs = append(refs, addQueries(f, baseAccount, region, region, 500)...)
+	tests := []struct {
+		name    string
+		cancel  bool // the run is cancelled during the second sink call, which succeeds
+		wantErr error
+	}{
+		{name: "sink error", wantErr: errSink},
+		{name: "cancelled", cancel: true, wantErr: context.Canceled},
 	}
-	c := newCollector(t)
-	c.failAt = 2
-	_, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
-	if !errors.Is(err, errSink) {
-		t.Fatalf("err = %v, want the sink's error", err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls != 2 {
-		t.Errorf("sink called %d times, want 2 (nothing after its error)", c.calls)
-	}
-	calls, _ := f.snapshot()
-	if len(calls) >= 40 {
-		t.Errorf("%d calls: the run went on after the sink failed", len(calls))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAWS(t)
+			var refs []Ref
+			for _, region := range []string{"us-east-1", "eu-west-1", "us-west-2", "ap-south-1"} {
+				refs = append(refs, addQueries(f, baseAccount, region, region, 1000)...)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := newCollector(t)
+			if tt.cancel {
+				c.cancelAt, c.cancel = 2, cancel
+			} else {
+				c.failAt = 2
+			}
+			// A small burst keeps the calls made before the stop well
+			// below the 80 the whole run needs.
+			_, err := fastEnricher(f, Options{Burst: 5}).Enrich(ctx, refs, c.sink)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.calls != 2 {
+				t.Errorf("sink called %d times, want 2 (nothing after it failed or the run was cancelled)", c.calls)
+			}
+			calls, _ := f.snapshot()
+			if len(calls) >= 80 {
+				t.Errorf("%d calls: the run went on after it stopped", len(calls))
+			}
+		})
 	}
 }
 
@@ -453,7 +500,7 @@ func TestResultFinal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.state, func(t *testing.T) {
 			t.Parallel()
-			r := Result{State: tt.state}
+			r := Result{Known: true, Stats: store.Stats{State: tt.state}}
 			if got := r.Final(); got != tt.want {
 				t.Errorf("Final() = %v, want %v", got, tt.want)
 			}
@@ -492,29 +539,39 @@ func TestValidID(t *testing.T) {
 func TestAdaptiveLimiter(t *testing.T) {
 	t.Parallel()
 	a := newAdaptiveLimiter(20, 40)
+	a.Returned(time.Time{}, time.Now())
+	current := func() ticket {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return ticket(a.epoch)
+	}
+	// stale is the ticket of a call started before any throttle, still in
+	// flight while the others come back.
+	stale := current()
 	steps := []struct {
 		name      string
 		throttled bool
+		stale     bool // the answer is to a call started before the last slow-down
 		want      float64
 	}{
-		{"throttle halves", true, 10},
-		{"again", true, 5},
-		{"success climbs fast towards 0.9 of the last throttled rate", false, 6.25},
-		{"a quarter more a success", false, 7.8125},
-		{"fast climb stops at 0.9 of the ceiling", false, 9},
-		{"then probes slowly", false, 9.1},
-		{"throttle", true, 4.55},
-		{"throttle", true, 2.275},
-		{"throttle", true, 1.1375},
-		{"throttle", true, 0.56875},
-		{"floor", true, minRate},
-		{"floor holds", true, minRate},
+		{"throttle slows down", true, false, 14},
+		{"a call started before that throttle is throttled too: no second slow-down", true, true, 14},
+		{"nor does its success undo the slow-down", false, true, 14},
+		{"again", true, false, 9.8},
+		{"success climbs fast towards 0.9 of the last throttled rate", false, false, 12.25},
+		{"fast climb stops at 0.9 of the ceiling", false, false, 12.6},
+		{"then probes slowly", false, false, 12.7},
+		{"throttle", true, false, 8.89},
 	}
 	for _, s := range steps {
+		tk := current()
+		if s.stale {
+			tk = stale
+		}
 		if s.throttled {
-			a.Throttled()
+			a.Throttled(tk)
 		} else {
-			a.Succeeded()
+			a.Succeeded(tk)
 		}
 		if got := a.Rate(); math.Abs(got-s.want) > 1e-9 {
 			t.Fatalf("%s: rate = %v, want %v", s.name, got, s.want)
@@ -523,13 +580,67 @@ func TestAdaptiveLimiter(t *testing.T) {
 	if a.lim.Tokens() >= 1 {
 		t.Errorf("after a throttle %v tokens are left; want the bucket drained", a.lim.Tokens())
 	}
+	for range 20 {
+		a.Throttled(current())
+	}
+	if got := a.Rate(); got != minRate {
+		t.Errorf("after many throttles rate = %v, want the floor %v", got, minRate)
+	}
 	for range 1000 {
-		a.Succeeded()
+		a.Succeeded(current())
 	}
 	if got := a.Rate(); got != 20 {
 		t.Errorf("after recovery rate = %v, want 20", got)
 	}
 	if got := a.lim.Burst(); got != 40 {
 		t.Errorf("after recovery burst = %v, want 40", got)
+	}
+}
+
+// TestAdaptiveLimiterRefillsFromFirstAnswer: the bucket does not refill
+// until a call came back (Athena's bucket is full until our first call
+// reaches it); then it refills from the middle of that call's round trip,
+// and calls waiting for a token go at once.
+func TestAdaptiveLimiterRefillsFromFirstAnswer(t *testing.T) {
+	t.Parallel()
+	a := newAdaptiveLimiter(20, 2)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := a.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At 20 calls/s a token would come within 50 ms.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := a.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("third Wait before any answer: err = %v, want it to wait past the deadline", err)
+	}
+	waited := make(chan error)
+	go func() {
+		_, err := a.Wait(ctx)
+		waited <- err
+	}()
+	// A round trip of two seconds that began long ago: refilled from its
+	// middle, the bucket is full again, and the waiting call must go now
+	// rather than sleep out its reservation at the unstarted rate.
+	now := time.Now()
+	a.Returned(now.Add(-2*time.Second), now)
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	if !a.Started() {
+		t.Error("limiter not started after a call returned")
+	}
+}
+
+// TestAdaptiveLimiterHugeBurst is the regression test of a limiter that
+// spun: draining the bucket after a throttle took one step per saved token.
+func TestAdaptiveLimiterHugeBurst(t *testing.T) {
+	t.Parallel()
+	a := newAdaptiveLimiter(MaxRate, math.MaxInt32)
+	a.Throttled(0)
+	if a.lim.Tokens() >= 1 {
+		t.Errorf("after a throttle %v tokens are left; want the bucket drained", a.lim.Tokens())
 	}
 }

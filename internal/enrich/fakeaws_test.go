@@ -40,11 +40,16 @@ type fakeAWS struct {
 	// Athena's own input checks do; rejectAll does so for every call.
 	poison    map[string]bool
 	rejectAll bool
+	// loneRejected, when set, holds every answer that is not a rejection
+	// until a call of a single id has been rejected.
+	loneRejected     chan struct{}
+	loneRejectedOnce sync.Once
 	// bucket, when set, throttles calls like Athena's API quota does.
 	bucket *rate.Limiter
 	// block, when set, holds every Athena call until the request's context
-	// ends.
+	// ends; stuck does so for the calls of some regions.
 	block bool
+	stuck map[string]bool
 
 	calls     []fakeCall // successful BatchGetQueryExecution calls
 	throttled int
@@ -66,6 +71,8 @@ type fakeQuery struct {
 	EngineMs  int64
 	Submitted time.Time
 	Completed time.Time
+	// Edit, when set, changes the QueryExecution's JSON before it is sent.
+	Edit func(qe map[string]any)
 }
 
 const (
@@ -83,6 +90,7 @@ func newFakeAWS(t *testing.T) *fakeAWS {
 		transient: map[string]int{},
 		denied:    map[string]bool{},
 		poison:    map[string]bool{},
+		stuck:     map[string]bool{},
 		sentIDs:   map[string]bool{},
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -140,7 +148,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 	case service == "athena" && r.Header.Get("X-Amz-Target") == "AmazonAthena.BatchGetQueryExecution":
 		f.batchGet(w, r, key, region)
 	case service == "sts":
-		f.assumeRole(w, r)
+		f.sts(w, r, key)
 	default:
 		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "unsupported: "+r.Header.Get("X-Amz-Target"))
 	}
@@ -160,11 +168,26 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 	}
 
 	f.mu.Lock()
-	block := f.block
+	block := f.block || f.stuck[region]
 	f.mu.Unlock()
 	if block {
 		<-r.Context().Done()
 		return
+	}
+
+	f.mu.Lock()
+	gate := f.loneRejected
+	poisoned := f.rejectAll
+	for _, id := range in.QueryExecutionIds {
+		poisoned = poisoned || f.poison[id]
+	}
+	f.mu.Unlock()
+	if gate != nil && !poisoned {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
 	}
 
 	f.mu.Lock()
@@ -191,6 +214,9 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 	}
 	for _, id := range ids {
 		if f.rejectAll || f.poison[id] {
+			if len(ids) == 1 && f.loneRejected != nil {
+				f.loneRejectedOnce.Do(func() { close(f.loneRejected) })
+			}
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(map[string]string{
@@ -226,7 +252,11 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 				unprocessed{id, "INVALID_INPUT", fmt.Sprintf("QueryExecution %s was not found", id)})
 			continue
 		}
-		out.QueryExecutions = append(out.QueryExecutions, q.json(id))
+		qe := q.json(id)
+		if q.Edit != nil {
+			q.Edit(qe)
+		}
+		out.QueryExecutions = append(out.QueryExecutions, qe)
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
@@ -266,13 +296,35 @@ func (q fakeQuery) json(id string) map[string]any {
 	}
 }
 
-// assumeRole answers STS AssumeRole (awsQuery: a form in, XML out) with a
-// session key that the fake maps to the role's account.
-func (f *fakeAWS) assumeRole(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("Action") != "AssumeRole" {
+// sts answers STS AssumeRole and GetCallerIdentity (awsQuery: a form in,
+// XML out).
+func (f *fakeAWS) sts(w http.ResponseWriter, r *http.Request, key string) {
+	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad STS request", http.StatusBadRequest)
 		return
 	}
+	switch r.PostForm.Get("Action") {
+	case "AssumeRole":
+		f.assumeRole(w, r)
+	case "GetCallerIdentity":
+		f.mu.Lock()
+		account, ok := f.keys[key]
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		if !ok {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+			return
+		}
+		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::%s:user/athenawatch</Arn><UserId>AIDATEST</UserId><Account>%s</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`, account, account)
+	default:
+		http.Error(w, "bad STS request", http.StatusBadRequest)
+	}
+}
+
+// assumeRole answers STS AssumeRole with a session key that the fake maps to
+// the role's account.
+func (f *fakeAWS) assumeRole(w http.ResponseWriter, r *http.Request) {
 	roleARN := r.PostForm.Get("RoleArn")
 	f.mu.Lock()
 	account, ok := f.roles[roleARN]

@@ -165,7 +165,7 @@ func TestDirCancelledMidRunCommitsWholeUnitsAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := st.PendingQueries(context.Background(), time.Time{}, "", "", 10*files)
+	stored, err := st.QueriesAfter(context.Background(), "", "", 10*files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestDirCancelledMidRunCommitsWholeUnitsAndResumes(t *testing.T) {
 	if second.Unchanged != len(cps) || second.Objects != files-len(cps) || second.NewQueries != files-len(cps) || second.QueryEvents != files-len(cps) {
 		t.Fatalf("re-run after %d committed files: %+v", len(cps), second)
 	}
-	if all, _ := st.PendingQueries(context.Background(), time.Time{}, "", "", 10*files); len(all) != files {
+	if all, _ := st.QueriesAfter(context.Background(), "", "", 10*files); len(all) != files {
 		t.Fatalf("%d queries stored, want %d", len(all), files)
 	}
 }

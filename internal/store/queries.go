@@ -323,12 +323,51 @@ func (s *Store) checkpoints(ctx context.Context, source, where string, args ...a
 	return out, rows.Err()
 }
 
-// PendingQueries returns up to limit queries whose statistics are not final
-// and whose event time is at or after since (zero: any), in key order after
-// (region, queryID), for paging through a large backlog.
-func (s *Store) PendingQueries(ctx context.Context, since time.Time, afterRegion, afterQueryID string, limit int) ([]Query, error) {
-	return s.selectQueries(ctx, "stats_status = 'pending' AND event_time >= ? AND (region, query_id) > (?, ?)",
-		[]any{millis(since), afterRegion, afterQueryID}, limit)
+// PendingCount is how many queries of one account-region wait for
+// statistics.
+type PendingCount struct {
+	Account string // owner account: whose credentials read the queries back
+	Region  string
+	Queries int
+}
+
+// PendingCounts returns, per account-region, how many queries whose event
+// time is at or after since (zero: any) have no final statistics yet, in
+// account, region order. It reads only the pending index.
+func (s *Store) PendingCounts(ctx context.Context, since time.Time) ([]PendingCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT owner_account, region, count(*) FROM queries
+		WHERE stats_status = 'pending' AND event_time >= ? GROUP BY owner_account, region ORDER BY owner_account, region`, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("count pending queries: %w", err)
+	}
+	defer rows.Close()
+	var out []PendingCount
+	for rows.Next() {
+		var c PendingCount
+		if err := rows.Scan(&c.Account, &c.Region, &c.Queries); err != nil {
+			return nil, fmt.Errorf("count pending queries: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PendingQueries returns up to limit queries of one account-region whose
+// statistics are not final and whose event time is at or after since (zero:
+// any), in query id order after afterQueryID, for paging through a large
+// backlog one account-region at a time.
+func (s *Store) PendingQueries(ctx context.Context, since time.Time, account, region, afterQueryID string, limit int) ([]Query, error) {
+	// region = ? AND query_id > ? is a range on the primary key, which
+	// also gives the order: a page costs the rows it skips, not a scan
+	// and sort of the whole backlog.
+	return s.selectQueries(ctx, "region = ? AND query_id > ? AND stats_status = 'pending' AND owner_account = ? AND event_time >= ?",
+		[]any{region, afterQueryID, account, millis(since)}, limit)
+}
+
+// QueriesAfter returns up to limit stored queries in key order after
+// (region, queryID): a page of everything stored, whatever its state.
+func (s *Store) QueriesAfter(ctx context.Context, afterRegion, afterQueryID string, limit int) ([]Query, error) {
+	return s.selectQueries(ctx, "(region, query_id) > (?, ?)", []any{afterRegion, afterQueryID}, limit)
 }
 
 // StaleQueries returns up to limit queries whose derived columns were not
@@ -376,9 +415,11 @@ func (s *Store) selectQueries(ctx context.Context, where string, args []any, lim
 	return out, rows.Err()
 }
 
-// UpdateQueries rewrites the derived columns, statistics and enrichment state
-// of existing queries in one transaction (after enrichment, or when the rules
-// that derive users, teams and cost changed).
+// UpdateQueries writes what enrichment found out about pending queries (the
+// derived columns, statistics and enrichment state) in one transaction. A
+// query that is no longer pending is left alone: another enrich process got
+// its final statistics first, and an older answer (still RUNNING) must not
+// undo them.
 func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 	if len(qs) == 0 {
 		return nil
@@ -395,7 +436,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 		athena_workgroup = ?, query_text = ?, data_scanned_bytes = ?, engine_ms = ?, total_ms = ?, queue_ms = ?, planning_ms = ?,
 		service_preprocessing_ms = ?, service_processing_ms = ?, submitted_at = ?, completed_at = ?, reused_result = ?,
 		error_category = ?, error_type = ?, error_message = ?, output_location = ?, engine_version = ?, dpu_count = ?
-		WHERE region = ? AND query_id = ?`)
+		WHERE region = ? AND query_id = ? AND stats_status = 'pending'`)
 	if err != nil {
 		return fmt.Errorf("prepare update: %w", err)
 	}

@@ -72,7 +72,7 @@ func TestTrailReadsBackAsGroundTruth(t *testing.T) {
 	for _, q := range res.Queries {
 		truth[q.Region+"/"+q.QueryID] = q
 	}
-	stored, err := st.PendingQueries(ctx, time.Time{}, "", "", 10*len(res.Queries)+10)
+	stored, err := st.QueriesAfter(ctx, "", "", 10*len(res.Queries)+10)
 	if err != nil {
 		t.Fatal(err)
 	}
