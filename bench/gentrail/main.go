@@ -4,6 +4,7 @@
 // without needing the emulator.
 //
 //	go run ./bench/gentrail -out DIR -size 1GB [-athena 0.01] [-seed N]
+//	go run ./bench/gentrail -out DIR -shape queries-only -queries 1000000
 package main
 
 import (
@@ -34,6 +35,8 @@ func run() error {
 	dup := fs.Float64("duplicates", orgsim.DefaultDuplicateRate, "fraction of records CloudTrail delivers twice")
 	seed := fs.Uint64("seed", 1, "random seed")
 	start := fs.String("start", "2026-01-05T00:00:00Z", "time of the first record (RFC 3339)")
+	shape := fs.String("shape", "mixed", "what the trail holds: mixed (other services with -athena Athena calls) or queries-only (StartQueryExecution records only)")
+	queries := fs.Int64("queries", 1000000, "queries-only: number of queries (StartQueryExecution events, duplicates not counted)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -51,6 +54,13 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	switch *shape {
+	case "mixed":
+	case "queries-only":
+		return generateQueriesOnly(ctx, *out, *queries, *dup, *seed, t0)
+	default:
+		return fmt.Errorf("-shape %q: mixed or queries-only", *shape)
+	}
 
 	began := time.Now()
 	st, err := orgsim.GenerateTrail(ctx, *out, orgsim.GenerateOptions{
