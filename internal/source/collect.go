@@ -17,7 +17,7 @@ import (
 // Committer is the part of the store the collector writes to.
 type Committer interface {
 	CheckpointsIn(ctx context.Context, source, dir string) (map[string]store.Checkpoint, error)
-	Begin(ctx context.Context) (*store.Tx, error)
+	Writer(ctx context.Context) (*store.Writer, error)
 }
 
 // Deriver turns events into rows with their derived columns (usage.Rules).
@@ -170,13 +170,14 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 		// The transaction must not be cut short by a cancelled run: what
 		// was read is committed whole or not at all.
 		ctx := context.WithoutCancel(gctx)
+		var w *store.Writer
 		var tx *store.Tx
 		var pending commitCounts
 		var events int
 		var began time.Time
 		defer func() {
-			if tx != nil {
-				tx.Rollback()
+			if w != nil {
+				w.Close() // rolls back a transaction left by an error
 			}
 		}()
 		commit := func() error {
@@ -191,9 +192,15 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 			return nil
 		}
 		for b := range batches {
+			if w == nil {
+				var err error
+				if w, err = c.Store.Writer(ctx); err != nil {
+					return err
+				}
+			}
 			if tx == nil {
 				var err error
-				if tx, err = c.Store.Begin(ctx); err != nil {
+				if tx, err = w.Begin(ctx); err != nil {
 					return err
 				}
 				began = time.Now()

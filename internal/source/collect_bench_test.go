@@ -31,19 +31,25 @@ var (
 
 // BenchmarkCollectQueries collects a trail of nothing but
 // StartQueryExecution records into a fresh database: the store-bound case
-// (query events/s).
+// (query events/s). ATHENAWATCH_BENCH_TRAIL names a trail to read instead
+// of generating one (bench/queries.sh keeps its trail).
 func BenchmarkCollectQueries(b *testing.B) {
-	n := benchQueries()
 	benchTrailOnce.Do(func() {
+		if dir := os.Getenv("ATHENAWATCH_BENCH_TRAIL"); dir != "" {
+			benchTrailDir = dir
+			return
+		}
 		benchTrailDir, benchTrailErr = os.MkdirTemp("", "athenawatch-bench-trail")
 		if benchTrailErr == nil {
-			_, benchTrailErr = orgsim.GenerateQueryTrail(context.Background(), benchTrailDir, orgsim.QueryTrailOptions{Queries: n, Seed: 1})
+			_, benchTrailErr = orgsim.GenerateQueryTrail(context.Background(), benchTrailDir, orgsim.QueryTrailOptions{Queries: benchQueries(), Seed: 1})
 		}
 	})
 	if benchTrailErr != nil {
 		b.Fatal(benchTrailErr)
 	}
-	b.Cleanup(func() { os.RemoveAll(benchTrailDir) })
+	if os.Getenv("ATHENAWATCH_BENCH_TRAIL") == "" {
+		b.Cleanup(func() { os.RemoveAll(benchTrailDir) })
+	}
 	cfg, err := config.Load("")
 	if err != nil {
 		b.Fatal(err)

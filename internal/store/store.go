@@ -40,7 +40,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// commits); immediate transactions avoid lock-upgrade deadlocks between
 	// writers, and the busy timeout makes a second writer wait, not fail.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(1)", "cache_size(-65536)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(30000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

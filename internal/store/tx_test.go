@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
 
 // pendingQuery is a query as collect stores it: no statistics yet.
@@ -163,5 +165,97 @@ func TestTxRollbackStoresNothing(t *testing.T) {
 	var cache int
 	if err := st.db.QueryRow("PRAGMA cache_size").Scan(&cache); err != nil || cache != -defaultCacheKiB {
 		t.Fatalf("cache_size after commit = %d (%v), want -%d", cache, err, defaultCacheKiB)
+	}
+}
+
+// TestWriterRunsTransactions: one Writer runs transactions one after
+// another; closing it rolls back the one in progress and gives the
+// connection back with the default cache.
+func TestWriterRunsTransactions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	w, err := st.Writer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		tx, err := w.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Begin(ctx); err == nil {
+			t.Fatal("a second transaction began on a writer with one in progress")
+		}
+		res, err := tx.Add(ctx, &Batch{Queries: queryRange("q", i*10, i*10+15)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{15, 10, 10}[i]; res.NewQueries != want {
+			t.Errorf("transaction %d: %d new, want %d", i, res.NewQueries, want)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err == nil {
+			t.Fatal("a transaction committed twice")
+		}
+	}
+	tx, err := w.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Add(ctx, &Batch{Queries: queryRange("r", 0, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countQueries(t, st); n != 35 {
+		t.Fatalf("%d rows stored, want 35 (the transaction left open is rolled back)", n)
+	}
+	var cache int
+	if err := st.db.QueryRow("PRAGMA cache_size").Scan(&cache); err != nil || cache != -defaultCacheKiB {
+		t.Fatalf("cache_size after Close = %d (%v), want -%d", cache, err, defaultCacheKiB)
+	}
+}
+
+// TestFreshQueriesRoundTrip: queries of several callers, interleaved and
+// more than one statement's worth each, read back exactly as written, every
+// event column in its place.
+func TestFreshQueriesRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	var qs []Query
+	for i := range 3*rowsPerInsert + 5 {
+		c := fmt.Sprint(i % 3) // the caller
+		q := Query{
+			Region: "region-" + c, QueryID: fmt.Sprintf("q%04d", i), EventID: fmt.Sprintf("e%04d", i),
+			EventTime:    time.Date(2026, 11, 20, 10, 0, i, 0, time.UTC),
+			OwnerAccount: "owner-" + c,
+			Identity: cloudtrail.Identity{Type: "type-" + c, PrincipalID: "principal-" + c, ARN: "arn-" + c, AccountID: "account-" + c,
+				UserName: "username-" + c, InvokedBy: "invokedby-" + c, IssuerType: "issuertype-" + c, IssuerUserName: "issuerusername-" + c,
+				IssuerARN: "issuerarn-" + c, SourceIdentity: "sourceidentity-" + c, OnBehalfOfUserID: "obo-" + c, OnBehalfOfIdentityStoreARN: "store-" + c},
+			CTDatabase: fmt.Sprint("ctdb-", i), CTCatalog: fmt.Sprint("ctcat-", i), CTWorkgroup: fmt.Sprint("ctwg-", i),
+			CTQueryText: fmt.Sprint("text-", i), ClientRequestToken: fmt.Sprint("token-", i), SourceIP: "ip-" + c, UserAgent: "agent-" + c,
+			User: "user-" + c, Role: "role-" + c, Account: "acct-" + c, Team: fmt.Sprint("team-", i), Database: fmt.Sprint("db-", i),
+			Workgroup: fmt.Sprint("wg-", i), Provisioned: i%2 == 0, BilledBytes: int64(i), RulesFingerprint: "fp-" + c,
+			StatsStatus: StatusPending,
+		}
+		qs = append(qs, q)
+	}
+	res, err := st.Commit(ctx, &Batch{Queries: qs})
+	if err != nil || res.NewQueries != len(qs) {
+		t.Fatalf("commit: %+v, %v", res, err)
+	}
+	for _, want := range qs {
+		got, ok, err := st.GetQuery(ctx, want.Region, want.QueryID)
+		if err != nil || !ok {
+			t.Fatalf("GetQuery %s: %v %v", want.QueryID, ok, err)
+		}
+		if got != want {
+			t.Fatalf("round trip of %s:\n got %+v\nwant %+v", want.QueryID, got, want)
+		}
 	}
 }
