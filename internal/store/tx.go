@@ -24,7 +24,8 @@ import (
 // A Writer is not safe for concurrent use.
 type Writer struct {
 	conn *sql.Conn
-	tx   *Tx // the transaction in progress
+	tx   *Tx           // the transaction in progress
+	ckpt *checkpointer // nil for the writer of one transaction (Store.Begin)
 }
 
 // Tx is one write transaction that batches are added to: the rows and
@@ -70,6 +71,19 @@ const (
 
 // Writer reserves a connection for write transactions.
 func (s *Store) Writer(ctx context.Context) (*Writer, error) {
+	w, err := s.writer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("turn off checkpoints on commit: %w", err)
+	}
+	w.ckpt = startCheckpointer(s.db)
+	return w, nil
+}
+
+func (s *Store) writer(ctx context.Context) (*Writer, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reserve a database connection: %w", err)
@@ -81,9 +95,9 @@ func (s *Store) Writer(ctx context.Context) (*Writer, error) {
 	return &Writer{conn: conn}, nil
 }
 
-// Close rolls back a transaction still in progress and returns the
-// connection to the pool with the default cache size, which frees the
-// pages beyond it.
+// Close rolls back a transaction still in progress, checkpoints what its
+// transactions wrote, and returns the connection to the pool with the
+// default settings (the default cache size frees the pages beyond it).
 func (w *Writer) Close() error {
 	if w.conn == nil {
 		return nil
@@ -95,8 +109,14 @@ func (w *Writer) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, rerr := w.conn.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(defaultCacheKiB)); rerr != nil {
-		// A connection that keeps the large cache must not serve reads.
+	reset := "PRAGMA cache_size = -" + strconv.Itoa(defaultCacheKiB)
+	if w.ckpt != nil {
+		w.ckpt.stop(w.conn)
+		reset += "; PRAGMA wal_autocheckpoint = " + strconv.Itoa(defaultAutoCheckpoint)
+	}
+	if _, rerr := w.conn.ExecContext(ctx, reset); rerr != nil {
+		// A connection that keeps the large cache, or commits without
+		// checkpoints, must not serve others.
 		dropConn(w.conn)
 	} else {
 		w.conn.Close()
@@ -131,7 +151,7 @@ func (w *Writer) Begin(ctx context.Context) (*Tx, error) {
 // Begin starts a write transaction on a connection of its own, given back
 // when the transaction ends.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	w, err := s.Writer(ctx)
+	w, err := s.writer(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin commit: %w", err)
 	}
@@ -151,6 +171,9 @@ func (t *Tx) Commit() error {
 	}
 	t.end()
 	err := t.tx.Commit()
+	if err == nil && t.w.ckpt != nil {
+		t.w.ckpt.committed(t.w.conn)
+	}
 	if t.own {
 		t.w.Close()
 	}

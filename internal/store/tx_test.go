@@ -214,9 +214,12 @@ func TestWriterRunsTransactions(t *testing.T) {
 	if n := countQueries(t, st); n != 35 {
 		t.Fatalf("%d rows stored, want 35 (the transaction left open is rolled back)", n)
 	}
-	var cache int
+	var cache, auto int
 	if err := st.db.QueryRow("PRAGMA cache_size").Scan(&cache); err != nil || cache != -defaultCacheKiB {
 		t.Fatalf("cache_size after Close = %d (%v), want -%d", cache, err, defaultCacheKiB)
+	}
+	if err := st.db.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != defaultAutoCheckpoint {
+		t.Fatalf("wal_autocheckpoint after Close = %d (%v), want %d", auto, err, defaultAutoCheckpoint)
 	}
 }
 
