@@ -1,7 +1,9 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"encoding/json"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -17,7 +19,9 @@ import (
 // When every store is a query the reader decodes every record, and
 // encoding/json's reflection was most of the time spent reading a trail.
 func decodeRecord(data []byte, rr *rawRecord) bool {
-	d := recordDecoder{b: data}
+	strs := stringTables.Get().(*stringTable)
+	defer stringTables.Put(strs)
+	d := recordDecoder{b: data, strs: strs}
 	d.space()
 	if !d.record(rr) {
 		return false
@@ -31,8 +35,34 @@ func decodeRecord(data []byte, rr *rawRecord) bool {
 const maxSkipDepth = 64
 
 type recordDecoder struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	strs *stringTable
+}
+
+// stringTable hands out one string for equal values. Most of a record's
+// values (who called, from where, with which client, in which account,
+// region, database and workgroup) repeat from record to record; sharing
+// them spares an allocation each and the memory of the rows a collect
+// holds. The table is bounded: when full it starts again.
+type stringTable map[string]string
+
+const maxTableStrings = 4096
+
+// stringTables keeps a table per processor, so that decoding goroutines
+// neither share nor lock one.
+var stringTables = sync.Pool{New: func() any { t := make(stringTable); return &t }}
+
+func (t *stringTable) get(b []byte) string {
+	if s, ok := (*t)[string(b)]; ok {
+		return s
+	}
+	if len(*t) >= maxTableStrings {
+		clear(*t)
+	}
+	s := string(b)
+	(*t)[s] = s
+	return s
 }
 
 // The keys of each object decoded. A key that is not one of them is
@@ -54,9 +84,9 @@ func (d *recordDecoder) record(rr *rawRecord) bool {
 	return d.object(recordKeys, &seen, func(k int) bool {
 		switch k {
 		case 0:
-			return d.str(&rr.EventID)
+			return d.unique(&rr.EventID)
 		case 1:
-			return d.str(&rr.EventTime)
+			return d.unique(&rr.EventTime)
 		case 2:
 			return d.str(&rr.EventSource)
 		case 3:
@@ -74,7 +104,7 @@ func (d *recordDecoder) record(rr *rawRecord) bool {
 		case 9:
 			return d.str(&rr.ErrorCode)
 		case 10:
-			return d.str(&rr.ErrorMessage)
+			return d.unique(&rr.ErrorMessage)
 		case 11:
 			return d.identity(&rr.UserIdentity)
 		case 12:
@@ -164,7 +194,7 @@ func (d *recordDecoder) request(rr *rawRecord) bool {
 		case 2:
 			return d.str(&p.WorkGroup)
 		case 3:
-			return d.str(&p.ClientRequestToken)
+			return d.unique(&p.ClientRequestToken)
 		case 4:
 			if d.null() {
 				p.QueryExecutionContext = nil
@@ -192,7 +222,7 @@ func (d *recordDecoder) response(rr *rawRecord) bool {
 	r := &responseElements{}
 	rr.ResponseElements = r
 	var seen uint64
-	return d.object(responseKeys, &seen, func(int) bool { return d.str(&r.QueryExecutionID) })
+	return d.object(responseKeys, &seen, func(int) bool { return d.unique(&r.QueryExecutionID) })
 }
 
 // object reads an object, calling field with the index in keys of every
@@ -297,26 +327,37 @@ func (d *recordDecoder) key() ([]byte, bool) {
 		return nil, false
 	}
 	start := d.i + 1
-	for j := start; j < len(d.b); j++ {
-		c := d.b[j]
-		switch {
-		case c == '"':
-			d.i = j + 1
-			return d.b[start:j], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
+	end := bytes.IndexByte(d.b[start:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	key := d.b[start : start+end]
+	for _, c := range key {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
 			return nil, false
 		}
 	}
-	return nil, false
+	d.i = start + end + 1
+	return key, true
 }
 
 // str reads a string value into *dst; null leaves *dst alone, as
 // encoding/json does.
 func (d *recordDecoder) str(dst *string) bool {
+	return d.strInto(dst, true)
+}
+
+// unique is str for values that differ in every record (ids, times),
+// which are not worth looking up in the string table.
+func (d *recordDecoder) unique(dst *string) bool {
+	return d.strInto(dst, false)
+}
+
+func (d *recordDecoder) strInto(dst *string, shared bool) bool {
 	if d.null() {
 		return true
 	}
-	s, ok := d.stringValue()
+	s, ok := d.stringValue(shared)
 	if ok {
 		*dst = s
 	}
@@ -329,30 +370,50 @@ func (d *recordDecoder) strPtr(dst **string) bool {
 		*dst = nil
 		return true
 	}
-	s, ok := d.stringValue()
+	s, ok := d.stringValue(false)
 	if ok {
 		*dst = &s
 	}
 	return ok
 }
 
-func (d *recordDecoder) stringValue() (string, bool) {
+func (d *recordDecoder) stringValue(shared bool) (string, bool) {
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
 		return "", false
 	}
 	start := d.i
+	// Most values are plain ASCII without escapes: find the closing quote
+	// at once and check the bytes before it.
+	end := bytes.IndexByte(d.b[start+1:], '"')
+	if end < 0 {
+		return "", false
+	}
+	end += start + 1
+	raw := d.b[start+1 : end]
 	plain := true
+	for _, c := range raw {
+		if c < 0x20 || c >= 0x80 || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		d.i = end + 1
+		if shared {
+			return d.strs.get(raw), true
+		}
+		return string(raw), true
+	}
+	// Escapes (the quote found may be escaped), control characters and
+	// non-ASCII bytes.
 	j := start + 1
 	for ; j < len(d.b); j++ {
 		c := d.b[j]
 		if c == '"' {
 			break
 		}
-		if c == '\\' || c >= 0x80 {
-			plain = false
-			if c == '\\' {
-				j++ // the escaped character cannot end the string
-			}
+		if c == '\\' {
+			j++ // the escaped character cannot end the string
 		} else if c < 0x20 {
 			return "", false
 		}
@@ -361,8 +422,8 @@ func (d *recordDecoder) stringValue() (string, bool) {
 		return "", false
 	}
 	d.i = j + 1
-	raw := d.b[start+1 : j]
-	if plain || (utf8.Valid(raw) && !hasBackslash(raw)) {
+	raw = d.b[start+1 : j]
+	if utf8.Valid(raw) && !hasBackslash(raw) {
 		return string(raw), true
 	}
 	// Escapes and invalid UTF-8 are rare: let encoding/json unquote them,
