@@ -165,10 +165,7 @@ const (
 	queryColumns = eventColumns + ",\n\t" + enrichColumns
 )
 
-var (
-	eventColumnCount = strings.Count(eventColumns, ",") + 1
-	queryColumnCount = strings.Count(queryColumns, ",") + 1
-)
+var queryColumnCount = strings.Count(queryColumns, ",") + 1
 
 // appendEventValues appends the values of eventColumns.
 func appendEventValues(dst []any, q *Query) []any {

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,5 +262,26 @@ func TestFreshQueriesRoundTrip(t *testing.T) {
 		if got != want {
 			t.Fatalf("round trip of %s:\n got %+v\nwant %+v", want.QueryID, got, want)
 		}
+	}
+}
+
+// TestFreshColumnsAreEventColumns: the columns insertFresh writes are
+// exactly the event columns, each once.
+func TestFreshColumnsAreEventColumns(t *testing.T) {
+	t.Parallel()
+	split := func(cols string) []string {
+		var out []string
+		for _, c := range strings.Split(cols, ",") {
+			out = append(out, strings.TrimSpace(c))
+		}
+		slices.Sort(out)
+		return out
+	}
+	fresh := split(callerColumns + "," + ownColumns)
+	if event := split(eventColumns); !slices.Equal(fresh, event) {
+		t.Fatalf("caller and own columns:\n%v\nevent columns:\n%v", fresh, event)
+	}
+	if len(fresh) != callerColumnCount+ownColumnCount {
+		t.Fatalf("%d columns, counts say %d + %d", len(fresh), callerColumnCount, ownColumnCount)
 	}
 }
