@@ -70,9 +70,13 @@ func BenchmarkCommit(b *testing.B) {
 }
 
 // BenchmarkTx writes batches of 4,096 queries into transactions of
-// 100,000, as the collector does.
+// 100,000 (ATHENAWATCH_BENCH_TX), as the collector does.
 func BenchmarkTx(b *testing.B) {
-	benchWrite(b, 4096, 100000)
+	perTx := 100000
+	if n, err := strconv.Atoi(os.Getenv("ATHENAWATCH_BENCH_TX")); err == nil && n > 0 {
+		perTx = n
+	}
+	benchWrite(b, 4096, perTx)
 }
 
 func benchWrite(b *testing.B, batch, perTx int) {
