@@ -47,8 +47,8 @@ type Collector struct {
 }
 
 // Defaults of the Collector's bounds. A batch is what the collector holds
-// in memory (at most two: one being written, one being filled; 4,096
-// queries take about 6 MB); a transaction is what the store holds, in its
+// in memory (at most three: one being written, one waiting, one being
+// filled; 4,096 queries take about 5 MB); a transaction is what the store holds, in its
 // page cache and write-ahead log. Large transactions matter: the primary
 // key index takes every query at a random place, and a commit writes each
 // page it changed, so small transactions rewrite most of that index again
