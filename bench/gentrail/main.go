@@ -3,9 +3,11 @@
 // without needing the emulator. The shape is the mix of records: mixed
 // (records of other services with a small share of Athena calls) or
 // athena-heavy (the same, with a third of all records being Athena's own
-// read calls, as where BI tools and SDK waiters poll Athena).
+// read calls, as where BI tools and SDK waiters poll Athena), or
+// queries-only (StartQueryExecution records and nothing else).
 //
 //	go run ./bench/gentrail -out DIR -size 1GB [-shape mixed|athena-heavy] [-athena 0.01] [-seed N]
+//	go run ./bench/gentrail -out DIR -shape queries-only -queries 1000000
 package main
 
 import (
@@ -36,7 +38,8 @@ func run() error {
 	dup := fs.Float64("duplicates", orgsim.DefaultDuplicateRate, "fraction of records CloudTrail delivers twice")
 	seed := fs.Uint64("seed", 1, "random seed")
 	start := fs.String("start", "2026-01-05T00:00:00Z", "time of the first record (RFC 3339)")
-	shapeName := fs.String("shape", string(orgsim.ShapeMixed), "mix of records: mixed, or athena-heavy (35% of all records are Athena read calls)")
+	shapeName := fs.String("shape", string(orgsim.ShapeMixed), "mix of records: mixed, athena-heavy (35% of all records are Athena read calls) or queries-only (StartQueryExecution records only)")
+	queries := fs.Int64("queries", 1000000, "queries-only: number of queries (StartQueryExecution events, duplicates not counted)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -52,12 +55,15 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("-start %q: %w", *start, err)
 	}
-	shape, err := orgsim.ParseShape(*shapeName)
-	if err != nil {
-		return fmt.Errorf("-shape: %w", err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *shapeName == "queries-only" {
+		return generateQueriesOnly(ctx, *out, *queries, *dup, *seed, t0)
+	}
+	shape, err := orgsim.ParseShape(*shapeName)
+	if err != nil {
+		return fmt.Errorf("-shape: %w (or queries-only)", err)
+	}
 
 	began := time.Now()
 	st, err := orgsim.GenerateTrail(ctx, *out, orgsim.GenerateOptions{

@@ -19,31 +19,37 @@ const (
 
 // rawRecord is the part of a CloudTrail record that makes a QueryEvent.
 type rawRecord struct {
-	EventID            string      `json:"eventID"`
-	EventTime          string      `json:"eventTime"`
-	EventSource        string      `json:"eventSource"`
-	EventName          string      `json:"eventName"`
-	EventType          string      `json:"eventType"`
-	AWSRegion          string      `json:"awsRegion"`
-	RecipientAccountID string      `json:"recipientAccountId"`
-	SourceIPAddress    string      `json:"sourceIPAddress"`
-	UserAgent          string      `json:"userAgent"`
-	ErrorCode          string      `json:"errorCode"`
-	ErrorMessage       string      `json:"errorMessage"`
-	UserIdentity       rawIdentity `json:"userIdentity"`
-	RequestParameters  *struct {
-		QueryString           *string `json:"queryString"`
-		Query                 *string `json:"query"` // the name in 2017-2019 records
-		WorkGroup             string  `json:"workGroup"`
-		ClientRequestToken    string  `json:"clientRequestToken"`
-		QueryExecutionContext *struct {
-			Database string `json:"database"`
-			Catalog  string `json:"catalog"`
-		} `json:"queryExecutionContext"`
-	} `json:"requestParameters"`
-	ResponseElements *struct {
-		QueryExecutionID string `json:"queryExecutionId"`
-	} `json:"responseElements"`
+	EventID            string             `json:"eventID"`
+	EventTime          string             `json:"eventTime"`
+	EventSource        string             `json:"eventSource"`
+	EventName          string             `json:"eventName"`
+	EventType          string             `json:"eventType"`
+	AWSRegion          string             `json:"awsRegion"`
+	RecipientAccountID string             `json:"recipientAccountId"`
+	SourceIPAddress    string             `json:"sourceIPAddress"`
+	UserAgent          string             `json:"userAgent"`
+	ErrorCode          string             `json:"errorCode"`
+	ErrorMessage       string             `json:"errorMessage"`
+	UserIdentity       rawIdentity        `json:"userIdentity"`
+	RequestParameters  *requestParameters `json:"requestParameters"`
+	ResponseElements   *responseElements  `json:"responseElements"`
+}
+
+type requestParameters struct {
+	QueryString           *string           `json:"queryString"`
+	Query                 *string           `json:"query"` // the name in 2017-2019 records
+	WorkGroup             string            `json:"workGroup"`
+	ClientRequestToken    string            `json:"clientRequestToken"`
+	QueryExecutionContext *executionContext `json:"queryExecutionContext"`
+}
+
+type executionContext struct {
+	Database string `json:"database"`
+	Catalog  string `json:"catalog"`
+}
+
+type responseElements struct {
+	QueryExecutionID string `json:"queryExecutionId"`
 }
 
 type rawIdentity struct {
@@ -83,15 +89,20 @@ const (
 func parseRecord(data []byte) (ev *QueryEvent, kind recordKind, err error) {
 	var rr rawRecord
 	var typeErr error
-	if err := json.Unmarshal(data, &rr); err != nil {
-		// A field of an unexpected type does not stop encoding/json from
-		// filling in the others, so the record can still be told apart,
-		// and a query whose id and region are readable is kept.
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return nil, kindInvalid, err
+	if !decodeRecord(data, &rr) {
+		// Anything unusual is decoded by encoding/json, which also says
+		// what is wrong.
+		rr = rawRecord{}
+		if err := json.Unmarshal(data, &rr); err != nil {
+			// A field of an unexpected type does not stop encoding/json
+			// from filling in the others, so the record can still be told
+			// apart, and a query whose id and region are readable is kept.
+			var te *json.UnmarshalTypeError
+			if !errors.As(err, &te) {
+				return nil, kindInvalid, err
+			}
+			typeErr = fmt.Errorf("decode StartQueryExecution record %s: %w", rr.EventID, err)
 		}
-		typeErr = fmt.Errorf("decode StartQueryExecution record %s: %w", rr.EventID, err)
 	}
 	switch {
 	case rr.EventType == insightEventType:

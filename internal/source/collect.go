@@ -17,10 +17,11 @@ import (
 // Committer is the part of the store the collector writes to.
 type Committer interface {
 	CheckpointsIn(ctx context.Context, source, dir string) (map[string]store.Checkpoint, error)
-	Commit(ctx context.Context, b *store.Batch) (store.CommitResult, error)
+	Writer(ctx context.Context) (*store.Writer, error)
 }
 
 // Deriver turns events into rows with their derived columns (usage.Rules).
+// The collector calls it from several goroutines at once.
 type Deriver interface {
 	NewQuery(ev *cloudtrail.QueryEvent) store.Query
 	NewRejected(ev *cloudtrail.QueryEvent) store.Rejected
@@ -33,12 +34,37 @@ type Collector struct {
 	Logger   *slog.Logger
 	Progress *Progress // optional; updated as units arrive
 
-	// A batch is committed when it holds this many units or events, or
-	// when FlushEvery passed since its first unit. Zero values take defaults.
+	// A batch is handed to the store when it holds this many units or
+	// events, or when FlushEvery passed since its first unit. Batches go
+	// into one transaction until it holds TxEvents events or has been open
+	// for TxAge, or no batch is waiting to be written. Zero values take
+	// defaults.
 	BatchUnits  int
 	BatchEvents int
 	FlushEvery  time.Duration
+	TxEvents    int
+	TxAge       time.Duration
+
+	// Committed, when set, is called on the committing goroutine after
+	// each transaction commits, with what it inserted: a point where
+	// everything read so far that is committed is known to be durable.
+	Committed func(store.CommitResult)
 }
+
+// Defaults of the Collector's bounds. A batch is what the collector holds
+// in memory (at most three: one being written, one waiting, one being
+// filled; 4,096 queries take about 5 MB); a transaction is what the store holds, in its
+// page cache and write-ahead log. Large transactions matter: the primary
+// key index takes every query at a random place, and a commit writes each
+// page it changed, so small transactions rewrite most of that index again
+// and again.
+const (
+	DefaultBatchUnits  = 512
+	DefaultBatchEvents = 4096
+	DefaultFlushEvery  = time.Second
+	DefaultTxEvents    = 100000
+	DefaultTxAge       = 5 * time.Second
+)
 
 // Summary is what one collect of one source did.
 type Summary struct {
@@ -77,35 +103,65 @@ type Progress struct {
 	Total                                     atomic.Int64 // objects to read, when known
 }
 
+// rows is a unit turned into rows: done by the source's goroutines, so
+// that deriving runs in parallel and the committing goroutine only writes.
+type rows struct {
+	unit     *Unit // its Events are dropped once turned into rows
+	queries  []store.Query
+	rejected []store.Rejected
+}
+
 // Collect runs src to the end and commits what it yields.
+//
+// Three stages overlap: the source reads objects (in parallel, as it
+// chooses) and each unit is turned into rows on the goroutine that read
+// it; one goroutine gathers units into batches; another commits each
+// batch in one transaction while the next one fills. A unit's rows and
+// checkpoint always go into the same batch.
 func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{Source: src.Name(), Skipped: []SkippedItem{}}
 	done := checkpointLookup{c.Store, src.Name()}
 	batchUnits, batchEvents, flushEvery := c.BatchUnits, c.BatchEvents, c.FlushEvery
 	if batchUnits <= 0 {
-		batchUnits = 512
+		batchUnits = DefaultBatchUnits
 	}
 	if batchEvents <= 0 {
-		batchEvents = 20000
+		batchEvents = DefaultBatchEvents
 	}
 	if flushEvery < time.Millisecond {
-		flushEvery = time.Second
+		flushEvery = DefaultFlushEvery
+	}
+	txEvents, txAge := c.TxEvents, c.TxAge
+	if txEvents <= 0 {
+		txEvents = DefaultTxEvents
+	}
+	if txAge <= 0 {
+		txAge = DefaultTxAge
 	}
 	logger := c.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 
-	units := make(chan *Unit, 64)
+	units := make(chan rows, 4)
+	// One batch can wait while another is written: the committer keeps
+	// its transaction open while batches are waiting, and commits when it
+	// would otherwise sit idle with uncommitted rows.
+	batches := make(chan *store.Batch, 1)
+	// Written batches come back to be filled again, instead of a new one
+	// for every batch.
+	free := make(chan *store.Batch, 3)
+	committerDone := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	var rs RunStats
 	g.Go(func() error {
 		defer close(units)
 		var err error
 		rs, err = src.Run(gctx, done, func(ctx context.Context, u *Unit) error {
+			r := c.rows(u)
 			select {
-			case units <- u:
+			case units <- r:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -113,54 +169,131 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 		})
 		return err
 	})
+	var committed commitCounts
 	g.Go(func() error {
-		var batch store.Batch
-		var nUnits int
-		var first time.Time
-		flush := func() error {
-			if nUnits == 0 {
-				return nil
+		defer close(committerDone)
+		// The transaction must not be cut short by a cancelled run: what
+		// was read is committed whole or not at all.
+		ctx := context.WithoutCancel(gctx)
+		var w *store.Writer
+		var tx *store.Tx
+		var pending commitCounts
+		var events int
+		var began time.Time
+		defer func() {
+			if w != nil {
+				w.Close() // rolls back a transaction left by an error
 			}
-			// The commit must not be cut short by a cancelled run: what
-			// was read is committed whole or not at all.
-			res, err := c.Store.Commit(context.WithoutCancel(gctx), &batch)
+		}()
+		commit := func() error {
+			err := tx.Commit()
+			tx = nil
 			if err != nil {
 				return err
 			}
-			sum.NewQueries += res.NewQueries
-			sum.NewRejected += res.NewRejected
-			batch = store.Batch{}
-			nUnits = 0
+			committed.Queries += pending.Queries
+			committed.Rejected += pending.Rejected
+			if c.Committed != nil {
+				c.Committed(store.CommitResult{NewQueries: pending.Queries, NewRejected: pending.Rejected})
+			}
+			pending, events = commitCounts{}, 0
 			return nil
 		}
+		for b := range batches {
+			if w == nil {
+				var err error
+				if w, err = c.Store.Writer(ctx); err != nil {
+					return err
+				}
+			}
+			if tx == nil {
+				var err error
+				if tx, err = w.Begin(ctx); err != nil {
+					return err
+				}
+				began = time.Now()
+			}
+			res, err := tx.Add(ctx, b)
+			if err != nil {
+				return err
+			}
+			pending.add(res)
+			events += len(b.Queries) + len(b.Rejected)
+			clear(b.Queries)
+			clear(b.Rejected)
+			clear(b.Checkpoints)
+			*b = store.Batch{Queries: b.Queries[:0], Rejected: b.Rejected[:0], Checkpoints: b.Checkpoints[:0]}
+			select {
+			case free <- b:
+			default:
+			}
+			if events >= txEvents || time.Since(began) >= txAge || len(batches) == 0 {
+				if err := commit(); err != nil {
+					return err
+				}
+			}
+		}
+		if tx != nil {
+			return commit()
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer close(batches)
+		// What was read before a source failed or the run was cancelled
+		// is still committed; only a failed commit stops the batches.
+		hand := func(b *store.Batch) bool {
+			select {
+			case batches <- b:
+				return true
+			case <-committerDone:
+				return false
+			}
+		}
+		next := func() *store.Batch {
+			select {
+			case b := <-free:
+				return b
+			default:
+				return &store.Batch{}
+			}
+		}
+		batch := next()
+		var first time.Time
 		ticker := time.NewTicker(flushEvery / 4)
 		defer ticker.Stop()
 		for {
 			select {
-			case u, ok := <-units:
+			case r, ok := <-units:
 				if !ok {
-					return flush()
+					if len(batch.Checkpoints) > 0 {
+						hand(batch)
+					}
+					return nil
 				}
-				c.add(sum, &batch, u, logger)
-				if nUnits == 0 {
+				if len(batch.Checkpoints) == 0 {
 					first = time.Now()
 				}
-				nUnits++
-				if nUnits >= batchUnits || len(batch.Queries)+len(batch.Rejected) >= batchEvents {
-					if err := flush(); err != nil {
-						return err
+				c.add(sum, batch, r, logger)
+				if len(batch.Checkpoints) >= batchUnits || len(batch.Queries)+len(batch.Rejected) >= batchEvents {
+					if !hand(batch) {
+						return nil
 					}
+					batch = next()
 				}
 			case <-ticker.C:
-				if nUnits > 0 && time.Since(first) >= flushEvery {
-					if err := flush(); err != nil {
-						return err
+				if len(batch.Checkpoints) > 0 && time.Since(first) >= flushEvery {
+					if !hand(batch) {
+						return nil
 					}
+					batch = next()
 				}
 			}
 		}
 	})
 	err := g.Wait()
+	sum.NewQueries += committed.Queries
+	sum.NewRejected += committed.Rejected
 	sum.Unchanged += rs.Unchanged
 	sum.Ignored += rs.Ignored
 	for _, sk := range rs.Skipped {
@@ -175,18 +308,44 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 	return sum, nil
 }
 
-func (c *Collector) add(sum *Summary, batch *store.Batch, u *Unit, logger *slog.Logger) {
+// commitCounts adds up what commits inserted.
+type commitCounts struct{ Queries, Rejected int }
+
+func (cc *commitCounts) add(res store.CommitResult) {
+	cc.Queries += res.NewQueries
+	cc.Rejected += res.NewRejected
+}
+
+// rows derives the rows of u's events; it runs on the source's goroutines.
+func (c *Collector) rows(u *Unit) rows {
+	r := rows{unit: u}
+	nq := 0
 	for _, ev := range u.Events {
-		if ev.Rejected() {
-			batch.Rejected = append(batch.Rejected, c.Rules.NewRejected(ev))
-			sum.Rejected++
-		} else {
-			batch.Queries = append(batch.Queries, c.Rules.NewQuery(ev))
-			sum.QueryEvents++
+		if !ev.Rejected() {
+			nq++
 		}
 	}
+	r.queries = make([]store.Query, 0, nq)
+	for _, ev := range u.Events {
+		if ev.Rejected() {
+			r.rejected = append(r.rejected, c.Rules.NewRejected(ev))
+		} else {
+			r.queries = append(r.queries, c.Rules.NewQuery(ev))
+		}
+	}
+	u.Events = nil
+	return r
+}
+
+func (c *Collector) add(sum *Summary, batch *store.Batch, r rows, logger *slog.Logger) {
+	u := r.unit
+	batch.Queries = append(batch.Queries, r.queries...)
+	batch.Rejected = append(batch.Rejected, r.rejected...)
+	sum.QueryEvents += len(r.queries)
+	sum.Rejected += len(r.rejected)
+	events := len(r.queries) + len(r.rejected)
 	cp := u.Checkpoint
-	cp.Queries = len(u.Events)
+	cp.Queries = events
 	switch {
 	case u.Err == nil:
 		cp.Status = store.CheckpointDone
@@ -202,7 +361,7 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, u *Unit, logger *slog.
 		sum.Objects++
 		sum.Skipped = append(sum.Skipped, SkippedItem{Name: cp.Name, Record: -1, Reason: u.Err.Error()})
 		logger.Warn("skipped bad input", slog.String("object", cp.Name), slog.String("error", u.Err.Error()),
-			slog.Int("events_kept", len(u.Events)))
+			slog.Int("events_kept", events))
 	}
 	for _, is := range u.Issues {
 		sum.Skipped = append(sum.Skipped, SkippedItem{Name: cp.Name, Record: is.Record, Reason: is.Err.Error()})
@@ -219,7 +378,7 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, u *Unit, logger *slog.
 		p.Objects.Add(1)
 		p.Records.Add(int64(u.Records))
 		p.Bytes.Add(u.Bytes)
-		p.Queries.Add(int64(len(u.Events)))
+		p.Queries.Add(int64(events))
 		if u.Err != nil && !errors.Is(u.Err, cloudtrail.ErrDigest) {
 			p.Skipped.Add(1)
 		}

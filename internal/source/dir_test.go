@@ -119,24 +119,6 @@ func TestDirWindowPrunesDays(t *testing.T) {
 	}
 }
 
-// cancelAfterCommits is the store, cancelling a run once n commits have
-// gone through: a cancel at a known point in the middle of a run.
-type cancelAfterCommits struct {
-	Committer
-	n       int
-	cancel  context.CancelFunc
-	commits int
-}
-
-func (c *cancelAfterCommits) Commit(ctx context.Context, b *store.Batch) (store.CommitResult, error) {
-	res, err := c.Committer.Commit(ctx, b)
-	c.commits++
-	if c.commits == c.n {
-		c.cancel()
-	}
-	return res, err
-}
-
 func TestDirCancelledMidRunCommitsWholeUnitsAndResumes(t *testing.T) {
 	t.Parallel()
 	const files = 200
@@ -147,12 +129,18 @@ func TestDirCancelledMidRunCommitsWholeUnitsAndResumes(t *testing.T) {
 	col, st := newCollector(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	hook := &cancelAfterCommits{Committer: st, n: 1, cancel: cancel}
-	col.Store = hook
-	// Commits of 10 files, so that the cancel after the first one comes
-	// while most of the trail is unread: at most a batch, the units queued
-	// to the committer and one per worker are read by then.
-	col.BatchUnits = 10
+	// The run is cancelled once its first transaction committed: a cancel
+	// at a known point in the middle of the run.
+	commits := 0
+	col.Committed = func(store.CommitResult) {
+		if commits++; commits == 1 {
+			cancel()
+		}
+	}
+	// Transactions of 10 files, so that the cancel after the first one
+	// comes while most of the trail is unread: at most a batch, the units
+	// queued to the committer and one per worker are read by then.
+	col.BatchUnits, col.TxEvents = 10, 10
 	src := &Dir{Root: d.root, Workers: 2}
 	first, err := col.Collect(ctx, src)
 	if !errors.Is(err, context.Canceled) {
@@ -190,7 +178,7 @@ func TestDirCancelledMidRunCommitsWholeUnitsAndResumes(t *testing.T) {
 	}
 
 	// A re-run reads exactly the rest, and every query is stored once.
-	col.Store = st
+	col.Committed = nil
 	second, err := col.Collect(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)

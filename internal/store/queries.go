@@ -147,38 +147,58 @@ type CommitResult struct {
 	NewRejected int
 }
 
-const queryColumns = `region, query_id, event_id, event_time, day, owner_account,
+// eventColumns are what a query event gives: its key, the CloudTrail
+// fields and the columns derived from them. enrichColumns are Athena's
+// statistics and the enrichment state; a query fresh from CloudTrail has
+// their defaults.
+const (
+	eventColumns = `region, query_id, event_id, event_time, day, owner_account,
 	identity_type, principal_id, principal_arn, identity_account, identity_user_name, invoked_by,
 	issuer_type, issuer_user_name, issuer_arn, source_identity, on_behalf_of_user, on_behalf_of_store,
 	ct_database, ct_catalog, ct_workgroup, ct_query_text, client_request_token, source_ip, user_agent,
-	user, role, account, team, database, workgroup, provisioned, billed_bytes, rules_fp,
-	stats_status, ask_attempts, last_asked,
+	user, role, account, team, database, workgroup, provisioned, billed_bytes, rules_fp`
+	enrichColumns = `stats_status, ask_attempts, last_asked,
 	state, state_change_reason, statement_type, substatement_type, athena_database, athena_catalog, athena_workgroup,
 	query_text, data_scanned_bytes, engine_ms, total_ms, queue_ms, planning_ms, service_preprocessing_ms,
 	service_processing_ms, submitted_at, completed_at, reused_result, error_category, error_type, error_message,
 	output_location, engine_version, dpu_count`
+	queryColumns = eventColumns + ",\n\t" + enrichColumns
+)
 
 var queryColumnCount = strings.Count(queryColumns, ",") + 1
 
-func queryValues(q *Query) []any {
+// appendEventValues appends the values of eventColumns.
+func appendEventValues(dst []any, q *Query) []any {
 	id := &q.Identity
-	st := &q.Stats
-	status := q.StatsStatus
-	if status == "" {
-		status = StatusPending
-	}
-	return []any{
+	return append(dst,
 		q.Region, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.OwnerAccount,
 		id.Type, id.PrincipalID, id.ARN, id.AccountID, id.UserName, id.InvokedBy,
 		id.IssuerType, id.IssuerUserName, id.IssuerARN, id.SourceIdentity, id.OnBehalfOfUserID, id.OnBehalfOfIdentityStoreARN,
 		q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText, q.ClientRequestToken, q.SourceIP, q.UserAgent,
 		q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes, q.RulesFingerprint,
+	)
+}
+
+// appendEnrichValues appends the values of enrichColumns.
+func appendEnrichValues(dst []any, q *Query) []any {
+	st := &q.Stats
+	status := q.StatsStatus
+	if status == "" {
+		status = StatusPending
+	}
+	return append(dst,
 		status, q.AskAttempts, nullMillis(q.LastAsked),
 		st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog, st.Workgroup,
 		st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs, st.ServicePreprocessingMs,
 		st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
 		st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion, st.DPUCount,
-	}
+	)
+}
+
+// fresh reports whether q's enrichment columns all hold their defaults, as
+// for a query just read from CloudTrail; then they need not be written.
+func (q *Query) fresh() bool {
+	return (q.StatsStatus == "" || q.StatsStatus == StatusPending) && q.AskAttempts == 0 && q.LastAsked.IsZero() && q.Stats == Stats{}
 }
 
 func scanQuery(rows interface{ Scan(...any) error }) (Query, error) {
@@ -220,66 +240,17 @@ func Day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 // already stored are left as they are (a duplicate delivery changes nothing);
 // checkpoints are replaced.
 func (s *Store) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
-	var res CommitResult
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.Begin(ctx)
 	if err != nil {
-		return res, fmt.Errorf("begin commit: %w", err)
+		return CommitResult{}, err
 	}
 	defer tx.Rollback()
-	if len(b.Queries) > 0 {
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO queries ("+queryColumns+") VALUES ("+placeholders(queryColumnCount)+") ON CONFLICT(region, query_id) DO NOTHING")
-		if err != nil {
-			return res, fmt.Errorf("prepare query insert: %w", err)
-		}
-		defer stmt.Close()
-		for i := range b.Queries {
-			r, err := stmt.ExecContext(ctx, queryValues(&b.Queries[i])...)
-			if err != nil {
-				return res, fmt.Errorf("insert query %s/%s: %w", b.Queries[i].Region, b.Queries[i].QueryID, err)
-			}
-			n, _ := r.RowsAffected()
-			res.NewQueries += int(n)
-		}
-	}
-	if len(b.Rejected) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO rejected (event_id, event_time, day, region, owner_account, principal_arn, identity_json, user, role, account, team,
-			rules_fp, database, workgroup, error_code, error_message) VALUES (`+placeholders(16)+`) ON CONFLICT(event_id) DO NOTHING`)
-		if err != nil {
-			return res, fmt.Errorf("prepare rejected insert: %w", err)
-		}
-		defer stmt.Close()
-		for _, r := range b.Rejected {
-			idJSON, err := json.Marshal(r.Identity)
-			if err != nil {
-				return res, fmt.Errorf("encode identity of %s: %w", r.EventID, err)
-			}
-			out, err := stmt.ExecContext(ctx, r.EventID, millis(r.EventTime), Day(r.EventTime), r.Region, r.OwnerAccount, r.Identity.ARN, string(idJSON),
-				r.User, r.Role, r.Account, r.Team, r.RulesFingerprint, r.Database, r.Workgroup, r.ErrorCode, r.ErrorMessage)
-			if err != nil {
-				return res, fmt.Errorf("insert rejected submission %s: %w", r.EventID, err)
-			}
-			n, _ := out.RowsAffected()
-			res.NewRejected += int(n)
-		}
-	}
-	if len(b.Checkpoints) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO checkpoints (source, name, size, mtime, status, queries, detail, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(source, name) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, status = excluded.status,
-			queries = excluded.queries, detail = excluded.detail, updated_at = excluded.updated_at`)
-		if err != nil {
-			return res, fmt.Errorf("prepare checkpoint: %w", err)
-		}
-		defer stmt.Close()
-		now := millis(time.Now())
-		for _, c := range b.Checkpoints {
-			if _, err := stmt.ExecContext(ctx, c.Source, c.Name, c.Size, millis(c.ModTime), c.Status, c.Queries, c.Detail, now); err != nil {
-				return res, fmt.Errorf("write checkpoint %s %s: %w", c.Source, c.Name, err)
-			}
-		}
+	res, err := tx.Add(ctx, b)
+	if err != nil {
+		return CommitResult{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return res, fmt.Errorf("commit: %w", err)
+		return CommitResult{}, err
 	}
 	return res, nil
 }
@@ -368,6 +339,12 @@ func (s *Store) PendingQueries(ctx context.Context, since time.Time, account, re
 // (region, queryID): a page of everything stored, whatever its state.
 func (s *Store) QueriesAfter(ctx context.Context, afterRegion, afterQueryID string, limit int) ([]Query, error) {
 	return s.selectQueries(ctx, "(region, query_id) > (?, ?)", []any{afterRegion, afterQueryID}, limit)
+}
+
+// RejectedAfter returns up to limit stored rejected submissions in event id
+// order after afterEventID.
+func (s *Store) RejectedAfter(ctx context.Context, afterEventID string, limit int) ([]Rejected, error) {
+	return selectRejected(ctx, s.db, "event_id > ?", []any{afterEventID}, limit)
 }
 
 // StaleQueries returns up to limit queries whose derived columns were not

@@ -320,3 +320,9 @@ func boolInt(b bool) int {
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+// rowPlaceholders returns "(?, ?), (?, ?), ..." for rows rows of cols values.
+func rowPlaceholders(rows, cols int) string {
+	row := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}

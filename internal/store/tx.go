@@ -1,0 +1,473 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+)
+
+// Writer is a connection reserved for write transactions, with a page
+// cache large enough for the pages a large transaction changes. Between its
+// transactions it keeps the pages it read (the primary key index above all,
+// where random query ids land everywhere), so a run of transactions does
+// not read them again each time. Close returns the connection to the pool
+// with the default cache.
+//
+// A Writer is not safe for concurrent use.
+type Writer struct {
+	conn *sql.Conn
+	tx   *Tx           // the transaction in progress
+	ckpt *checkpointer // nil for the writer of one transaction (Store.Begin)
+}
+
+// Tx is one write transaction that batches are added to: the rows and
+// checkpoints of every batch added are stored together when Commit
+// succeeds, and none of them otherwise. A collect adds many small batches to
+// one Tx: the memory a batch takes stays small, while a large transaction
+// writes each page it changes (of the primary key index above all) once
+// rather than once per batch.
+//
+// A Tx is not safe for concurrent use, and holds the database's write lock
+// until Commit or Rollback.
+type Tx struct {
+	w     *Writer
+	own   bool // close w when done (Store.Begin)
+	tx    *sql.Tx
+	stmts map[stmtKey]*sql.Stmt
+	args  []any
+	done  bool
+}
+
+type stmtKey struct {
+	kind  int // stmtFreshQueries, ...
+	nrows int
+}
+
+const (
+	stmtFreshQueries = iota
+	stmtQueries
+	stmtRejected
+	stmtCheckpoint
+)
+
+// Page cache sizes in KiB: SQLite's default for every connection, and what
+// a Writer gets. The pages a transaction changes stay in the cache until it
+// commits; when they do not fit, SQLite writes them out early (and again if
+// they change again). A cached page takes about twice its size in memory,
+// so 32 MiB of cache is about 64 MiB of the process's memory; more bought
+// little speed on a database of a million queries.
+const (
+	defaultCacheKiB = 2000
+	writerCacheKiB  = 32 << 10
+)
+
+// Writer reserves a connection for write transactions.
+func (s *Store) Writer(ctx context.Context) (*Writer, error) {
+	w, err := s.writer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("turn off checkpoints on commit: %w", err)
+	}
+	w.ckpt = startCheckpointer(s.db)
+	return w, nil
+}
+
+func (s *Store) writer(ctx context.Context) (*Writer, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reserve a database connection: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(writerCacheKiB)); err != nil {
+		dropConn(conn)
+		return nil, fmt.Errorf("size page cache: %w", err)
+	}
+	return &Writer{conn: conn}, nil
+}
+
+// Close rolls back a transaction still in progress, checkpoints what its
+// transactions wrote, and returns the connection to the pool with the
+// default settings (the default cache size frees the pages beyond it).
+func (w *Writer) Close() error {
+	if w.conn == nil {
+		return nil
+	}
+	var err error
+	if tx := w.tx; tx != nil {
+		tx.own = false
+		err = tx.Rollback()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reset := "PRAGMA cache_size = -" + strconv.Itoa(defaultCacheKiB)
+	if w.ckpt != nil {
+		w.ckpt.stop(w.conn)
+		reset += "; PRAGMA wal_autocheckpoint = " + strconv.Itoa(defaultAutoCheckpoint)
+	}
+	if _, rerr := w.conn.ExecContext(ctx, reset); rerr != nil {
+		// A connection that keeps the large cache, or commits without
+		// checkpoints, must not serve others.
+		dropConn(w.conn)
+	} else {
+		w.conn.Close()
+	}
+	w.conn = nil
+	return err
+}
+
+// dropConn closes a connection instead of returning it to the pool.
+func dropConn(conn *sql.Conn) {
+	conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
+}
+
+// Begin starts a write transaction. The transaction is rolled back if ctx
+// ends before Commit.
+func (w *Writer) Begin(ctx context.Context) (*Tx, error) {
+	if w.conn == nil {
+		return nil, errors.New("begin commit: writer closed")
+	}
+	if w.tx != nil {
+		return nil, errors.New("begin commit: a transaction is in progress")
+	}
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin commit: %w", err)
+	}
+	w.tx = &Tx{w: w, tx: tx, stmts: make(map[stmtKey]*sql.Stmt)}
+	return w.tx, nil
+}
+
+// Begin starts a write transaction on a connection of its own, given back
+// when the transaction ends.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	w, err := s.writer(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin commit: %w", err)
+	}
+	tx, err := w.Begin(ctx)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	tx.own = true
+	return tx, nil
+}
+
+// Commit stores everything added.
+func (t *Tx) Commit() error {
+	if t.done {
+		return sql.ErrTxDone
+	}
+	t.end()
+	err := t.tx.Commit()
+	if err == nil && t.w.ckpt != nil {
+		t.w.ckpt.committed(t.w.conn)
+	}
+	if t.own {
+		t.w.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback drops everything added. It does nothing after Commit.
+func (t *Tx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.end()
+	err := t.tx.Rollback()
+	if t.own {
+		t.w.Close()
+	}
+	if err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("roll back: %w", err)
+	}
+	return nil
+}
+
+func (t *Tx) end() {
+	t.closeStmts()
+	t.done = true
+	t.w.tx = nil
+}
+
+func (t *Tx) closeStmts() {
+	for k, st := range t.stmts {
+		st.Close()
+		delete(t.stmts, k)
+	}
+}
+
+func (t *Tx) stmt(ctx context.Context, key stmtKey, query func() string) (*sql.Stmt, error) {
+	if st := t.stmts[key]; st != nil {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, query())
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[key] = st
+	return st, nil
+}
+
+// Add writes a batch into the transaction: queries and rejected
+// submissions already stored (or added before) are left as they are,
+// checkpoints are replaced. The result counts rows that are new if the
+// transaction commits. After an error the transaction must be rolled back.
+func (t *Tx) Add(ctx context.Context, b *Batch) (CommitResult, error) {
+	var res CommitResult
+	n, err := t.insertQueries(ctx, b.Queries)
+	if err != nil {
+		return res, err
+	}
+	res.NewQueries = n
+	if res.NewRejected, err = t.insertRejected(ctx, b.Rejected); err != nil {
+		return res, err
+	}
+	if err := t.writeCheckpoints(ctx, b.Checkpoints); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// rowsPerInsert is how many queries one INSERT statement carries. One
+// statement per row spends most of its time in the per-statement work of
+// database/sql and SQLite; 64 rows of at most 61 values stay well under
+// SQLite's limit of 32766 variables.
+const rowsPerInsert = 64
+
+// insertQueries inserts qs, leaving alone those already stored, and returns
+// how many it inserted. Runs of fresh queries (no statistics yet, the case
+// of every collect) go through insertFresh; the others are written whole,
+// in order.
+func (t *Tx) insertQueries(ctx context.Context, qs []Query) (int, error) {
+	inserted := 0
+	for len(qs) > 0 {
+		fresh := qs[0].fresh()
+		n := 1
+		for n < len(qs) && qs[n].fresh() == fresh {
+			n++
+		}
+		var k int
+		var err error
+		if fresh {
+			k, err = t.insertFresh(ctx, qs[:n])
+		} else {
+			k, err = t.insertWhole(ctx, qs[:n])
+		}
+		inserted += k
+		if err != nil {
+			return inserted, err
+		}
+		qs = qs[n:]
+	}
+	return inserted, nil
+}
+
+// insertWhole inserts queries with all their columns, rowsPerInsert a
+// statement.
+func (t *Tx) insertWhole(ctx context.Context, qs []Query) (int, error) {
+	inserted := 0
+	for len(qs) > 0 {
+		n := min(len(qs), rowsPerInsert)
+		stmt, err := t.stmt(ctx, stmtKey{stmtQueries, n}, func() string {
+			return "INSERT INTO queries (" + queryColumns + ") VALUES " + rowPlaceholders(n, queryColumnCount) + " ON CONFLICT(region, query_id) DO NOTHING"
+		})
+		if err != nil {
+			return inserted, fmt.Errorf("prepare query insert: %w", err)
+		}
+		args := t.args[:0]
+		for i := range qs[:n] {
+			args = appendEventValues(args, &qs[i])
+			args = appendEnrichValues(args, &qs[i])
+		}
+		k, err := t.exec(ctx, stmt, args, n, &qs[0], &qs[n-1])
+		inserted += k
+		if err != nil {
+			return inserted, err
+		}
+		qs = qs[n:]
+	}
+	return inserted, nil
+}
+
+// callerColumns are the event columns that depend only on who made the
+// call, from where, in which account and region, under which rules: the
+// queries of one caller share them. ownColumns are the rest of
+// eventColumns.
+const (
+	callerColumns = `region, owner_account, identity_type, principal_id, principal_arn, identity_account, identity_user_name,
+	invoked_by, issuer_type, issuer_user_name, issuer_arn, source_identity, on_behalf_of_user, on_behalf_of_store,
+	source_ip, user_agent, user, role, account, rules_fp`
+	ownColumns = `query_id, event_id, event_time, day, ct_database, ct_catalog, ct_workgroup, ct_query_text,
+	client_request_token, team, database, workgroup, provisioned, billed_bytes`
+)
+
+var (
+	callerColumnCount = strings.Count(callerColumns, ",") + 1
+	ownColumnCount    = strings.Count(ownColumns, ",") + 1
+)
+
+// caller is the values of callerColumns.
+type caller struct {
+	region, owner                                        string
+	identity                                             cloudtrail.Identity
+	sourceIP, userAgent, user, role, account, rulesPrint string
+}
+
+func callerOf(q *Query) caller {
+	return caller{q.Region, q.OwnerAccount, q.Identity, q.SourceIP, q.UserAgent, q.User, q.Role, q.Account, q.RulesFingerprint}
+}
+
+func (c *caller) appendValues(dst []any) []any {
+	id := &c.identity
+	return append(dst, c.region, c.owner, id.Type, id.PrincipalID, id.ARN, id.AccountID, id.UserName,
+		id.InvokedBy, id.IssuerType, id.IssuerUserName, id.IssuerARN, id.SourceIdentity, id.OnBehalfOfUserID, id.OnBehalfOfIdentityStoreARN,
+		c.sourceIP, c.userAgent, c.user, c.role, c.account, c.rulesPrint)
+}
+
+func appendOwnValues(dst []any, q *Query) []any {
+	return append(dst, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText,
+		q.ClientRequestToken, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes)
+}
+
+// insertFresh inserts queries fresh from CloudTrail with their event
+// columns only (the others keep their defaults). Binding a value is the
+// costliest part of an insert, and most of a row's values are its
+// caller's: the queries are grouped by caller, and one statement carries
+// up to rowsPerInsert queries of one caller, binding the caller's values
+// once. Within a caller the order is kept, so of two deliveries of one
+// query the first wins.
+//
+// The statement is INSERT OR IGNORE: unlike ON CONFLICT DO NOTHING it lets
+// SQLite skip the statement journal a multi-row statement that may abort
+// needs, and nothing here can abort: every value bound is non-NULL and no
+// CHECK constraint concerns these columns.
+func (t *Tx) insertFresh(ctx context.Context, qs []Query) (int, error) {
+	var order []caller
+	groups := make(map[caller][]int)
+	for i := range qs {
+		c := callerOf(&qs[i])
+		g, ok := groups[c]
+		if !ok {
+			order = append(order, c)
+		}
+		groups[c] = append(g, i)
+	}
+	inserted := 0
+	for _, c := range order {
+		idx := groups[c]
+		for len(idx) > 0 {
+			n := min(len(idx), rowsPerInsert)
+			stmt, err := t.stmt(ctx, stmtKey{stmtFreshQueries, n}, func() string { return freshInsert(n) })
+			if err != nil {
+				return inserted, fmt.Errorf("prepare query insert: %w", err)
+			}
+			args := c.appendValues(t.args[:0])
+			for _, i := range idx[:n] {
+				args = appendOwnValues(args, &qs[i])
+			}
+			k, err := t.exec(ctx, stmt, args, n, &qs[idx[0]], &qs[idx[n-1]])
+			inserted += k
+			if err != nil {
+				return inserted, err
+			}
+			idx = idx[n:]
+		}
+	}
+	return inserted, nil
+}
+
+// freshInsert is the statement of insertFresh for n queries: the caller's
+// values come first, once, and then each query's own. (Numbered
+// parameters could repeat the caller's values in every row of a VALUES
+// list, but SQLite looks up their names one by one through a list, which
+// costs more than the binds it saves.)
+func freshInsert(n int) string {
+	own := make([]string, ownColumnCount)
+	for i := range own {
+		own[i] = "v.column" + strconv.Itoa(i+1)
+	}
+	return "INSERT OR IGNORE INTO queries (" + callerColumns + ", " + ownColumns + ") SELECT " + placeholders(callerColumnCount) + ", " +
+		strings.Join(own, ", ") + " FROM (VALUES " + rowPlaceholders(n, ownColumnCount) + ") AS v"
+}
+
+// exec runs an insert of n queries, first to last, and returns how many it
+// inserted.
+func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any, n int, first, last *Query) (int, error) {
+	r, err := stmt.ExecContext(ctx, args...)
+	clear(args) // drop the references to this batch's strings
+	t.args = args[:0]
+	if err != nil {
+		if n == 1 {
+			return 0, fmt.Errorf("insert query %s/%s: %w", first.Region, first.QueryID, err)
+		}
+		return 0, fmt.Errorf("insert queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
+	}
+	k, _ := r.RowsAffected()
+	return int(k), nil
+}
+
+func (t *Tx) insertRejected(ctx context.Context, rs []Rejected) (int, error) {
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	stmt, err := t.stmt(ctx, stmtKey{kind: stmtRejected}, func() string {
+		return `INSERT INTO rejected (event_id, event_time, day, region, owner_account, principal_arn, identity_json, user, role, account, team,
+			rules_fp, database, workgroup, error_code, error_message) VALUES (` + placeholders(16) + `) ON CONFLICT(event_id) DO NOTHING`
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prepare rejected insert: %w", err)
+	}
+	inserted := 0
+	for _, r := range rs {
+		idJSON, err := json.Marshal(r.Identity)
+		if err != nil {
+			return inserted, fmt.Errorf("encode identity of %s: %w", r.EventID, err)
+		}
+		out, err := stmt.ExecContext(ctx, r.EventID, millis(r.EventTime), Day(r.EventTime), r.Region, r.OwnerAccount, r.Identity.ARN, string(idJSON),
+			r.User, r.Role, r.Account, r.Team, r.RulesFingerprint, r.Database, r.Workgroup, r.ErrorCode, r.ErrorMessage)
+		if err != nil {
+			return inserted, fmt.Errorf("insert rejected submission %s: %w", r.EventID, err)
+		}
+		n, _ := out.RowsAffected()
+		inserted += int(n)
+	}
+	return inserted, nil
+}
+
+func (t *Tx) writeCheckpoints(ctx context.Context, cps []Checkpoint) error {
+	if len(cps) == 0 {
+		return nil
+	}
+	stmt, err := t.stmt(ctx, stmtKey{kind: stmtCheckpoint}, func() string {
+		return `INSERT INTO checkpoints (source, name, size, mtime, status, queries, detail, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(source, name) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, status = excluded.status,
+			queries = excluded.queries, detail = excluded.detail, updated_at = excluded.updated_at`
+	})
+	if err != nil {
+		return fmt.Errorf("prepare checkpoint: %w", err)
+	}
+	now := millis(time.Now())
+	for _, c := range cps {
+		if _, err := stmt.ExecContext(ctx, c.Source, c.Name, c.Size, millis(c.ModTime), c.Status, c.Queries, c.Detail, now); err != nil {
+			return fmt.Errorf("write checkpoint %s %s: %w", c.Source, c.Name, err)
+		}
+	}
+	return nil
+}
