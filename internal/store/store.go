@@ -245,13 +245,32 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// SQLite answers SQLITE_BUSY at once, without waiting out the busy
+	// timeout, to a connection that meets a new database while another
+	// process is switching it to WAL (it cannot take the lock it would
+	// wait on). That moment is short: wait it out, within the same bound.
+	deadline := time.Now().Add(migrateBusyWait)
+	pause := 5 * time.Millisecond
 	for {
 		done, err := s.migrateOne(ctx, names)
+		if err != nil && isSQLiteCode(err, sqlite3.SQLITE_BUSY) && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 250*time.Millisecond)
+			continue
+		}
 		if err != nil || done {
 			return err
 		}
 	}
 }
+
+// migrateBusyWait bounds how long opening waits for other processes that
+// hold a new database's lock: the busy timeout of every connection.
+const migrateBusyWait = 30 * time.Second
 
 // migrateOne applies the next migration, or reports that none is left.
 func (s *Store) migrateOne(ctx context.Context, names []string) (done bool, err error) {
