@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -54,7 +55,8 @@ func (e *Enricher) target(k groupKey) *target {
 	client := athena.NewFromConfig(e.cfg, func(o *athena.Options) {
 		o.Region = k.Region
 		o.Credentials = creds
-		o.Retryer = newAthenaRetryer()
+		o.Retryer = newAthenaRetryer(e.sdkBackoff)
+		o.HTTPClient = requestClient{c: o.HTTPClient, count: true}
 	})
 	t := &target{client: client, limiter: newAdaptiveLimiter(e.opts.Rate, e.opts.Burst)}
 	e.targets[k] = t
@@ -93,6 +95,7 @@ func (e *Enricher) stsClient(fallbackRegion string) *sts.Client {
 		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 			o.Retryables = append([]retry.IsErrorRetryable{retryAttemptTimeouts}, o.Retryables...)
 		})
+		o.HTTPClient = requestClient{c: o.HTTPClient}
 	})
 }
 
@@ -188,9 +191,14 @@ var retryAttemptTimeouts = retry.IsErrorRetryableFunc(func(err error) aws.Ternar
 // resets, timed-out attempts) up to 3 attempts, which is safe because
 // BatchGetQueryExecution only reads. Its client-side retry quota is off
 // (ratelimit.None): the adaptive limiter is the one place that paces calls.
-func newAthenaRetryer() aws.Retryer {
+//
+// backoff, when not nil, replaces the SDK's delay between attempts.
+func newAthenaRetryer(backoff retry.BackoffDelayer) aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = 3
+		if backoff != nil {
+			o.Backoff = backoff
+		}
 		o.RateLimiter = ratelimit.None
 		o.Retryables = append([]retry.IsErrorRetryable{
 			retryAttemptTimeouts,
@@ -222,4 +230,50 @@ func isThrottle(err error) bool {
 	}
 	var respErr *smithyhttp.ResponseError
 	return errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusTooManyRequests
+}
+
+// requestClient is the HTTP client of athenawatch's AWS clients. It stands
+// between the SDK and its HTTP client, once per attempt of every call.
+//
+// It hides the WriteTo method of request bodies. The SDK closes a request's
+// body as soon as the answer's headers are back, and net/http, once it has
+// written a body of known length, reads the body once more to check that it
+// ended, which may come after that close. A plain Read of the SDK's closed
+// body reports a clean end, but its WriteTo (which net/http prefers)
+// reports io.EOF as an error: net/http then takes the request for failed
+// and closes the connection under the answer being read, and the SDK sends
+// the call again. Athena would count, and the quota pay for, a call that
+// was answered.
+//
+// With count set, it also counts each request handed to the network in the
+// counter its context carries (see withCallCounter), SDK retries included.
+type requestClient struct {
+	c     aws.HTTPClient
+	count bool
+}
+
+func (c requestClient) Do(req *http.Request) (*http.Response, error) {
+	if _, ok := req.Body.(io.WriterTo); ok {
+		req = req.WithContext(req.Context()) // a copy: the SDK keeps its own
+		req.Body = readOnlyBody{req.Body}
+	}
+	if c.count {
+		if count, ok := req.Context().Value(callCounterKey{}).(func()); ok {
+			count()
+		}
+	}
+	return c.c.Do(req)
+}
+
+// readOnlyBody is a request body without WriteTo.
+type readOnlyBody struct{ io.ReadCloser }
+
+type callCounterKey struct{}
+
+// withCallCounter returns ctx carrying count, which requestClient calls for
+// every request of an Athena call it sends: Athena counts each one against
+// the quota, the SDK's retries of dropped connections, server errors and
+// timed-out attempts included.
+func withCallCounter(ctx context.Context, count func()) context.Context {
+	return context.WithValue(ctx, callCounterKey{}, count)
 }

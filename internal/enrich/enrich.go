@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"golang.org/x/sync/errgroup"
@@ -176,7 +177,7 @@ type Summary struct {
 	Known     int // results delivered with Known true
 	NotFound  int // results delivered with Known false
 	Failed    int // refs Athena did not answer this run; ask again next run
-	Calls     int // BatchGetQueryExecution calls made, throttled ones included
+	Calls     int // BatchGetQueryExecution requests sent, as Athena counts them: throttled ones and the SDK's retries included
 	Throttled int // calls Athena refused with a throttle error
 	// Clamped counts delivered answers with a value outside its bound that
 	// was clamped or repaired (each named in a warning).
@@ -234,6 +235,9 @@ type Enricher struct {
 	// re-asking unprocessed ids; tests shorten them.
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	// sdkBackoff, when set, replaces the SDK's delay before it retries a
+	// dropped connection or a server error; tests shorten it.
+	sdkBackoff retry.BackoffDelayer
 }
 
 // New returns an Enricher that builds its clients from cfg (credentials,
@@ -788,12 +792,9 @@ func (r *run) call(ctx context.Context, k groupKey, t *target, batch []string, d
 		if err != nil {
 			return nil, fmt.Errorf("wait for rate limit: %w", err)
 		}
-		r.mu.Lock()
-		r.sum.Calls++
-		r.mu.Unlock()
-		callCtx, written := ctx, (func() time.Time)(nil)
+		callCtx, written := withCallCounter(ctx, r.countCall), (func() time.Time)(nil)
 		if !t.limiter.Started() {
-			callCtx, written = traceWrite(ctx)
+			callCtx, written = traceWrite(callCtx)
 		}
 		out, err := t.client.BatchGetQueryExecution(callCtx, &athena.BatchGetQueryExecutionInput{QueryExecutionIds: batch})
 		if written != nil {
@@ -821,6 +822,13 @@ func (r *run) call(ctx context.Context, k groupKey, t *target, batch []string, d
 			return nil, err
 		}
 	}
+}
+
+// countCall counts one request sent to Athena.
+func (r *run) countCall() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sum.Calls++
 }
 
 // traceWrite returns ctx with an HTTP trace that records when a request

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"golang.org/x/time/rate"
 
 	"github.com/athenawatch/athenawatch/internal/store"
@@ -68,6 +69,7 @@ func fastEnricher(f *fakeAWS, opts Options) *Enricher {
 	e := New(f.config(), opts)
 	e.backoffBase = time.Millisecond
 	e.backoffMax = 20 * time.Millisecond
+	e.sdkBackoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 	return e
 }
 
@@ -333,6 +335,52 @@ func TestEnrichThrottlingLosesNothing(t *testing.T) {
 	}
 	if sum.Calls != len(calls)+throttled {
 		t.Errorf("summary calls %d, want %d successful + %d throttled", sum.Calls, len(calls), throttled)
+	}
+}
+
+// TestEnrichAnsweredCallSentOnce is the regression test of an answered call
+// sent twice: the SDK closed the request body when the answer came, net/http
+// then failed its late check of that body, closed the connection under the
+// answer and the SDK sent the call again. The fake's HTTP client always makes
+// that late check.
+func TestEnrichAnsweredCallSentOnce(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	refs := addQueries(f, baseAccount, "us-east-1", "q", MaxBatch)
+	c := newCollector(t)
+	sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, _ := f.snapshot()
+	if want := (Summary{Asked: MaxBatch, Known: MaxBatch, Calls: 1}); sum != want || len(calls) != 1 {
+		t.Errorf("summary %+v, %d calls reached Athena; want %+v and 1 call", sum, len(calls), want)
+	}
+}
+
+// TestEnrichCountsRetriedRequests is the regression test of Summary.Calls
+// counting one call where Athena counted several: the SDK retries server
+// errors (and dropped connections, timed-out attempts) by itself, and each
+// of its requests counts against the quota.
+func TestEnrichCountsRetriedRequests(t *testing.T) {
+	t.Parallel()
+	f := newFakeAWS(t)
+	refs := addQueries(f, baseAccount, "us-east-1", "q", 2*MaxBatch)
+	f.serverErrors = 2
+	c := newCollector(t)
+	sum, err := fastEnricher(f, Options{}).Enrich(context.Background(), refs, c.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, _ := f.snapshot()
+	f.mu.Lock()
+	errored := f.errored
+	f.mu.Unlock()
+	if errored != 2 || len(calls) != 2 {
+		t.Fatalf("%d server errors and %d answered calls; want 2 and 2", errored, len(calls))
+	}
+	if want := (Summary{Asked: 2 * MaxBatch, Known: 2 * MaxBatch, Calls: 4}); sum != want {
+		t.Errorf("summary %+v, want %+v (2 answered calls + 2 server errors)", sum, want)
 	}
 }
 

@@ -1,8 +1,10 @@
 package enrich
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -44,6 +46,9 @@ type fakeAWS struct {
 	// until a call of a single id has been rejected.
 	loneRejected     chan struct{}
 	loneRejectedOnce sync.Once
+	// serverErrors makes this many next Athena calls fail with HTTP 500
+	// after reaching the server (the SDK retries them).
+	serverErrors int
 	// bucket, when set, throttles calls like Athena's API quota does.
 	bucket *rate.Limiter
 	// block, when set, holds every Athena call until the request's context
@@ -53,6 +58,7 @@ type fakeAWS struct {
 
 	calls     []fakeCall // successful BatchGetQueryExecution calls
 	throttled int
+	errored   int      // calls answered with a server error
 	assumed   []string // role ARNs assumed
 	sentIDs   map[string]bool
 }
@@ -106,8 +112,60 @@ func (f *fakeAWS) config() aws.Config {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider(baseKey, "base-secret", ""),
 		BaseEndpoint: aws.String(f.srv.URL),
-		HTTPClient:   f.srv.Client(),
+		HTTPClient:   lateBodyCheck{f.srv.Client()},
 	}
+}
+
+// lateBodyCheck is an HTTP client that does, always, what net/http does
+// when scheduling goes against it: after it wrote a request body of known
+// length and handed the answer back, it reads the body once more to check
+// it ended, after the SDK already closed it. If that read fails, net/http
+// closes the connection under the answer, and so does lateBodyCheck: the
+// answer's body fails on its first read.
+type lateBodyCheck struct{ c *http.Client }
+
+func (l lateBodyCheck) Do(req *http.Request) (*http.Response, error) {
+	body := req.Body
+	if body == nil || req.ContentLength <= 0 {
+		return l.c.Do(req)
+	}
+	sent, err := io.ReadAll(io.LimitReader(body, req.ContentLength))
+	if err != nil {
+		return nil, err
+	}
+	out := req.Clone(req.Context())
+	out.Body = io.NopCloser(bytes.NewReader(sent))
+	resp, err := l.c.Do(out)
+	if err != nil {
+		return resp, err
+	}
+	resp.Body = &checkedBody{ReadCloser: resp.Body, check: func() error {
+		_, err := io.Copy(io.Discard, body)
+		return err
+	}}
+	return resp, nil
+}
+
+// checkedBody fails its reads once check failed, like a response body
+// whose connection net/http closed.
+type checkedBody struct {
+	io.ReadCloser
+	check   func() error
+	checked bool
+	err     error
+}
+
+func (b *checkedBody) Read(p []byte) (int, error) {
+	if !b.checked {
+		b.checked = true
+		if err := b.check(); err != nil {
+			b.err = fmt.Errorf("connection closed: request body check: %w", err)
+		}
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.ReadCloser.Read(p)
 }
 
 // addRole makes roleARN assumable; its sessions act in account.
@@ -195,6 +253,12 @@ func (f *fakeAWS) batchGet(w http.ResponseWriter, r *http.Request, key, region s
 	account, ok := f.keys[key]
 	if !ok {
 		writeJSONError(w, http.StatusBadRequest, "UnrecognizedClientException", "The security token included in the request is invalid.")
+		return
+	}
+	if f.serverErrors > 0 {
+		f.serverErrors--
+		f.errored++
+		writeJSONError(w, http.StatusInternalServerError, "InternalServerException", "try again")
 		return
 	}
 	if f.bucket != nil && !f.bucket.Allow() {
