@@ -72,13 +72,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	elapsed := time.Since(began)
+	printStats(st, t0, time.Since(began))
+	return nil
+}
+
+// printStats prints what a generator wrote, in the key=value lines the
+// bench scripts read.
+func printStats(st orgsim.GenerateStats, t0 time.Time, elapsed time.Duration) {
 	fmt.Printf("files=%d digest_files=%d records=%d athena_records=%d queries=%d rejected=%d duplicates=%d\n",
 		st.Files, st.DigestFiles, st.Records, st.AthenaRecords, st.Queries, st.Rejected, st.Duplicates)
 	fmt.Printf("uncompressed_bytes=%d compressed_bytes=%d period=%s..%s seconds=%.2f mb_per_s=%.0f\n",
 		st.UncompressedBytes, st.CompressedBytes, t0.Format(time.RFC3339), st.End.Format(time.RFC3339),
 		elapsed.Seconds(), float64(st.UncompressedBytes)/1e6/elapsed.Seconds())
-	return nil
 }
 
 // parseSize reads 500MB, 1GB, 2.5G, 1048576. Units are binary, so that "at

@@ -20,11 +20,6 @@ func generateQueriesOnly(ctx context.Context, out string, n int64, dup float64, 
 	if err != nil {
 		return err
 	}
-	elapsed := time.Since(began)
-	fmt.Printf("files=%d digest_files=%d records=%d athena_records=%d queries=%d rejected=%d duplicates=%d\n",
-		st.Files, st.DigestFiles, st.Records, st.AthenaRecords, st.Queries, st.Rejected, st.Duplicates)
-	fmt.Printf("uncompressed_bytes=%d compressed_bytes=%d period=%s..%s seconds=%.2f mb_per_s=%.0f\n",
-		st.UncompressedBytes, st.CompressedBytes, t0.Format(time.RFC3339), st.End.Format(time.RFC3339),
-		elapsed.Seconds(), float64(st.UncompressedBytes)/1e6/elapsed.Seconds())
+	printStats(st, t0, time.Since(began))
 	return nil
 }

@@ -23,15 +23,7 @@ import (
 // counted as skipped, not stored, and later runs are clean.
 func TestImpossibleRegionOrTimeNeverBreaksALaterRun(t *testing.T) {
 	t.Parallel()
-	emu := awsemu.New(awsemu.Options{})
-	srv, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	creds := emu.AddUser("111111111111", "collector")
-	env := []string{"AWS_ENDPOINT_URL=" + srv.URL, "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_REGION=us-east-1"}
+	env := emulatorEnv(t)
 
 	tests := []struct{ name, old, new, reason string }{
 		{"path", `"awsRegion":"us-east-1"`, `"awsRegion":"../../etc"`, `is not an AWS region name`},
@@ -87,15 +79,7 @@ func TestImpossibleRegionOrTimeNeverBreaksALaterRun(t *testing.T) {
 // end as unknown to Athena (no_stats).
 func TestStoredImpossibleRegionNeverBreaksALaterRun(t *testing.T) {
 	t.Parallel()
-	emu := awsemu.New(awsemu.Options{})
-	srv, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	creds := emu.AddUser("111111111111", "collector")
-	env := []string{"AWS_ENDPOINT_URL=" + srv.URL, "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_REGION=us-east-1"}
+	env := emulatorEnv(t)
 
 	db := filepath.Join(t.TempDir(), "old.db")
 	ctx := context.Background()
@@ -135,4 +119,20 @@ func TestStoredImpossibleRegionNeverBreaksALaterRun(t *testing.T) {
 			t.Errorf("region %q: %d of its queries marked unknown to Athena, want 1", region, n)
 		}
 	}
+}
+
+// emulatorEnv starts an emulator for the test and returns the environment
+// under which the SDK reaches it as IAM user collector of account
+// 111111111111.
+func emulatorEnv(t *testing.T) []string {
+	t.Helper()
+	emu := awsemu.New(awsemu.Options{})
+	srv, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	creds := emu.AddUser("111111111111", "collector")
+	return []string{"AWS_ENDPOINT_URL=" + srv.URL, "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_REGION=us-east-1"}
 }

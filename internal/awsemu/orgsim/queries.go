@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -41,20 +40,9 @@ func GenerateQueryTrail(ctx context.Context, dir string, opts QueryTrailOptions)
 	if opts.Queries <= 0 {
 		return GenerateStats{}, fmt.Errorf("generate query trail: %d queries, want at least 1", opts.Queries)
 	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	}
-	if len(opts.Regions) == 0 {
-		opts.Regions = DefaultRegions
-	}
+	trailDefaults(&opts.Start, &opts.Regions, &opts.Concurrency, &opts.Logger)
 	if opts.QueriesPerSecond <= 0 {
 		opts.QueriesPerSecond = 50
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = runtime.GOMAXPROCS(0)
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	org := NewOrg(opts.Regions)
 

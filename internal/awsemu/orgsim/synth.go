@@ -62,20 +62,9 @@ func GenerateTrail(ctx context.Context, dir string, opts GenerateOptions) (Gener
 	if opts.AthenaFraction > 1 {
 		opts.AthenaFraction = 1
 	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	}
-	if len(opts.Regions) == 0 {
-		opts.Regions = DefaultRegions
-	}
+	trailDefaults(&opts.Start, &opts.Regions, &opts.Concurrency, &opts.Logger)
 	if opts.RecordsPerSecond <= 0 {
 		opts.RecordsPerSecond = 40
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = runtime.GOMAXPROCS(0)
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Shape == "" {
 		opts.Shape = ShapeMixed
@@ -330,4 +319,22 @@ func (s *synth) appendAthena(b []byte, account, region string, t time.Time) ([]b
 	b = append(b, region...)
 	b = append(b, `.amazonaws.com"}}`...)
 	return b, kind
+}
+
+// trailDefaults fills the options every trail generator shares: the first
+// record's time, the regions, how many files are written at once and the
+// logger.
+func trailDefaults(start *time.Time, regions *[]string, concurrency *int, logger **slog.Logger) {
+	if start.IsZero() {
+		*start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	}
+	if len(*regions) == 0 {
+		*regions = DefaultRegions
+	}
+	if *concurrency <= 0 {
+		*concurrency = runtime.GOMAXPROCS(0)
+	}
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
 }
