@@ -157,18 +157,7 @@ func (p *poller) appendRead(b []byte, q *polledQuery, t time.Time) []byte {
 		pick -= r.weight
 	}
 	c := q.caller
-	b = append(b, `{"eventVersion":"1.09","userIdentity":`...)
-	b = append(b, c.userIdentity...)
-	b = append(b, `,"eventTime":"`...)
-	b = appendTime(b, t)
-	b = append(b, `","eventSource":"athena.amazonaws.com","eventName":"`...)
-	b = append(b, name...)
-	b = append(b, `","awsRegion":"`...)
-	b = append(b, q.region...)
-	b = append(b, `","sourceIPAddress":"`...)
-	b = append(b, c.sourceIP...)
-	b = append(b, `","userAgent":"`...)
-	b = append(b, c.userAgent...)
+	b = appendAthenaHead(b, c, t, name, q.region)
 	b = append(b, `","requestParameters":{`...)
 	switch name {
 	case "GetQueryExecution", "GetQueryRuntimeStatistics":

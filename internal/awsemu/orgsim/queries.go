@@ -94,18 +94,7 @@ func GenerateQueryTrail(ctx context.Context, dir string, opts QueryTrailOptions)
 	err := g.Wait()
 	var total GenerateStats
 	for _, r := range results {
-		total.Files += r.Files
-		total.DigestFiles += r.DigestFiles
-		total.Records += r.Records
-		total.AthenaRecords += r.AthenaRecords
-		total.Duplicates += r.Duplicates
-		total.AthenaDuplicates += r.AthenaDuplicates
-		total.UncompressedBytes += r.UncompressedBytes
-		total.CompressedBytes += r.CompressedBytes
-		total.Queries += r.Queries
-		if r.End.After(total.End) {
-			total.End = r.End
-		}
+		total.add(r)
 	}
 	if err != nil {
 		return total, fmt.Errorf("generate query trail in %s: %w", dir, err)

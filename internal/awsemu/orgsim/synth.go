@@ -144,20 +144,7 @@ func GenerateTrail(ctx context.Context, dir string, opts GenerateOptions) (Gener
 	err := g.Wait()
 	var total GenerateStats
 	for _, r := range results {
-		total.Files += r.Files
-		total.DigestFiles += r.DigestFiles
-		total.Records += r.Records
-		total.AthenaRecords += r.AthenaRecords
-		total.NoiseRecords += r.NoiseRecords
-		total.Duplicates += r.Duplicates
-		total.AthenaDuplicates += r.AthenaDuplicates
-		total.UncompressedBytes += r.UncompressedBytes
-		total.CompressedBytes += r.CompressedBytes
-		total.Queries += r.Queries
-		total.Rejected += r.Rejected
-		if r.End.After(total.End) {
-			total.End = r.End
-		}
+		total.add(r)
 	}
 	if err != nil {
 		return total, fmt.Errorf("generate trail in %s: %w", dir, err)
@@ -268,18 +255,7 @@ func (s *synth) appendAthena(b []byte, account, region string, t time.Time) ([]b
 	case x < 25:
 		name, kind = "GetQueryResults", synthOther
 	}
-	b = append(b, `{"eventVersion":"1.09","userIdentity":`...)
-	b = append(b, c.userIdentity...)
-	b = append(b, `,"eventTime":"`...)
-	b = appendTime(b, t)
-	b = append(b, `","eventSource":"athena.amazonaws.com","eventName":"`...)
-	b = append(b, name...)
-	b = append(b, `","awsRegion":"`...)
-	b = append(b, region...)
-	b = append(b, `","sourceIPAddress":"`...)
-	b = append(b, c.sourceIP...)
-	b = append(b, `","userAgent":"`...)
-	b = append(b, c.userAgent...)
+	b = appendAthenaHead(b, c, t, name, region)
 	b = append(b, '"')
 	if kind == synthRejected {
 		b = append(b, `,"errorCode":"InvalidRequestException","errorMessage":"line 1:8: mismatched input 'FORM'. Expecting: ',', 'FROM', <EOF>"`...)
@@ -336,5 +312,41 @@ func trailDefaults(start *time.Time, regions *[]string, concurrency *int, logger
 	}
 	if *logger == nil {
 		*logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// appendAthenaHead appends the start of an Athena record by c, up to and
+// with its userAgent value, as CloudTrail orders the members.
+func appendAthenaHead(b []byte, c *synthCaller, t time.Time, name, region string) []byte {
+	b = append(b, `{"eventVersion":"1.09","userIdentity":`...)
+	b = append(b, c.userIdentity...)
+	b = append(b, `,"eventTime":"`...)
+	b = appendTime(b, t)
+	b = append(b, `","eventSource":"athena.amazonaws.com","eventName":"`...)
+	b = append(b, name...)
+	b = append(b, `","awsRegion":"`...)
+	b = append(b, region...)
+	b = append(b, `","sourceIPAddress":"`...)
+	b = append(b, c.sourceIP...)
+	b = append(b, `","userAgent":"`...)
+	b = append(b, c.userAgent...)
+	return b
+}
+
+// add sums the stats of one writer into s.
+func (s *GenerateStats) add(r GenerateStats) {
+	s.Files += r.Files
+	s.DigestFiles += r.DigestFiles
+	s.Records += r.Records
+	s.AthenaRecords += r.AthenaRecords
+	s.NoiseRecords += r.NoiseRecords
+	s.Duplicates += r.Duplicates
+	s.AthenaDuplicates += r.AthenaDuplicates
+	s.UncompressedBytes += r.UncompressedBytes
+	s.CompressedBytes += r.CompressedBytes
+	s.Queries += r.Queries
+	s.Rejected += r.Rejected
+	if r.End.After(s.End) {
+		s.End = r.End
 	}
 }
