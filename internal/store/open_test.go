@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -43,6 +44,46 @@ func rawDB(t *testing.T, path string, stmts ...string) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
+}
+
+// migrateTo creates at path a database of schema version v, as the release
+// that wrote that version left it: migrations 1..v and nothing after.
+func migrateTo(t *testing.T, path string, v int) {
+	t.Helper()
+	names, err := migrationNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{"PRAGMA journal_mode=WAL"}
+	for _, name := range names[:v] {
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts = append(stmts, string(body))
+	}
+	rawDB(t, path, append(stmts, fmt.Sprintf("PRAGMA user_version = %d", v))...)
+}
+
+// openRaw opens the database at path as it is, without migrating it.
+func openRaw(path string) (*Store, error) {
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// st0 is a plain connection pool on the database at path, closed when the
+// test ends.
+func st0(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func TestOpenReadOnlyRefusesWhatIsNoDatabase(t *testing.T) {

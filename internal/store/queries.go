@@ -49,6 +49,11 @@ type Query struct {
 	BilledBytes int64
 	// RulesFingerprint identifies the rules the derived columns came from.
 	RulesFingerprint string
+	// Fingerprint identifies the query's shape (its normalized text); empty
+	// until the text is known. CostUSD is the query's own cost as priced
+	// when it was derived. Both are derived columns, set by the rules.
+	Fingerprint string
+	CostUSD     float64
 
 	StatsStatus string
 	AskAttempts int
@@ -161,7 +166,7 @@ const (
 	state, state_change_reason, statement_type, substatement_type, athena_database, athena_catalog, athena_workgroup,
 	query_text, data_scanned_bytes, engine_ms, total_ms, queue_ms, planning_ms, service_preprocessing_ms,
 	service_processing_ms, submitted_at, completed_at, reused_result, error_category, error_type, error_message,
-	output_location, engine_version, dpu_count`
+	output_location, engine_version, dpu_count, fingerprint, cost_usd`
 	queryColumns = eventColumns + ",\n\t" + enrichColumns
 )
 
@@ -192,13 +197,15 @@ func appendEnrichValues(dst []any, q *Query) []any {
 		st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs, st.ServicePreprocessingMs,
 		st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
 		st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion, st.DPUCount,
+		q.Fingerprint, q.CostUSD,
 	)
 }
 
 // fresh reports whether q's enrichment columns all hold their defaults, as
 // for a query just read from CloudTrail; then they need not be written.
 func (q *Query) fresh() bool {
-	return (q.StatsStatus == "" || q.StatsStatus == StatusPending) && q.AskAttempts == 0 && q.LastAsked.IsZero() && q.Stats == Stats{}
+	return (q.StatsStatus == "" || q.StatsStatus == StatusPending) && q.AskAttempts == 0 && q.LastAsked.IsZero() && q.Stats == Stats{} &&
+		q.Fingerprint == "" && q.CostUSD == 0
 }
 
 func scanQuery(rows interface{ Scan(...any) error }) (Query, error) {
@@ -220,6 +227,7 @@ func scanQuery(rows interface{ Scan(...any) error }) (Query, error) {
 		&st.QueryText, &st.DataScannedBytes, &st.EngineMs, &st.TotalMs, &st.QueueMs, &st.PlanningMs, &st.ServicePreprocessingMs,
 		&st.ServiceProcessingMs, &submitted, &completed, &reused,
 		&st.ErrorCategory, &st.ErrorType, &st.ErrorMessage, &st.OutputLocation, &st.EngineVersion, &st.DPUCount,
+		&q.Fingerprint, &q.CostUSD,
 	)
 	if err != nil {
 		return q, err
@@ -412,7 +420,8 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 		state = ?, state_change_reason = ?, statement_type = ?, substatement_type = ?, athena_database = ?, athena_catalog = ?,
 		athena_workgroup = ?, query_text = ?, data_scanned_bytes = ?, engine_ms = ?, total_ms = ?, queue_ms = ?, planning_ms = ?,
 		service_preprocessing_ms = ?, service_processing_ms = ?, submitted_at = ?, completed_at = ?, reused_result = ?,
-		error_category = ?, error_type = ?, error_message = ?, output_location = ?, engine_version = ?, dpu_count = ?
+		error_category = ?, error_type = ?, error_message = ?, output_location = ?, engine_version = ?, dpu_count = ?,
+		fingerprint = ?, cost_usd = ?
 		WHERE region = ? AND query_id = ? AND stats_status = 'pending'`)
 	if err != nil {
 		return fmt.Errorf("prepare update: %w", err)
@@ -428,6 +437,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 			st.Workgroup, st.QueryText, st.DataScannedBytes, st.EngineMs, st.TotalMs, st.QueueMs, st.PlanningMs,
 			st.ServicePreprocessingMs, st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
 			st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion, st.DPUCount,
+			q.Fingerprint, q.CostUSD,
 			q.Region, q.QueryID)
 		if err != nil {
 			return fmt.Errorf("update query %s/%s: %w", q.Region, q.QueryID, err)
@@ -453,7 +463,8 @@ func (s *Store) UpdateDerived(ctx context.Context, qs []Query) (int, error) {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
-		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?
+		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?,
+		fingerprint = ?, cost_usd = ?
 		WHERE region = ? AND query_id = ? AND stats_status = ? AND ask_attempts = ?`)
 	if err != nil {
 		return 0, fmt.Errorf("prepare update: %w", err)
@@ -463,7 +474,7 @@ func (s *Store) UpdateDerived(ctx context.Context, qs []Query) (int, error) {
 	for i := range qs {
 		q := &qs[i]
 		r, err := stmt.ExecContext(ctx, q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned),
-			q.BilledBytes, q.RulesFingerprint, q.Region, q.QueryID, q.StatsStatus, q.AskAttempts)
+			q.BilledBytes, q.RulesFingerprint, q.Fingerprint, q.CostUSD, q.Region, q.QueryID, q.StatsStatus, q.AskAttempts)
 		if err != nil {
 			return 0, fmt.Errorf("update query %s/%s: %w", q.Region, q.QueryID, err)
 		}

@@ -23,6 +23,7 @@ var Dimensions = map[string]string{
 	"state":          "state",
 	"statement_type": "statement_type",
 	"principal_arn":  "principal_arn",
+	"fingerprint":    "fingerprint",
 }
 
 // rejectedDimensions are the dimensions rejected submissions have: a filter
@@ -311,6 +312,8 @@ var addedColumns = []struct {
 	zero    string
 }{
 	{2, "dpu_count", "0.0"},
+	{4, "fingerprint", "''"},
+	{4, "cost_usd", "0.0"},
 }
 
 // readCompat makes a database of an older schema read like the current one

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+)
+
+// TestListQueriesPagesEveryRowOnce: whatever the sort and page size, paging
+// to the end returns every matching query exactly once, in sort order, with
+// ties (many equal values) broken by key.
+func TestListQueriesPagesEveryRowOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	var qs []Query
+	for i := range 137 {
+		q := testQuery([]string{"us-east-1", "eu-west-1"}[i%2], fmt.Sprintf("q%03d", i), []string{"alice", "bob", "carol"}[i%3], int64(i%7)*1000)
+		q.EventTime = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%11) * time.Hour)
+		q.CostUSD = float64(i%5) / 3
+		q.Stats.EngineMs = int64(i % 4)
+		qs = append(qs, q)
+	}
+	if _, err := st.Commit(ctx, &Batch{Queries: qs}); err != nil {
+		t.Fatal(err)
+	}
+	for sortKey := range Sorts {
+		for _, limit := range []int{1, 7, 50, 1000} {
+			for _, user := range []string{"", "bob"} {
+				var f Filter
+				want := 0
+				for _, q := range qs {
+					if user == "" || q.User == user {
+						want++
+					}
+				}
+				if user != "" {
+					f.Match = map[string][]string{"user": {user}}
+				}
+				seen := map[string]bool{}
+				var got []Query
+				cur := ""
+				for pages := 0; ; pages++ {
+					if pages > len(qs)+1 {
+						t.Fatalf("sort %s limit %d: paging does not end", sortKey, limit)
+					}
+					p, err := st.ListQueries(ctx, ListOptions{Filter: f, Sort: sortKey, Limit: limit, Cursor: cur})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(p.Queries) > limit {
+						t.Fatalf("page of %d rows, limit %d", len(p.Queries), limit)
+					}
+					for _, q := range p.Queries {
+						k := q.Region + "/" + q.QueryID
+						if seen[k] {
+							t.Fatalf("sort %s limit %d: %s listed twice", sortKey, limit, k)
+						}
+						seen[k] = true
+						got = append(got, q)
+					}
+					if p.Next == "" {
+						break
+					}
+					cur = p.Next
+				}
+				if len(got) != want {
+					t.Fatalf("sort %s limit %d user %q: %d rows, want %d", sortKey, limit, user, len(got), want)
+				}
+				if !sort.SliceIsSorted(got, func(i, j int) bool {
+					a, b := sortValue(&got[i], sortKey), sortValue(&got[j], sortKey)
+					if a != b {
+						return a > b
+					}
+					if got[i].Region != got[j].Region {
+						return got[i].Region < got[j].Region
+					}
+					return got[i].QueryID < got[j].QueryID
+				}) {
+					t.Fatalf("sort %s: rows out of order", sortKey)
+				}
+			}
+		}
+	}
+}
+
+func TestListQueriesRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	p, err := st.ListQueries(ctx, ListOptions{Sort: "cost", Limit: 1})
+	if err != nil || len(p.Queries) != 0 || p.Next != "" {
+		t.Fatalf("empty store: %+v, %v", p, err)
+	}
+	for _, o := range []ListOptions{
+		{Sort: "name"},
+		{Limit: -1},
+		{Limit: MaxListLimit + 1},
+		{Cursor: "not base64!"},
+		{Cursor: cursor{Sort: "cost"}.encode()}, // a cursor of another sort
+	} {
+		if _, err := st.ListQueries(ctx, o); err == nil {
+			t.Errorf("ListQueries(%+v) = nil error", o)
+		}
+	}
+	if _, err := st.ListQueries(ctx, ListOptions{Cursor: "e30"}); !errors.Is(err, ErrBadCursor) {
+		t.Errorf("cursor {}: %v, want ErrBadCursor", err)
+	}
+}
+
+func TestQueriesByID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{
+		testQuery("us-east-1", "a", "alice", 1), testQuery("eu-west-1", "b", "bob", 2),
+		testQuery("ap-south-1", "c", "carol", 3), testQuery("us-east-1", "c", "carol", 3),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string][]string{"a": {"us-east-1"}, "b": {"eu-west-1"}, "c": {"ap-south-1", "us-east-1"}, "zzz": nil} {
+		qs, err := st.QueriesByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, q := range qs {
+			got = append(got, q.Region)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("QueriesByID(%s) regions %v, want %v", id, got, want)
+		}
+	}
+}
