@@ -171,7 +171,11 @@ type Deriver interface {
 // Aggregation asks for a report's sums.
 type Aggregation struct {
 	// By is the dimension rows are grouped by (a key of Dimensions).
-	By     string
+	By string
+	// Then, when set, is a second dimension groups are split by (a
+	// dimension's daily trend, spend per day and team): Group.Key2 holds
+	// its value.
+	Then   string
 	Filter Filter
 	// Sums are the aggregates wanted, in the order Group.Sums holds them.
 	Sums []Sum
@@ -186,6 +190,7 @@ type Aggregation struct {
 // region because the price per byte differs by region.
 type Group struct {
 	Key    string
+	Key2   string // the value of Aggregation.Then; empty without it
 	Region string
 	Sums   []int64 // one per Aggregation.Sums, in that order
 }
@@ -209,6 +214,12 @@ func (s *Store) Aggregate(ctx context.Context, a Aggregation) (Aggregated, error
 	col, ok := Dimensions[a.By]
 	if !ok {
 		return out, fmt.Errorf("unknown report dimension %q", a.By)
+	}
+	col2 := "''"
+	if a.Then != "" {
+		if col2, ok = Dimensions[a.Then]; !ok {
+			return out, fmt.Errorf("unknown report dimension %q", a.Then)
+		}
 	}
 	exprs := make([]string, len(a.Sums))
 	for i, sum := range a.Sums {
@@ -252,11 +263,11 @@ func (s *Store) Aggregate(ctx context.Context, a Aggregation) (Aggregated, error
 		}
 	}
 
-	q := "SELECT " + col + ", region"
+	q := "SELECT " + col + ", " + col2 + ", region"
 	for _, e := range exprs {
 		q += ", " + e
 	}
-	q += " FROM " + querySrc + " WHERE " + where + " GROUP BY 1, 2"
+	q += " FROM " + querySrc + " WHERE " + where + " GROUP BY 1, 2, 3"
 	rows, err := tx.QueryContext(ctx, q, append(srcArgs[:len(srcArgs):len(srcArgs)], args...)...)
 	if err != nil {
 		return out, fmt.Errorf("aggregate by %s: %w", a.By, err)
@@ -264,7 +275,7 @@ func (s *Store) Aggregate(ctx context.Context, a Aggregation) (Aggregated, error
 	defer rows.Close()
 	for rows.Next() {
 		g := Group{Sums: make([]int64, len(a.Sums))}
-		dest := []any{&g.Key, &g.Region}
+		dest := []any{&g.Key, &g.Key2, &g.Region}
 		sums := make([]sql.NullInt64, len(a.Sums))
 		for i := range sums {
 			dest = append(dest, &sums[i])
