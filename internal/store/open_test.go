@@ -74,18 +74,6 @@ func openRaw(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-// st0 is a plain connection pool on the database at path, closed when the
-// test ends.
-func st0(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestOpenReadOnlyRefusesWhatIsNoDatabase(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -200,10 +200,10 @@ func TestMigrationRepairsImpossibleStats(t *testing.T) {
 	skewed := testQuery("us-east-1", "skewed", "alice", 10)
 	skewed.Stats.QueueMs, skewed.Stats.TotalMs = -5, 1<<62
 	for _, q := range []Query{good, huge, skewed, testQuery("eu-west-1", "huge2", "alice", 0)} {
-		st := &q.Stats
-		if _, err := st0(t, path).Exec(`INSERT INTO queries (region, query_id, event_id, event_time, day, owner_account, user, stats_status,
+		if _, err := st.db.ExecContext(ctx, `INSERT INTO queries (region, query_id, event_id, event_time, day, owner_account, user, stats_status,
 			state, statement_type, data_scanned_bytes, queue_ms, total_ms) VALUES (?, ?, ?, 0, '1970-01-01', '111111111111', ?, ?, ?, ?, ?, ?, ?)`,
-			q.Region, q.QueryID, q.EventID, q.User, q.StatsStatus, st.State, st.StatementType, st.DataScannedBytes, st.QueueMs, st.TotalMs); err != nil {
+			q.Region, q.QueryID, q.EventID, q.User, q.StatsStatus, q.Stats.State, q.Stats.StatementType, q.Stats.DataScannedBytes,
+			q.Stats.QueueMs, q.Stats.TotalMs); err != nil {
 			t.Fatal(err)
 		}
 	}
