@@ -135,3 +135,25 @@ func TestQueriesByID(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprintDimensionWithStaleRules: a report by or filtered on the
+// shape works when rows are re-derived on read (stored under other rules).
+func TestFingerprintDimensionWithStaleRules(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	a, b := testQuery("us-east-1", "a", "alice", 1), testQuery("us-east-1", "b", "bob", 2)
+	a.Fingerprint, b.Fingerprint = "v1-aaaa", "v1-bbbb"
+	a.RulesFingerprint, b.RulesFingerprint = "old", "old"
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{a, b}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Aggregate(ctx, Aggregation{By: "fingerprint", Sums: []Sum{SumQueries},
+		Filter: Filter{Match: map[string][]string{"fingerprint": {"v1-a*"}}}, Rules: teamRules{fp: "new", prefix: "new-"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rederived != 2 || len(res.Groups) != 1 || res.Groups[0].Key != "v1-aaaa" || res.Groups[0].Sums[0] != 1 {
+		t.Fatalf("by fingerprint with stale rows: %+v, want one group v1-aaaa of 1 query, 2 rows re-derived", res)
+	}
+}
