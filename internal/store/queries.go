@@ -381,7 +381,23 @@ func (s *Store) GetQuery(ctx context.Context, region, queryID string) (Query, bo
 }
 
 func (s *Store) selectQueries(ctx context.Context, where string, args []any, limit int) ([]Query, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+queryColumns+" FROM queries WHERE "+where+" ORDER BY region, query_id LIMIT ?", append(args, limit)...)
+	var q interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	} = s.db
+	if s.needsCompat() {
+		// A read-only store of an older schema lacks columns queryColumns
+		// names: read through readCompat's view, within a transaction.
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("select queries: %w", err)
+		}
+		defer tx.Rollback()
+		if err := s.readCompat(ctx, tx); err != nil {
+			return nil, err
+		}
+		q = tx
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+queryColumns+" FROM queries WHERE "+where+" ORDER BY region, query_id LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("select queries: %w", err)
 	}

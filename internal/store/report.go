@@ -367,6 +367,12 @@ var addedColumns = []struct {
 	{4, "cost_usd", "0.0"},
 }
 
+// needsCompat reports whether the database lacks columns of queries that
+// readCompat adds.
+func (s *Store) needsCompat() bool {
+	return s.version < addedColumns[len(addedColumns)-1].version
+}
+
 // readCompat makes a database of an older schema read like the current one
 // within tx: a temporary view named queries, which shadows the stored table
 // on this connection until tx ends, adds the columns the database lacks.
