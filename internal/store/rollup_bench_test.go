@@ -63,7 +63,7 @@ func fillAggregateBench(b *testing.B, st *Store, total int, start time.Time) {
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(5, 6)), 1.2, 1, 1999)
 	for i := range qs {
 		q := &qs[i]
-		q.EventTime = start.Add(time.Duration(int64(i) * span / int64(total)))
+		q.EventTime = start.Add(time.Duration(int64(i) * (span / int64(total))))
 		u := zipf.Uint64()
 		q.User = fmt.Sprintf("user%04d@example.com", u)
 		q.Team = fmt.Sprintf("team%02d", u%40)
