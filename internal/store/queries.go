@@ -336,9 +336,9 @@ func (s *Store) PendingCounts(ctx context.Context, since time.Time) ([]PendingCo
 // any), in query id order after afterQueryID, for paging through a large
 // backlog one account-region at a time.
 func (s *Store) PendingQueries(ctx context.Context, since time.Time, account, region, afterQueryID string, limit int) ([]Query, error) {
-	// region = ? AND query_id > ? is a range on the primary key, which
-	// also gives the order: a page costs the rows it skips, not a scan
-	// and sort of the whole backlog.
+	// A range of the pending index (owner_account, region, query_id),
+	// which holds the backlog alone and gives the order: a page costs its
+	// own rows, however many final rows the region holds.
 	return s.selectQueries(ctx, "region = ? AND query_id > ? AND stats_status = 'pending' AND owner_account = ? AND event_time >= ?",
 		[]any{region, afterQueryID, account, millis(since)}, limit)
 }
@@ -357,21 +357,18 @@ func (s *Store) RejectedAfter(ctx context.Context, afterEventID string, limit in
 
 // StaleQueries returns up to limit queries whose derived columns were not
 // computed with the rules fingerprint, in key order after (region, queryID).
+// No index leads to them (one would cost every insert): the pages of one
+// re-derivation read the table once, in key order, together.
 func (s *Store) StaleQueries(ctx context.Context, fingerprint, afterRegion, afterQueryID string, limit int) ([]Query, error) {
 	return s.selectQueries(ctx, "(rules_fp < ? OR rules_fp > ?) AND (region, query_id) > (?, ?)",
 		[]any{fingerprint, fingerprint, afterRegion, afterQueryID}, limit)
 }
 
 // HasStale reports whether any query or rejected submission was derived
-// with other rules than fingerprint. It reads only the rules_fp indexes.
+// with other rules than fingerprint. It reads the counts of queries per
+// rules fingerprint and the rejected submissions' rules_fp index.
 func (s *Store) HasStale(ctx context.Context, fingerprint string) (bool, error) {
-	var stale bool
-	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM queries WHERE rules_fp < ? OR rules_fp > ?)
-		OR EXISTS (SELECT 1 FROM rejected WHERE rules_fp < ? OR rules_fp > ?)`, fingerprint, fingerprint, fingerprint, fingerprint).Scan(&stale)
-	if err != nil {
-		return false, fmt.Errorf("look for rows derived with other rules: %w", err)
-	}
-	return stale, nil
+	return staleByCount(ctx, s.db, fingerprint)
 }
 
 // GetQuery returns one query, or false when it is not stored.
@@ -384,7 +381,23 @@ func (s *Store) GetQuery(ctx context.Context, region, queryID string) (Query, bo
 }
 
 func (s *Store) selectQueries(ctx context.Context, where string, args []any, limit int) ([]Query, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+queryColumns+" FROM queries WHERE "+where+" ORDER BY region, query_id LIMIT ?", append(args, limit)...)
+	var q interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	} = s.db
+	if s.needsCompat() {
+		// A read-only store of an older schema lacks columns queryColumns
+		// names: read through readCompat's view, within a transaction.
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("select queries: %w", err)
+		}
+		defer tx.Rollback()
+		if err := s.readCompat(ctx, tx); err != nil {
+			return nil, err
+		}
+		q = tx
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+queryColumns+" FROM queries WHERE "+where+" ORDER BY region, query_id LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("select queries: %w", err)
 	}

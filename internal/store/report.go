@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -20,6 +19,7 @@ var Dimensions = map[string]string{
 	"account":        "account",
 	"region":         "region",
 	"day":            "day",
+	"hour":           hourSQL("event_time"),
 	"state":          "state",
 	"statement_type": "statement_type",
 	"principal_arn":  "principal_arn",
@@ -30,7 +30,7 @@ var Dimensions = map[string]string{
 // on another one (state, statement type) matches none of them.
 var rejectedDimensions = map[string]bool{
 	"user": true, "role": true, "team": true, "account": true, "region": true,
-	"database": true, "workgroup": true, "day": true, "principal_arn": true,
+	"database": true, "workgroup": true, "day": true, "hour": true, "principal_arn": true,
 }
 
 // Filter narrows a report: a half-open time window on the CloudTrail event
@@ -52,29 +52,11 @@ func (f *Filter) where() (string, []any, error) {
 		conds = append(conds, "event_time < ?")
 		args = append(args, millis(f.Until))
 	}
-	keys := make([]string, 0, len(f.Match))
-	for k := range f.Match {
-		keys = append(keys, k)
+	match, margs, err := f.matchConds(Dimensions)
+	if err != nil {
+		return "", nil, err
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		col, ok := Dimensions[k]
-		if !ok {
-			return "", nil, fmt.Errorf("unknown filter key %q", k)
-		}
-		var alts []string
-		for _, v := range f.Match[k] {
-			if strings.ContainsAny(v, "*?[") {
-				alts = append(alts, col+" GLOB ?")
-			} else {
-				alts = append(alts, col+" = ?")
-			}
-			args = append(args, v)
-		}
-		if len(alts) > 0 {
-			conds = append(conds, "("+strings.Join(alts, " OR ")+")")
-		}
-	}
+	conds, args = append(conds, match...), append(args, margs...)
 	if len(conds) == 0 {
 		return "1", nil, nil
 	}
@@ -247,11 +229,32 @@ func (s *Store) Aggregate(ctx context.Context, a Aggregation) (Aggregated, error
 		return out, err
 	}
 
+	useRollups, err := s.rollupsUsable(ctx, tx, a.Rules)
+	if err != nil {
+		return out, err
+	}
+	if useRollups {
+		rq, rargs, ok, err := rollupQuery(&a)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			if rq == "" {
+				return out, nil // an empty window
+			}
+			if out.Groups, err = scanGroups(ctx, tx, rq, rargs, len(a.Sums)); err != nil {
+				return out, fmt.Errorf("aggregate by %s: %w", a.By, err)
+			}
+			out.Rejected, err = countRejected(ctx, tx, "rejected", nil, a.Filter)
+			return out, err
+		}
+	}
+
 	querySrc, rejectedSrc := "queries", "rejected"
 	var srcArgs []any
 	if a.Rules != nil {
 		fp := a.Rules.Fingerprint()
-		n, err := rederiveOnRead(ctx, tx, a.Rules, a.Filter)
+		n, err := s.rederiveOnRead(ctx, tx, a.Rules, a.Filter)
 		if err != nil {
 			return out, err
 		}
@@ -268,32 +271,69 @@ func (s *Store) Aggregate(ctx context.Context, a Aggregation) (Aggregated, error
 		q += ", " + e
 	}
 	q += " FROM " + querySrc + " WHERE " + where + " GROUP BY 1, 2, 3"
-	rows, err := tx.QueryContext(ctx, q, append(srcArgs[:len(srcArgs):len(srcArgs)], args...)...)
-	if err != nil {
-		return out, fmt.Errorf("aggregate by %s: %w", a.By, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		g := Group{Sums: make([]int64, len(a.Sums))}
-		dest := []any{&g.Key, &g.Key2, &g.Region}
-		sums := make([]sql.NullInt64, len(a.Sums))
-		for i := range sums {
-			dest = append(dest, &sums[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return out, fmt.Errorf("aggregate by %s: %w", a.By, err)
-		}
-		for i, v := range sums {
-			g.Sums[i] = v.Int64
-		}
-		out.Groups = append(out.Groups, g)
-	}
-	if err := rows.Err(); err != nil {
+	if out.Groups, err = scanGroups(ctx, tx, q, append(srcArgs[:len(srcArgs):len(srcArgs)], args...), len(a.Sums)); err != nil {
 		return out, fmt.Errorf("aggregate by %s: %w", a.By, err)
 	}
 	out.Rejected, err = countRejected(ctx, tx, rejectedSrc, srcArgs, a.Filter)
 	return out, err
 }
+
+// scanGroups runs q, whose rows are two keys, a region and nsums sums.
+func scanGroups(ctx context.Context, tx *sql.Tx, q string, args []any, nsums int) ([]Group, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Group
+	for rows.Next() {
+		g := Group{Sums: make([]int64, nsums)}
+		dest := []any{&g.Key, &g.Key2, &g.Region}
+		sums := make([]sql.NullInt64, nsums)
+		for i := range sums {
+			dest = append(dest, &sums[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		for i, v := range sums {
+			g.Sums[i] = v.Int64
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// rollupsUsable reports whether the rollups hold the answer: the database
+// has them, and no stored query was derived with other rules than d (those
+// are re-derived on read, from the rows).
+func (s *Store) rollupsUsable(ctx context.Context, tx *sql.Tx, d Deriver) (bool, error) {
+	if s.version < rollupVersion || s.rawReports {
+		return false, nil
+	}
+	if d == nil {
+		return true, nil
+	}
+	stale, err := staleByCount(ctx, tx, d.Fingerprint())
+	return !stale, err
+}
+
+// staleByCount reports whether any stored query or rejected submission was
+// derived with other rules than fingerprint: the queries from the counts of
+// rules_fps, the rejected submissions from their rules_fp index.
+func staleByCount(ctx context.Context, tx interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, fingerprint string) (bool, error) {
+	var stale bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM rules_fps WHERE rules_fp <> ? AND queries > 0)
+		OR EXISTS (SELECT 1 FROM rejected WHERE rules_fp < ? OR rules_fp > ?)`, fingerprint, fingerprint, fingerprint).Scan(&stale); err != nil {
+		return false, fmt.Errorf("look for rows derived with other rules: %w", err)
+	}
+	return stale, nil
+}
+
+// rollupVersion is the schema version that added the rollups.
+const rollupVersion = 5
 
 // countRejected counts rejected submissions in the window of f that match
 // its dimension filters.
@@ -327,6 +367,12 @@ var addedColumns = []struct {
 	{4, "cost_usd", "0.0"},
 }
 
+// needsCompat reports whether the database lacks columns of queries that
+// readCompat adds.
+func (s *Store) needsCompat() bool {
+	return s.version < addedColumns[len(addedColumns)-1].version
+}
+
 // readCompat makes a database of an older schema read like the current one
 // within tx: a temporary view named queries, which shadows the stored table
 // on this connection until tx ends, adds the columns the database lacks.
@@ -354,8 +400,14 @@ const rederivePage = 5000
 // rederived_rejected), derived with d. Temporary tables belong to the
 // connection, not to the database file, so this works on a read-only
 // database. It returns how many rows it re-derived.
-func rederiveOnRead(ctx context.Context, tx *sql.Tx, d Deriver, f Filter) (int64, error) {
+func (s *Store) rederiveOnRead(ctx context.Context, tx *sql.Tx, d Deriver, f Filter) (int64, error) {
 	fp := d.Fingerprint()
+	if s.version >= rollupVersion {
+		// The counts answer "none" without a scan of the window.
+		if stale, err := staleByCount(ctx, tx, fp); err != nil || !stale {
+			return 0, err
+		}
+	}
 	window, windowArgs := "1", []any{}
 	if !f.Since.IsZero() {
 		window += " AND event_time >= ?"

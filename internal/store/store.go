@@ -44,6 +44,9 @@ type Store struct {
 	// version is the schema version of the database; below the current one
 	// only for a read-only store, which must not migrate.
 	version int
+	// rawReports makes Aggregate read the rows, never the rollups: the
+	// reference answer the rollups are tested against.
+	rawReports bool
 }
 
 // Open opens (creating if needed) the database at path and migrates it to the

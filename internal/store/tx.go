@@ -44,6 +44,10 @@ type Tx struct {
 	stmts map[stmtKey]*sql.Stmt
 	args  []any
 	done  bool
+	// delta sums the queries inserted, written to the rollups at commit.
+	delta rollupDelta
+	// inserted holds the queries of the statement being run.
+	inserted []*Query
 }
 
 type stmtKey struct {
@@ -144,7 +148,7 @@ func (w *Writer) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin commit: %w", err)
 	}
-	w.tx = &Tx{w: w, tx: tx, stmts: make(map[stmtKey]*sql.Stmt)}
+	w.tx = &Tx{w: w, tx: tx, stmts: make(map[stmtKey]*sql.Stmt), delta: rollupDelta{}}
 	return w.tx, nil
 }
 
@@ -168,6 +172,10 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 func (t *Tx) Commit() error {
 	if t.done {
 		return sql.ErrTxDone
+	}
+	if err := t.delta.flush(context.Background(), t.tx); err != nil {
+		t.Rollback()
+		return fmt.Errorf("commit: %w", err)
 	}
 	t.end()
 	err := t.tx.Commit()
@@ -291,11 +299,13 @@ func (t *Tx) insertWhole(ctx context.Context, qs []Query) (int, error) {
 			return inserted, fmt.Errorf("prepare query insert: %w", err)
 		}
 		args := t.args[:0]
+		t.inserted = t.inserted[:0]
 		for i := range qs[:n] {
 			args = appendEventValues(args, &qs[i])
 			args = appendEnrichValues(args, &qs[i])
+			t.inserted = append(t.inserted, &qs[i])
 		}
-		k, err := t.exec(ctx, stmt, args, n, &qs[0], &qs[n-1])
+		k, err := t.exec(ctx, stmt, args)
 		inserted += k
 		if err != nil {
 			return inserted, err
@@ -378,10 +388,12 @@ func (t *Tx) insertFresh(ctx context.Context, qs []Query) (int, error) {
 				return inserted, fmt.Errorf("prepare query insert: %w", err)
 			}
 			args := c.appendValues(t.args[:0])
+			t.inserted = t.inserted[:0]
 			for _, i := range idx[:n] {
 				args = appendOwnValues(args, &qs[i])
+				t.inserted = append(t.inserted, &qs[i])
 			}
-			k, err := t.exec(ctx, stmt, args, n, &qs[idx[0]], &qs[idx[n-1]])
+			k, err := t.exec(ctx, stmt, args)
 			inserted += k
 			if err != nil {
 				return inserted, err
@@ -406,20 +418,47 @@ func freshInsert(n int) string {
 		strings.Join(own, ", ") + " FROM (VALUES " + rowPlaceholders(n, ownColumnCount) + ") AS v"
 }
 
-// exec runs an insert of n queries, first to last, and returns how many it
-// inserted.
-func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any, n int, first, last *Query) (int, error) {
+// exec runs an insert of the queries in t.inserted, in order, and returns
+// how many it inserted. It is the one way queries enter the database, and it
+// adds what it inserted to the rollups: all of t.inserted when every row
+// was new; otherwise the rows it stored, read back by rowid (the rows of one
+// statement get consecutive rowids, the last of them last_insert_rowid),
+// so that a query already stored, or delivered twice, counts once.
+func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any) (int, error) {
+	qs := t.inserted
+	first, last := qs[0], qs[len(qs)-1]
 	r, err := stmt.ExecContext(ctx, args...)
 	clear(args) // drop the references to this batch's strings
 	t.args = args[:0]
 	if err != nil {
-		if n == 1 {
+		if len(qs) == 1 {
 			return 0, fmt.Errorf("insert query %s/%s: %w", first.Region, first.QueryID, err)
 		}
 		return 0, fmt.Errorf("insert queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
 	}
-	k, _ := r.RowsAffected()
-	return int(k), nil
+	n, _ := r.RowsAffected()
+	k := int(n)
+	switch {
+	case k == len(qs):
+		for _, q := range qs {
+			t.delta.add(queryContribution(q))
+		}
+	case k > 0:
+		lastID, err := r.LastInsertId()
+		if err != nil {
+			return 0, fmt.Errorf("insert queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
+		}
+		got, err := t.delta.addStored(ctx, t.tx, lastID-n, lastID)
+		if err == nil && got != k {
+			err = fmt.Errorf("read back %d inserted rows, want %d", got, k)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("sum inserted queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
+		}
+	}
+	clear(t.inserted)
+	t.inserted = t.inserted[:0]
+	return k, nil
 }
 
 func (t *Tx) insertRejected(ctx context.Context, rs []Rejected) (int, error) {

@@ -13,7 +13,7 @@ import (
 const DefaultSince = "30d"
 
 // FilterKeys are the keys a report can be filtered by, in help order.
-var FilterKeys = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day", "state", "statement_type", "principal_arn", "fingerprint"}
+var FilterKeys = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day", "hour", "state", "statement_type", "principal_arn", "fingerprint"}
 
 // filterValues are the values of the filter keys that take one of a known
 // set: Athena's query states and statement types. They are matched

@@ -16,7 +16,7 @@ import (
 )
 
 // ReportDimensions are the values of report --by, in help order.
-var ReportDimensions = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day"}
+var ReportDimensions = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day", "hour"}
 
 // timeDimensions are the dimensions whose rows are periods: they sort by
 // time, not by cost.

@@ -1,0 +1,439 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Rollups (migration 0005) hold the sums of the queries per period and per
+// key of every report dimension. Inserted rows reach them through rollupDelta,
+// which Tx fills from the one insert path (Tx.exec) and writes at commit;
+// updated and deleted rows through the triggers of the migration. Reports
+// read them through planRollups.
+
+const (
+	hourMillis = int64(3600 * 1000)
+	dayMillis  = 24 * hourMillis
+)
+
+// rollupKey is what a query contributes to the rollups under: every key
+// column of every rollup table. Each table sums a projection of it.
+type rollupKey struct {
+	hour                                                       int64 // start of the event's UTC hour, Unix ms
+	region, user, role, account, team, database, workgroup     string
+	state, statementType, statsStatus, fingerprint, rulesPrint string
+	provisioned                                                int64
+}
+
+// rollupSums are the sums every rollup row keeps.
+type rollupSums struct {
+	queries, billedBytes, dataScannedBytes, engineMs, dpuMs, noDPU int64
+}
+
+func (s *rollupSums) add(o rollupSums) {
+	s.queries += o.queries
+	s.billedBytes += o.billedBytes
+	s.dataScannedBytes += o.dataScannedBytes
+	s.engineMs += o.engineMs
+	s.dpuMs += o.dpuMs
+	s.noDPU += o.noDPU
+}
+
+// floorDiv is a / b rounded toward minus infinity (b > 0), as the SQL of the
+// rollups computes it, so that times before 1970 fall in their own period.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// rowContribution is what one stored row adds to the rollups: the same
+// expressions as the migration's triggers and the raw sums of sumSQL.
+func rowContribution(eventTime int64, region, user, role, account, team, database, workgroup, state, statementType, statsStatus,
+	fingerprint, rulesPrint string, provisioned, billedBytes, dataScannedBytes, engineMs int64, dpuCount float64,
+) (rollupKey, rollupSums) {
+	k := rollupKey{
+		hour: floorDiv(eventTime, hourMillis) * hourMillis, region: region, user: user, role: role, account: account, team: team,
+		database: database, workgroup: workgroup, state: state, statementType: statementType, statsStatus: statsStatus,
+		fingerprint: fingerprint, rulesPrint: rulesPrint, provisioned: provisioned,
+	}
+	s := rollupSums{queries: 1, billedBytes: billedBytes, dataScannedBytes: dataScannedBytes, engineMs: engineMs}
+	if dpuCount > 0 && dpuCount <= 1e6 {
+		ms := float64(max(engineMs, 0))
+		if ms > 1e12 {
+			ms = 1e12
+		}
+		s.dpuMs = int64(math.Round(dpuCount * ms))
+	} else {
+		s.noDPU = 1
+	}
+	return k, s
+}
+
+func queryContribution(q *Query) (rollupKey, rollupSums) {
+	status := q.StatsStatus
+	if status == "" {
+		status = StatusPending
+	}
+	return rowContribution(millis(q.EventTime), q.Region, q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup,
+		q.Stats.State, q.Stats.StatementType, status, q.Fingerprint, q.RulesFingerprint, int64(boolInt(q.Provisioned)),
+		q.BilledBytes, q.Stats.DataScannedBytes, q.Stats.EngineMs, q.Stats.DPUCount)
+}
+
+// rollupDelta sums the rows a transaction inserted, per rollupKey, until it
+// commits.
+type rollupDelta map[rollupKey]*rollupSums
+
+func (d rollupDelta) add(k rollupKey, s rollupSums) {
+	if t := d[k]; t != nil {
+		t.add(s)
+		return
+	}
+	d[k] = &s
+}
+
+// contributionColumns are the columns of queries rowContribution reads, in
+// its order.
+const contributionColumns = `event_time, region, user, role, account, team, database, workgroup, state, statement_type, stats_status,
+	fingerprint, rules_fp, provisioned, billed_bytes, data_scanned_bytes, engine_ms, dpu_count`
+
+// addStored adds the stored rows with rowids in (after, last] to d: the
+// rows one statement inserted when some of its rows were already stored.
+func (d rollupDelta) addStored(ctx context.Context, tx *sql.Tx, after, last int64) (int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT "+contributionColumns+" FROM queries WHERE rowid > ? AND rowid <= ?", after, last)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			t, prov, billed, scanned, engine                                                     int64
+			region, user, role, account, team, database, workgroup, state, stmt, status, fp, rfp string
+			dpu                                                                                  float64
+		)
+		if err := rows.Scan(&t, &region, &user, &role, &account, &team, &database, &workgroup, &state, &stmt, &status, &fp, &rfp,
+			&prov, &billed, &scanned, &engine, &dpu); err != nil {
+			return n, err
+		}
+		d.add(rowContribution(t, region, user, role, account, team, database, workgroup, state, stmt, status, fp, rfp, prov, billed, scanned, engine, dpu))
+		n++
+	}
+	return n, rows.Err()
+}
+
+// rollupTable is one table of sums: its period (0: none), its key columns
+// after t, and how a rollupKey projects onto them.
+type rollupTable struct {
+	name    string
+	period  int64
+	columns []string
+	key     func(k *rollupKey) []any
+}
+
+var baseRollupColumns = []string{"region", "user", "role", "account", "team", "database", "workgroup", "state", "statement_type", "stats_status", "provisioned"}
+
+func baseRollupValues(k *rollupKey) []any {
+	return []any{k.region, k.user, k.role, k.account, k.team, k.database, k.workgroup, k.state, k.statementType, k.statsStatus, k.provisioned}
+}
+
+var rollupTables = []rollupTable{
+	{"rollup_hour", hourMillis, baseRollupColumns, func(k *rollupKey) []any { return append([]any{k.hour}, baseRollupValues(k)...) }},
+	{"rollup_day", dayMillis, baseRollupColumns, func(k *rollupKey) []any {
+		return append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...)
+	}},
+	{"rollup_shape", dayMillis, append(append([]string{}, baseRollupColumns...), "fingerprint"), func(k *rollupKey) []any {
+		return append(append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...), k.fingerprint)
+	}},
+	{"rules_fps", 0, []string{"rules_fp"}, func(k *rollupKey) []any { return []any{k.rulesPrint} }},
+}
+
+// keyColumns are the table's primary key columns.
+func (rt *rollupTable) keyColumns() []string {
+	if rt.period > 0 {
+		return append([]string{"t"}, rt.columns...)
+	}
+	return rt.columns
+}
+
+// flush adds d to every rollup table within tx.
+func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
+	if len(d) == 0 {
+		return nil
+	}
+	for _, rt := range rollupTables {
+		// Project first: many keys of d share a row of a coarser table.
+		type row struct {
+			key  []any
+			sums rollupSums
+		}
+		rows := map[string]*row{}
+		var order []string
+		for k, s := range d {
+			key := rt.key(&k)
+			id := fmt.Sprintf("%#v", key)
+			r := rows[id]
+			if r == nil {
+				r = &row{key: key}
+				rows[id] = r
+				order = append(order, id)
+			}
+			r.sums.add(*s)
+		}
+		sort.Strings(order) // the same statements in the same order, whatever the map's
+		keys := rt.keyColumns()
+		sums := []string{"queries", "billed_bytes", "data_scanned_bytes", "engine_ms", "dpu_ms", "no_dpu"}
+		if rt.period == 0 {
+			sums = sums[:1]
+		}
+		set := make([]string, len(sums))
+		for i, s := range sums {
+			set[i] = s + " = " + s + " + excluded." + s
+		}
+		stmt, err := tx.PrepareContext(ctx, "INSERT INTO "+rt.name+" ("+strings.Join(append(keys[:len(keys):len(keys)], sums...), ", ")+
+			") VALUES ("+placeholders(len(keys)+len(sums))+") ON CONFLICT ("+strings.Join(keys, ", ")+") DO UPDATE SET "+strings.Join(set, ", "))
+		if err != nil {
+			return fmt.Errorf("update %s: %w", rt.name, err)
+		}
+		for _, id := range order {
+			r := rows[id]
+			vals := []any{r.sums.queries, r.sums.billedBytes, r.sums.dataScannedBytes, r.sums.engineMs, r.sums.dpuMs, r.sums.noDPU}
+			if _, err := stmt.ExecContext(ctx, append(r.key, vals[:len(sums)]...)...); err != nil {
+				stmt.Close()
+				return fmt.Errorf("update %s: %w", rt.name, err)
+			}
+		}
+		stmt.Close()
+	}
+	return nil
+}
+
+// hourSQL is the key of the hour dimension for a time in Unix ms: its UTC
+// hour, "YYYY-MM-DDTHH:00Z".
+func hourSQL(ms string) string {
+	return "strftime('%Y-%m-%dT%H:00Z', (" + ms + " / 3600000 - (" + ms + " % 3600000 < 0)) * 3600, 'unixepoch')"
+}
+
+// rollupLevel is a rollup table reports read: the dimensions it can group
+// and filter by, as SQL over its columns.
+type rollupLevel struct {
+	table  string
+	period int64
+	dims   map[string]string
+}
+
+func newRollupLevel(table string, period int64, extra ...string) rollupLevel {
+	dims := map[string]string{"day": "strftime('%Y-%m-%d', t / 1000, 'unixepoch')"}
+	if period <= hourMillis {
+		dims["hour"] = "strftime('%Y-%m-%dT%H:00Z', t / 1000, 'unixepoch')"
+	}
+	for _, c := range append([]string{"user", "role", "team", "database", "workgroup", "account", "region", "state", "statement_type"}, extra...) {
+		dims[c] = c
+	}
+	return rollupLevel{table, period, dims}
+}
+
+// rollupLevels, coarsest first.
+var rollupLevels = []rollupLevel{
+	newRollupLevel("rollup_day", dayMillis),
+	newRollupLevel("rollup_shape", dayMillis, "fingerprint"),
+	newRollupLevel("rollup_hour", hourMillis),
+}
+
+// rollupSumSQL is each Sum over the rows of a rollup table: the same sums
+// as sumSQL over the rows they sum.
+var rollupSumSQL = map[Sum]string{
+	SumQueries:          "SUM(queries)",
+	SumSucceeded:        "SUM(CASE WHEN state = 'SUCCEEDED' THEN queries ELSE 0 END)",
+	SumFailed:           "SUM(CASE WHEN state = 'FAILED' THEN queries ELSE 0 END)",
+	SumCancelled:        "SUM(CASE WHEN state = 'CANCELLED' THEN queries ELSE 0 END)",
+	SumPending:          "SUM(CASE WHEN stats_status = 'pending' THEN queries ELSE 0 END)",
+	SumNoStats:          "SUM(CASE WHEN stats_status = 'no_stats' THEN queries ELSE 0 END)",
+	SumWithStats:        "SUM(CASE WHEN stats_status = 'final' THEN queries ELSE 0 END)",
+	SumBytesScanned:     "SUM(CASE WHEN stats_status = 'final' THEN data_scanned_bytes ELSE 0 END)",
+	SumBilledBytes:      "SUM(billed_bytes)",
+	SumEngineMs:         "SUM(CASE WHEN stats_status = 'final' THEN engine_ms ELSE 0 END)",
+	SumProvisioned:      "SUM(provisioned * queries)",
+	SumDPUMillis:        "SUM(CASE WHEN provisioned AND stats_status = 'final' THEN dpu_ms ELSE 0 END)",
+	SumProvisionedNoDPU: "SUM(CASE WHEN provisioned AND stats_status = 'final' THEN no_dpu ELSE 0 END)",
+}
+
+// rollupPart is one part of a window: a table (nil: the rows of queries)
+// over [from, to) (math.MinInt64 and math.MaxInt64 for no bound).
+type rollupPart struct {
+	level    *rollupLevel
+	from, to int64
+}
+
+// planRollups splits the window [from, to) among levels (coarsest first):
+// the whole periods of the first level, the rest, at each edge, among the
+// next levels, and what no level covers to the rows.
+func planRollups(levels []*rollupLevel, from, to int64) []rollupPart {
+	if from >= to {
+		return nil
+	}
+	if len(levels) == 0 {
+		return []rollupPart{{nil, from, to}}
+	}
+	g := levels[0].period
+	a, b := from, to
+	if from != math.MinInt64 {
+		// The first period starting at or after from; none when that
+		// would pass the largest time.
+		q := floorDiv(from, g)
+		if q*g < from {
+			if q >= math.MaxInt64/g {
+				return planRollups(levels[1:], from, to)
+			}
+			q++
+		}
+		a = q * g
+	}
+	if to != math.MaxInt64 {
+		b = floorDiv(to, g) * g
+	}
+	if a >= b {
+		return planRollups(levels[1:], from, to)
+	}
+	parts := planRollups(levels[1:], from, a)
+	parts = append(parts, rollupPart{levels[0], a, b})
+	return append(parts, planRollups(levels[1:], b, to)...)
+}
+
+// rollupsFor returns the levels that keep every dimension of names,
+// coarsest first, each finer than the one before (a level of the same
+// period adds nothing at the edges of the one before).
+func rollupsFor(names []string) []*rollupLevel {
+	var out []*rollupLevel
+	for i := range rollupLevels {
+		l := &rollupLevels[i]
+		ok := true
+		for _, n := range names {
+			if _, has := l.dims[n]; !has {
+				ok = false
+				break
+			}
+		}
+		if ok && (len(out) == 0 || l.period < out[len(out)-1].period) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// matchConds are the conditions of f's dimension filters, with dims giving
+// each dimension's SQL.
+func (f *Filter) matchConds(dims map[string]string) ([]string, []any, error) {
+	keys := make([]string, 0, len(f.Match))
+	for k := range f.Match {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var conds []string
+	var args []any
+	for _, k := range keys {
+		col, ok := dims[k]
+		if !ok {
+			return nil, nil, fmt.Errorf("unknown filter key %q", k)
+		}
+		var alts []string
+		for _, v := range f.Match[k] {
+			if strings.ContainsAny(v, "*?[") {
+				alts = append(alts, col+" GLOB ?")
+			} else {
+				alts = append(alts, col+" = ?")
+			}
+			args = append(args, v)
+		}
+		if len(alts) > 0 {
+			conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+		}
+	}
+	return conds, args, nil
+}
+
+// windowMillis is f's window in Unix ms, math.MinInt64 and math.MaxInt64
+// standing for no bound.
+func (f *Filter) windowMillis() (int64, int64) {
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	if !f.Since.IsZero() {
+		from = millis(f.Since)
+	}
+	if !f.Until.IsZero() {
+		to = millis(f.Until)
+	}
+	return from, to
+}
+
+// rollupQuery is the SQL of an aggregation answered from the rollups ("" for
+// an empty window), or false when they cannot answer it (a dimension or
+// filter they do not keep, such as principal_arn).
+func rollupQuery(a *Aggregation) (string, []any, bool, error) {
+	names := []string{a.By}
+	if a.Then != "" {
+		names = append(names, a.Then)
+	}
+	for k := range a.Filter.Match {
+		names = append(names, k)
+	}
+	levels := rollupsFor(names)
+	if len(levels) == 0 {
+		return "", nil, false, nil
+	}
+	from, to := a.Filter.windowMillis()
+	var parts []string
+	var args []any
+	for _, p := range planRollups(levels, from, to) {
+		dims, sums, count, timeCol := Dimensions, sumSQL, "COUNT(*)", "event_time"
+		src := "queries"
+		if p.level != nil {
+			dims, sums, count, timeCol, src = p.level.dims, rollupSumSQL, "SUM(queries)", "t", p.level.table
+		}
+		conds, cargs, err := a.Filter.matchConds(dims)
+		if err != nil {
+			return "", nil, false, err
+		}
+		var window []string
+		var wargs []any
+		if p.from != math.MinInt64 {
+			window, wargs = append(window, timeCol+" >= ?"), append(wargs, p.from)
+		}
+		if p.to != math.MaxInt64 {
+			window, wargs = append(window, timeCol+" < ?"), append(wargs, p.to)
+		}
+		conds = append(window, conds...)
+		args = append(append(args, wargs...), cargs...)
+		then := "''"
+		if a.Then != "" {
+			then = dims[a.Then]
+		}
+		q := "SELECT " + dims[a.By] + " AS k1, " + then + " AS k2, region AS k3"
+		for i, s := range a.Sums {
+			e, ok := sums[s]
+			if !ok {
+				return "", nil, false, fmt.Errorf("unknown report sum %q", s)
+			}
+			q += ", " + e + " AS s" + fmt.Sprint(i)
+		}
+		q += ", " + count + " AS n FROM " + src
+		if len(conds) > 0 {
+			q += " WHERE " + strings.Join(conds, " AND ")
+		}
+		parts = append(parts, q+" GROUP BY 1, 2, 3")
+	}
+	if len(parts) == 0 {
+		return "", nil, true, nil
+	}
+	q := "SELECT k1, k2, k3"
+	for i := range a.Sums {
+		q += ", SUM(s" + fmt.Sprint(i) + ")"
+	}
+	q += " FROM (" + strings.Join(parts, " UNION ALL ") + ") GROUP BY 1, 2, 3 HAVING SUM(n) > 0"
+	return q, args, true, nil
+}

@@ -1,0 +1,353 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+)
+
+// rollupWorld draws queries from a small world, so that random stores
+// share keys, duplicates and periods.
+type rollupWorld struct {
+	rng   *rand.Rand
+	start time.Time
+	span  time.Duration
+}
+
+var (
+	worldUsers    = []string{"alice", "bob", "carol", "etl", "dora"}
+	worldRegions  = []string{"us-east-1", "eu-west-1"}
+	worldDBs      = []string{"sales", "logs", ""}
+	worldWGs      = []string{"primary", "analysts", "etl-capacity"}
+	worldStates   = []string{"SUCCEEDED", "FAILED", "CANCELLED", "RUNNING"}
+	worldStmts    = []string{"DML", "DDL", "UTILITY"}
+	worldPrints   = []string{"", "fp-a", "fp-b", "fp-c"}
+	worldRulesFPs = []string{"rules-1", "rules-2"}
+)
+
+func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
+
+// query returns a query with id number id: fresh (pending, no statistics)
+// or whole, with statistics.
+func (w *rollupWorld) query(id int) Query {
+	rng := w.rng
+	user := pick(rng, worldUsers)
+	t := w.start.Add(time.Duration(rng.Int64N(int64(w.span))))
+	t = t.Truncate(time.Millisecond)
+	q := Query{
+		Region: pick(rng, worldRegions), QueryID: fmt.Sprintf("q%05d", id), EventID: fmt.Sprintf("e%05d", id), EventTime: t,
+		OwnerAccount: "111111111111",
+		Identity:     cloudtrail.Identity{Type: "IAMUser", UserName: user, ARN: "arn:aws:iam::111111111111:user/" + user, AccountID: "111111111111"},
+		User:         user, Account: pick(rng, []string{"111111111111", "222222222222"}), Team: pick(rng, []string{"t1", "t2", "unassigned"}),
+		Database: pick(rng, worldDBs), Workgroup: pick(rng, worldWGs), RulesFingerprint: pick(rng, worldRulesFPs),
+		StatsStatus: StatusPending,
+	}
+	if rng.IntN(2) == 0 {
+		w.enrich(&q)
+	}
+	return q
+}
+
+// enrich gives q statistics, as an enrich answer would.
+func (w *rollupWorld) enrich(q *Query) {
+	rng := w.rng
+	q.StatsStatus = pick(rng, []string{StatusFinal, StatusFinal, StatusNoStats, StatusPending})
+	q.AskAttempts++
+	q.LastAsked = w.start
+	q.Provisioned = rng.IntN(3) == 0
+	q.BilledBytes = rng.Int64N(1 << 40)
+	q.Fingerprint = pick(rng, worldPrints)
+	q.CostUSD = rng.Float64()
+	q.Stats = Stats{
+		State: pick(rng, worldStates), StatementType: pick(rng, worldStmts), QueryText: "SELECT 1",
+		DataScannedBytes: rng.Int64N(1 << 40), EngineMs: rng.Int64N(1e6) - 10, DPUCount: pick(rng, []float64{0, 4, 24.5, -1, 2e6}),
+	}
+}
+
+// TestRollupsFollowEveryWrite: after a random mix of inserts (fresh and
+// whole, in batches and transactions, with duplicates), enrich updates,
+// re-derivations and deletions, every rollup table holds exactly the sums
+// a scan of the rows gives, and Aggregate answers from the rollups exactly
+// what it answers from the rows, for every dimension, second dimension,
+// sum, filter and window.
+func TestRollupsFollowEveryWrite(t *testing.T) {
+	t.Parallel()
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := openTest(t)
+			w := &rollupWorld{rng: rand.New(rand.NewPCG(seed, 7)), start: time.Date(2026, 3, 1, 22, 30, 0, 0, time.UTC), span: 80 * time.Hour}
+			if seed == 4 {
+				// Around 1970, where periods of negative times start.
+				w.start, w.span = time.UnixMilli(-3*dayMillis-1234).UTC(), 6*24*time.Hour
+			}
+			nextID := 0
+			var stored []Query // what was offered, duplicates included
+			for step := 0; step < 40; step++ {
+				switch op := w.rng.IntN(10); {
+				case op < 5: // a transaction of batches, with duplicates
+					tx, err := st.Begin(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for b := 0; b < 1+w.rng.IntN(3); b++ {
+						var qs []Query
+						for i := 0; i < w.rng.IntN(150); i++ {
+							if len(stored) > 0 && w.rng.IntN(5) == 0 {
+								dup := pick(w.rng, stored)
+								if w.rng.IntN(2) == 0 {
+									w.enrich(&dup) // a later delivery with other values loses
+								}
+								qs = append(qs, dup)
+								continue
+							}
+							q := w.query(nextID)
+							nextID++
+							qs = append(qs, q)
+							if w.rng.IntN(10) == 0 {
+								qs = append(qs, q) // twice in one batch
+							}
+						}
+						if _, err := tx.Add(ctx, &Batch{Queries: qs}); err != nil {
+							t.Fatal(err)
+						}
+						stored = append(stored, qs...)
+					}
+					if w.rng.IntN(6) == 0 {
+						if err := tx.Rollback(); err != nil {
+							t.Fatal(err)
+						}
+					} else if err := tx.Commit(); err != nil {
+						t.Fatal(err)
+					}
+				case op < 7: // enrich answers for pending queries
+					page, err := st.PendingQueries(ctx, time.Time{}, "111111111111", pick(w.rng, worldRegions), "", 100)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range page {
+						w.enrich(&page[i])
+						page[i].RulesFingerprint = pick(w.rng, worldRulesFPs)
+					}
+					if err := st.UpdateQueries(ctx, page); err != nil {
+						t.Fatal(err)
+					}
+				case op < 9: // re-derive with other rules
+					page, err := st.StaleQueries(ctx, pick(w.rng, worldRulesFPs), "", "", 200)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range page {
+						q := &page[i]
+						q.User, q.Team, q.Database = pick(w.rng, worldUsers), pick(w.rng, []string{"t1", "t3"}), pick(w.rng, worldDBs)
+						q.Provisioned, q.BilledBytes, q.RulesFingerprint = !q.Provisioned, q.BilledBytes/2, pick(w.rng, worldRulesFPs)
+						q.Fingerprint = pick(w.rng, worldPrints)
+					}
+					if _, err := st.UpdateDerived(ctx, page); err != nil {
+						t.Fatal(err)
+					}
+				default: // any other statement that changes rows
+					if _, err := st.db.ExecContext(ctx, "DELETE FROM queries WHERE rowid IN (SELECT rowid FROM queries ORDER BY random() LIMIT 5)"); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := st.db.ExecContext(ctx, "UPDATE queries SET event_time = event_time + 3599999, day = strftime('%Y-%m-%d', (event_time + 3599999) / 1000, 'unixepoch'), state = 'FAILED' WHERE rowid IN (SELECT rowid FROM queries ORDER BY random() LIMIT 5)"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			checkRollupTables(t, st)
+			checkRollupAnswers(t, st, w)
+		})
+	}
+}
+
+// checkRollupTables compares every rollup table with the sums of the rows.
+func checkRollupTables(t *testing.T, st *Store) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := st.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	all := rollupDelta{}
+	if _, err := all.addStored(ctx, tx, -1<<62, 1<<62); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range rollupTables {
+		want := map[string]rollupSums{}
+		for k, s := range all {
+			id := fmt.Sprintf("%#v", rt.key(&k))
+			sum := want[id]
+			sum.add(*s)
+			want[id] = sum
+		}
+		got := map[string]rollupSums{}
+		keys := rt.keyColumns()
+		sums := "queries, billed_bytes, data_scanned_bytes, engine_ms, dpu_ms, no_dpu"
+		if rt.period == 0 {
+			sums = "queries, 0, 0, 0, 0, 0"
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(keys, ", ")+", "+sums+" FROM "+rt.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			key := make([]any, len(keys))
+			vals := make([]any, len(keys))
+			for i := range key {
+				vals[i] = &key[i]
+			}
+			var s rollupSums
+			if err := rows.Scan(append(vals, &s.queries, &s.billedBytes, &s.dataScannedBytes, &s.engineMs, &s.dpuMs, &s.noDPU)...); err != nil {
+				t.Fatal(err)
+			}
+			if s == (rollupSums{}) {
+				continue // a key all of whose rows moved away
+			}
+			for i, v := range key {
+				if b, ok := v.([]byte); ok {
+					key[i] = string(b)
+				}
+			}
+			got[fmt.Sprintf("%#v", key)] = s
+		}
+		rows.Close()
+		if rt.period == 0 {
+			for id, s := range want {
+				want[id] = rollupSums{queries: s.queries}
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %d rows, want %d", rt.name, len(got), len(want))
+			for id, s := range want {
+				if got[id] != s {
+					t.Errorf("%s %s = %+v, want %+v", rt.name, id, got[id], s)
+				}
+			}
+			for id, s := range got {
+				if _, ok := want[id]; !ok {
+					t.Errorf("%s %s = %+v, want no row", rt.name, id, s)
+				}
+			}
+		}
+	}
+}
+
+var allSums = []Sum{SumQueries, SumSucceeded, SumFailed, SumCancelled, SumPending, SumNoStats, SumWithStats, SumBytesScanned,
+	SumBilledBytes, SumEngineMs, SumProvisioned, SumDPUMillis, SumProvisionedNoDPU}
+
+// checkRollupAnswers compares Aggregate on the rollups with Aggregate on
+// the rows for random aggregations.
+func checkRollupAnswers(t *testing.T, st *Store, w *rollupWorld) {
+	t.Helper()
+	ctx := context.Background()
+	raw := &Store{db: st.db, version: st.version, rawReports: true}
+	dims := make([]string, 0, len(Dimensions))
+	for d := range Dimensions {
+		dims = append(dims, d)
+	}
+	sort.Strings(dims)
+	filterValues := map[string][]string{
+		"user": worldUsers, "team": {"t1", "t?", "unassigned"}, "database": {"sales", "", "*s*"}, "region": worldRegions,
+		"state": {"SUCCEEDED", "FAILED"}, "fingerprint": {"fp-a", "", "fp-*"}, "workgroup": {"analysts", "etl-*"},
+		"statement_type": {"DML"}, "account": {"2*"}, "role": {""}, "principal_arn": {"arn:aws:iam::111111111111:user/alice"},
+	}
+	for i := 0; i < 150; i++ {
+		a := Aggregation{By: pick(w.rng, dims), Sums: allSums}
+		if w.rng.IntN(2) == 0 {
+			a.Then = pick(w.rng, dims)
+		}
+		if w.rng.IntN(4) > 0 {
+			a.Filter.Since = w.start.Add(time.Duration(w.rng.Int64N(int64(w.span)))).Truncate(time.Millisecond)
+		}
+		if w.rng.IntN(4) > 0 {
+			a.Filter.Until = w.start.Add(time.Duration(w.rng.Int64N(int64(w.span + time.Hour)))).Truncate(time.Millisecond)
+		}
+		if w.rng.IntN(3) == 0 {
+			if w.rng.IntN(2) == 0 {
+				a.Filter.Since = a.Filter.Since.Truncate(time.Hour) // a period's edge exactly
+			}
+			a.Filter.Until = a.Filter.Since.Add(time.Duration(w.rng.IntN(50)) * time.Hour)
+		}
+		for n := w.rng.IntN(3); n > 0; n-- {
+			k := pick(w.rng, []string{"user", "team", "database", "region", "state", "fingerprint", "workgroup", "statement_type", "account", "role", "principal_arn"})
+			if a.Filter.Match == nil {
+				a.Filter.Match = map[string][]string{}
+			}
+			a.Filter.Match[k] = append(a.Filter.Match[k], pick(w.rng, filterValues[k]))
+		}
+		if w.rng.IntN(4) == 0 {
+			a.Rules = teamRules{fp: pick(w.rng, worldRulesFPs), prefix: "t9-"}
+		}
+		got, err := st.Aggregate(ctx, a)
+		if err != nil {
+			t.Fatalf("%+v: %v", a, err)
+		}
+		want, err := raw.Aggregate(ctx, a)
+		if err != nil {
+			t.Fatalf("raw %+v: %v", a, err)
+		}
+		sortGroups(got.Groups)
+		sortGroups(want.Groups)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Aggregate(by %s then %q, %+v, rules %v):\n rollups %+v\n rows    %+v", a.By, a.Then, a.Filter, a.Rules, got, want)
+		}
+	}
+}
+
+func sortGroups(gs []Group) {
+	sort.Slice(gs, func(i, j int) bool {
+		a, b := gs[i], gs[j]
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		if a.Key2 != b.Key2 {
+			return a.Key2 < b.Key2
+		}
+		return a.Region < b.Region
+	})
+}
+
+// TestPlanRollupsCoversTheWindowOnce: the parts of a plan tile the window,
+// each level on whole periods of its own.
+func TestPlanRollupsCoversTheWindowOnce(t *testing.T) {
+	t.Parallel()
+	day, hour := &rollupLevels[0], &rollupLevels[2]
+	tests := []struct {
+		name     string
+		from, to int64
+		want     string
+	}{
+		{"inside one hour", 10, 20, "rows[10,20)"},
+		{"whole hours", hourMillis, 3 * hourMillis, "rollup_hour[3600000,10800000)"},
+		{"days and edges", dayMillis - hourMillis - 1, 3*dayMillis + hourMillis + 5,
+			"rows[82799999,82800000) rollup_hour[82800000,86400000) rollup_day[86400000,259200000) rollup_hour[259200000,262800000) rows[262800000,262800005)"},
+		{"before 1970", -dayMillis - 1, 1, "rows[-86400001,-86400000) rollup_day[-86400000,0) rows[0,1)"},
+		{"empty", 5, 5, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, p := range planRollups([]*rollupLevel{day, hour}, tt.from, tt.to) {
+				name := "rows"
+				if p.level != nil {
+					name = p.level.table
+				}
+				got = append(got, fmt.Sprintf("%s[%d,%d)", name, p.from, p.to))
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("plan = %s\nwant   %s", s, tt.want)
+			}
+		})
+	}
+}
