@@ -114,16 +114,16 @@ func (o Options) Config() *config.Config {
 
 // Stats describe a generated history.
 type Stats struct {
-	Queries                                   int
-	Succeeded, Failed, Cancelled              int
-	Pending, NoStats                          int
-	Provisioned                               int
-	DML, DDL, Utility                         int
-	BytesScanned                              int64
-	CostUSD                                   float64
-	Since, Until                              time.Time
-	Users, Teams, Databases, Workgroups       int // distinct values that ran a query
-	Elapsed                                   time.Duration
+	Queries                             int
+	Succeeded, Failed, Cancelled        int
+	Pending, NoStats                    int
+	Provisioned                         int
+	DML, DDL, Utility                   int
+	BytesScanned                        int64
+	CostUSD                             float64
+	Since, Until                        time.Time
+	Users, Teams, Databases, Workgroups int // distinct values that ran a query
+	Elapsed                             time.Duration
 	// Top holds, per dimension (user, team, database, workgroup, account,
 	// region, fingerprint), the value with the most queries; Tail the user
 	// with the fewest (but some). Benchmarks filter by them.

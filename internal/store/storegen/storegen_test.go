@@ -55,7 +55,9 @@ func digest(t *testing.T, st *store.Store) (string, []store.Query) {
 func TestGenerateIsRealistic(t *testing.T) {
 	t.Parallel()
 	o := Options{Queries: 20_000, Days: 14, Users: 300, Seed: 7, TxQueries: 3000,
-		Fingerprint: func(text string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(text[:min(len(text), 30)])))[:16] }}
+		Fingerprint: func(text string) string {
+			return fmt.Sprintf("%x", sha256.Sum256([]byte(text[:min(len(text), 30)])))[:16]
+		}}
 	st, s := generate(t, o)
 	st2, s2 := generate(t, o)
 	d1, qs := digest(t, st)

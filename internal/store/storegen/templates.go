@@ -70,7 +70,7 @@ func (t template) render(rng *rand.Rand, db string, at time.Time) string {
 			b = append(b, '\'')
 		case slotTime:
 			b = append(b, "TIMESTAMP '"...)
-			b = at.Add(-time.Duration(rng.IntN(72*3600)) * time.Second).AppendFormat(b, "2006-01-02 15:04:05")
+			b = at.Add(-time.Duration(rng.IntN(72*3600))*time.Second).AppendFormat(b, "2006-01-02 15:04:05")
 			b = append(b, '\'')
 		case slotNumber:
 			b = strconv.AppendInt(b, rng.Int64N(10_000_000), 10)
