@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -132,6 +133,41 @@ func TestQueriesByID(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("QueriesByID(%s) regions %v, want %v", id, got, want)
+		}
+	}
+}
+
+// TestListQueriesWithoutListingIndexes: a read-only store of a schema
+// before the listing's indexes (which it must not migrate) still lists.
+func TestListQueriesWithoutListingIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := testQuery("us-east-1", "a", "alice", 100)
+	q.CostUSD = 1
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{q, testQuery("us-east-1", "b", "bob", 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []string{"queries_by_cost", "queries_by_bytes", "queries_by_engine", "queries_user_time", "queries_team_time",
+		"queries_database_time", "queries_workgroup_time", "queries_state_time"} {
+		if _, err := st.db.ExecContext(ctx, "DROP INDEX "+idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	for sortKey := range Sorts {
+		p, err := ro.ListQueries(ctx, ListOptions{Sort: sortKey, Filter: Filter{Match: map[string][]string{"user": {"alice", "bob"}}}})
+		if err != nil || len(p.Queries) != 2 {
+			t.Fatalf("sort %s: %d rows, %v", sortKey, len(p.Queries), err)
 		}
 	}
 }
