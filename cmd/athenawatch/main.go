@@ -361,6 +361,14 @@ func (g *globals) open(ctx context.Context) (*config.Config, *store.Store, *usag
 	if changed {
 		g.logger.Info("configuration rules changed: re-derived users, teams and costs of stored queries")
 	}
+	repriced, err := usage.Reprice(ctx, st, rules)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	if repriced > 0 {
+		g.logger.Info("prices changed: repriced stored queries", slog.Int64("queries", repriced))
+	}
 	return cfg, st, rules, nil
 }
 

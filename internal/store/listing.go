@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 )
 
 // Sorts are the orders a query listing can be read in, each newest or
@@ -77,6 +79,15 @@ func decodeCursor(s, sort string) (cursor, error) {
 // order. Paging is by key (the last row's sort value, region and id), so a
 // page costs the rows it returns, not those before it, and rows inserted
 // meanwhile never shift a page.
+//
+// A sort by an amount (cost, bytes, engine time) lists the rows above 0
+// first, largest first, then the rows at 0 (amounts are never negative; one
+// that were would list as 0) in key order; a sort by time lists newest
+// first. Each of these parts is read by the cheaper of two plans: walk the
+// part's index in listing order and filter, or gather the rows of the most
+// selective filter (one user, team, database, workgroup, state, shape, or
+// the time window) from its index and sort them. Which one is decided by
+// counting, within a bound, what each filter matches.
 func (s *Store) ListQueries(ctx context.Context, o ListOptions) (QueryPage, error) {
 	var page QueryPage
 	if o.Sort == "" {
@@ -97,30 +108,23 @@ func (s *Store) ListQueries(ctx context.Context, o ListOptions) (QueryPage, erro
 	if err != nil {
 		return page, err
 	}
+	var c *cursor
 	if o.Cursor != "" {
-		c, err := decodeCursor(o.Cursor, o.Sort)
+		cur, err := decodeCursor(o.Cursor, o.Sort)
 		if err != nil {
 			return page, err
 		}
-		where += " AND (" + col + " < ? OR (" + col + " = ? AND (region, query_id) > (?, ?)))"
-		args = append(args, c.Value, c.Value, c.Region, c.ID)
+		c = &cur
 	}
-	q := "SELECT " + queryColumns + " FROM queries WHERE " + where +
-		" ORDER BY " + col + " DESC, region, query_id LIMIT ?"
-	rows, err := s.db.QueryContext(ctx, q, append(args, limit+1)...)
-	if err != nil {
-		return page, fmt.Errorf("list queries by %s: %w", o.Sort, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		q, err := scanQuery(rows)
-		if err != nil {
-			return page, fmt.Errorf("list queries by %s: %w", o.Sort, err)
+	for _, part := range listParts(o.Sort, col, c) {
+		if len(page.Queries) > limit {
+			break
 		}
-		page.Queries = append(page.Queries, q)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("list queries by %s: %w", o.Sort, err)
+		qs, err := s.listPart(ctx, o.Filter, where, args, part, limit+1-len(page.Queries))
+		if err != nil {
+			return QueryPage{}, fmt.Errorf("list queries by %s: %w", o.Sort, err)
+		}
+		page.Queries = append(page.Queries, qs...)
 	}
 	if len(page.Queries) > limit {
 		page.Queries = page.Queries[:limit]
@@ -130,15 +134,209 @@ func (s *Store) ListQueries(ctx context.Context, o ListOptions) (QueryPage, erro
 	return page, nil
 }
 
-// sortValue is q's value of the column sort orders by.
+// listPart is one part of a listing: the rows of cond (with args), in the
+// order of orderBy, read by walking index when no filter is more
+// selective.
+type listPart struct {
+	cond    string
+	args    []any
+	orderBy string
+	index   string
+	// phase is cond without the cursor: what a filter's count must also
+	// satisfy, when the filter's index holds the columns to tell.
+	phase string
+}
+
+// listParts are the parts of a listing by sort (column col) after cursor c
+// (nil: from the top).
+func listParts(sort, col string, c *cursor) []listPart {
+	if sort == "time" {
+		p := listPart{cond: "1", orderBy: "event_time DESC, region, query_id", index: "queries_event_time", phase: "1"}
+		if c != nil {
+			p.cond = "event_time <= ? AND (event_time < ? OR (region, query_id) > (?, ?))"
+			p.args = []any{int64(c.Value), int64(c.Value), c.Region, c.ID}
+		}
+		return []listPart{p}
+	}
+	above := listPart{cond: col + " > 0", orderBy: col + " DESC, region, query_id", index: sortIndexes[sort], phase: col + " > 0"}
+	zero := listPart{cond: "NOT (" + col + " > 0)", orderBy: "region, query_id", index: "sqlite_autoindex_queries_1", phase: "NOT (" + col + " > 0)"}
+	switch {
+	case c == nil:
+		return []listPart{above, zero}
+	case c.Value > 0:
+		above.cond += " AND " + col + " <= ? AND (" + col + " < ? OR (region, query_id) > (?, ?))"
+		above.args = []any{c.Value, c.Value, c.Region, c.ID}
+		return []listPart{above, zero}
+	default:
+		zero.cond += " AND (region, query_id) > (?, ?)"
+		zero.args = []any{c.Region, c.ID}
+		return []listPart{zero}
+	}
+}
+
+// sortIndexes are the indexes (migration 0006) that hold the rows above 0
+// of each amount in listing order.
+var sortIndexes = map[string]string{
+	"cost":   "queries_by_cost",
+	"bytes":  "queries_by_bytes",
+	"engine": "queries_by_engine",
+}
+
+// filterIndexes are the indexes that hold the rows of one value of a
+// dimension in time order, with the condition a partial one needs
+// repeated in the query, and whether it holds the amounts (so a count can
+// tell a part's rows without reading them).
+var filterIndexes = map[string]struct {
+	index, cond string
+	amounts     bool
+}{
+	"user":        {"queries_user_time", "", false},
+	"team":        {"queries_team_time", "", false},
+	"database":    {"queries_database_time", "", false},
+	"workgroup":   {"queries_workgroup_time", "", false},
+	"state":       {"queries_state_time", "state <> ''", true},
+	"fingerprint": {"queries_fingerprint", "fingerprint <> ''", false},
+}
+
+// defaultGatherBound is how many rows a filter may match for its rows to
+// be gathered and sorted rather than found by walking a sort index. Past
+// it, the filter keeps at least that many rows of the store, so a walk
+// finds a page among few rows per row listed, unless filter and order are
+// at odds. (Store.gatherBound holds it; tests lower it to exercise walks.)
+const defaultGatherBound = 20_000
+
+// listPart reads up to n rows of part matching the filter (where, args).
+func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any, part listPart, n int) ([]Query, error) {
+	q := "SELECT " + queryColumns + " FROM queries WHERE " + where + " AND " + part.cond
+	if s.listIndexed {
+		index, err := s.gatherIndex(ctx, f, part)
+		if err != nil {
+			return nil, err
+		}
+		if index == "" {
+			index = part.index
+		}
+		q = "SELECT " + queryColumns + " FROM queries INDEXED BY " + index + " WHERE " + where + " AND " + part.cond
+		if c := indexCond(index); c != "" {
+			q += " AND " + c
+		}
+	}
+	q += " ORDER BY " + part.orderBy + " LIMIT ?"
+	all := append(append(append([]any(nil), args...), part.args...), n)
+	rows, err := s.db.QueryContext(ctx, q, all...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Query
+	for rows.Next() {
+		q, err := scanQuery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// indexCond is the condition a partial filter index needs in the query.
+func indexCond(index string) string {
+	for _, fi := range filterIndexes {
+		if fi.index == index {
+			return fi.cond
+		}
+	}
+	return ""
+}
+
+// gatherIndex returns the index of the filter that matches fewest rows,
+// when that is under gatherBound, else "" (walk the part's own index).
+// Only exact values count as filters here: a glob may match a value a
+// partial index leaves out.
+func (s *Store) gatherIndex(ctx context.Context, f Filter, part listPart) (string, error) {
+	best, bestCount := "", s.gatherBound
+	window := Filter{Since: f.Since, Until: f.Until}
+	for _, dim := range sortedDims(f.Match) {
+		fi, ok := filterIndexes[dim]
+		vals := f.Match[dim]
+		if !ok || len(vals) == 0 || !allExact(vals) {
+			continue
+		}
+		one := window
+		one.Match = map[string][]string{dim: vals}
+		cond, args, err := one.where()
+		if err != nil {
+			return "", err
+		}
+		if fi.cond != "" {
+			cond += " AND " + fi.cond
+		}
+		if fi.amounts {
+			cond += " AND " + part.phase
+		}
+		n, err := s.countUpTo(ctx, fi.index, cond, args, bestCount)
+		if err != nil {
+			return "", err
+		}
+		if n < bestCount {
+			best, bestCount = fi.index, n
+		}
+	}
+	if (!f.Since.IsZero() || !f.Until.IsZero()) && part.index != "queries_event_time" {
+		cond, args, err := window.where()
+		if err != nil {
+			return "", err
+		}
+		n, err := s.countUpTo(ctx, "queries_event_time", cond, args, bestCount)
+		if err != nil {
+			return "", err
+		}
+		if n < bestCount {
+			best = "queries_event_time"
+		}
+	}
+	return best, nil
+}
+
+// countUpTo counts the rows of index matching cond, stopping at bound.
+func (s *Store) countUpTo(ctx context.Context, index, cond string, args []any, bound int) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM queries INDEXED BY "+index+" WHERE "+cond+" LIMIT ?)",
+		append(append([]any(nil), args...), bound)...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count rows of %s: %w", index, err)
+	}
+	return n, nil
+}
+
+func sortedDims(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func allExact(vals []string) bool {
+	for _, v := range vals {
+		if v == "" || strings.ContainsAny(v, "*?[") {
+			return false
+		}
+	}
+	return true
+}
+
+// sortValue is q's value of the column sort orders by; amounts below 0
+// (never stored) list as 0.
 func sortValue(q *Query, sort string) float64 {
 	switch sort {
 	case "cost":
-		return q.CostUSD
+		return max(q.CostUSD, 0)
 	case "bytes":
-		return float64(q.Stats.DataScannedBytes)
+		return float64(max(q.Stats.DataScannedBytes, 0))
 	case "engine":
-		return float64(q.Stats.EngineMs)
+		return float64(max(q.Stats.EngineMs, 0))
 	default:
 		return float64(millis(q.EventTime))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -155,5 +156,40 @@ func TestFingerprintDimensionWithStaleRules(t *testing.T) {
 	}
 	if res.Rederived != 2 || len(res.Groups) != 1 || res.Groups[0].Key != "v1-aaaa" || res.Groups[0].Sums[0] != 1 {
 		t.Fatalf("by fingerprint with stale rows: %+v, want one group v1-aaaa of 1 query, 2 rows re-derived", res)
+	}
+}
+
+// TestListQueriesWithoutListingIndexes: a read-only store of a schema
+// before the listing's indexes (which it must not migrate) still lists.
+func TestListQueriesWithoutListingIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := testQuery("us-east-1", "a", "alice", 100)
+	q.CostUSD = 1
+	if _, err := st.Commit(ctx, &Batch{Queries: []Query{q, testQuery("us-east-1", "b", "bob", 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []string{"queries_by_cost", "queries_by_bytes", "queries_by_engine", "queries_user_time", "queries_team_time",
+		"queries_database_time", "queries_workgroup_time", "queries_state_time"} {
+		if _, err := st.db.ExecContext(ctx, "DROP INDEX "+idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	for sortKey := range Sorts {
+		p, err := ro.ListQueries(ctx, ListOptions{Sort: sortKey, Filter: Filter{Match: map[string][]string{"user": {"alice", "bob"}}}})
+		if err != nil || len(p.Queries) != 2 {
+			t.Fatalf("sort %s: %d rows, %v", sortKey, len(p.Queries), err)
+		}
 	}
 }

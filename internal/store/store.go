@@ -47,6 +47,12 @@ type Store struct {
 	// rawReports makes Aggregate read the rows, never the rollups: the
 	// reference answer the rollups are tested against.
 	rawReports bool
+	// gatherBound is defaultGatherBound (listing.go).
+	gatherBound int
+	// listIndexed tells whether the database has the listing's indexes
+	// (migration 0006); a read-only store of an older schema lists
+	// without them.
+	listIndexed bool
 }
 
 // Open opens (creating if needed) the database at path and migrates it to the
@@ -72,7 +78,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
+	s := &Store{db: db, gatherBound: defaultGatherBound, listIndexed: true}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
@@ -169,7 +175,7 @@ func openRead(ctx context.Context, path string, q url.Values) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
+	s := &Store{db: db, gatherBound: defaultGatherBound}
 	var tables int
 	err = db.QueryRowContext(ctx, "SELECT (SELECT user_version FROM pragma_user_version), "+
 		"(SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('queries', 'rejected'))").Scan(&s.version, &tables)
@@ -192,6 +198,10 @@ func openRead(ctx context.Context, path string, q url.Values) (*Store, error) {
 	case s.version > current:
 		db.Close()
 		return nil, fmt.Errorf("database %s: schema version %d is newer than this athenawatch (%d): upgrade athenawatch", path, s.version, current)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'queries_state_time')").Scan(&s.listIndexed); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
 	}
 	return s, nil
 }

@@ -3,8 +3,14 @@
 package usage
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"math"
 	"sort"
+
+	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/store"
 )
 
 // Units of the cost model.
@@ -68,4 +74,39 @@ func AvgMBScanned(bytes, queriesWithStats int64) float64 {
 		return 0
 	}
 	return math.Round(float64(bytes)/float64(queriesWithStats)/MiB*1000) / 1000
+}
+
+// DPUMillis is a query's DPU count × engine milliseconds when it ran on
+// provisioned capacity and its final statistics carry a usable DPU count,
+// else 0: per query, exactly what a report's DPU-hours sum
+// (store.SumDPUMillis) adds for it.
+func DPUMillis(q *store.Query) int64 {
+	if !q.Provisioned || q.StatsStatus != store.StatusFinal || !(q.Stats.DPUCount > 0 && q.Stats.DPUCount <= store.MaxDPUCount) {
+		return 0
+	}
+	return int64(math.Round(q.Stats.DPUCount * float64(min(max(q.Stats.EngineMs, 0), store.MaxDPUEngineMs))))
+}
+
+// QueryCostUSD is one query's own cost, as a report of that query alone
+// prices it: its billed bytes at its region's price per TiB, plus its
+// DPU-hours at the price per DPU-hour. store.Reprice computes the same in
+// SQL; the conversions keep each term rounded on its own, as there.
+func QueryCostUSD(q *store.Query, p Prices) float64 {
+	bytesCost := float64(float64(q.BilledBytes) * p.USDPerTiB(q.Region) / TiB)
+	dpuCost := float64(float64(DPUMillis(q)) / msPerHour * p.USDPerDPUHour)
+	return bytesCost + dpuCost
+}
+
+// pricesFingerprint identifies the prices a stored cost_usd was computed
+// with: the per-TiB prices and the price per DPU-hour (which workgroups are
+// provisioned is a rule, in the rules fingerprint).
+func pricesFingerprint(p config.Pricing) string {
+	data, _ := json.Marshal(struct {
+		V             int
+		USDPerTiB     float64
+		Regions       map[string]float64
+		USDPerDPUHour float64
+	}{1, p.USDPerTiB, p.Regions, p.USDPerDPUHour})
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }

@@ -91,3 +91,30 @@ func Rederive(ctx context.Context, st *store.Store, r *Rules) (bool, error) {
 	}
 	return true, nil
 }
+
+// PricesFingerprint identifies the prices the rules set each query's cost
+// with.
+func (r *Rules) PricesFingerprint() string { return r.pricesPrint }
+
+// Reprice sets the stored cost of every query from the rules' prices when
+// they changed since the costs were computed (or never were: a database of
+// an earlier release). It reports whether it repriced. Read-only commands
+// never call it: a listing there sorts and shows the costs as stored
+// (StalePrices tells whether they are), while reports price at read time.
+func Reprice(ctx context.Context, st *store.Store, r *Rules) (int64, error) {
+	changed, err := st.Reprice(ctx, r.pricesPrint, r.prices.USDPerTiB, r.prices.USDPerDPUHour)
+	if err != nil {
+		return 0, fmt.Errorf("reprice stored queries: %w", err)
+	}
+	return changed, nil
+}
+
+// StalePrices reports whether the stored per-query costs were computed with
+// other prices than the rules' (or never computed).
+func StalePrices(ctx context.Context, st *store.Store, r *Rules) (bool, error) {
+	fp, err := st.PricesFingerprint(ctx)
+	if err != nil {
+		return false, err
+	}
+	return fp != r.pricesPrint, nil
+}

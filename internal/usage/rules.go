@@ -26,6 +26,11 @@ type Rules struct {
 	teams       []config.TeamRule
 	provisioned []string
 	fingerprint string
+	// prices set each query's own cost. They are not in fingerprint: a
+	// price change reprices the stored rows in place (Reprice) instead of
+	// re-deriving every one.
+	prices      Prices
+	pricesPrint string
 }
 
 // NewRules builds the rules of cfg.
@@ -37,9 +42,12 @@ func NewRules(cfg *config.Config) *Rules {
 		},
 		teams:       cfg.Teams,
 		provisioned: cfg.Pricing.ProvisionedWorkgroups,
+		prices:      PricesOf(cfg),
+		pricesPrint: pricesFingerprint(cfg.Pricing),
 	}
 	// The fingerprint covers exactly the configuration the derived columns
-	// depend on (not prices, which are applied at report time).
+	// depend on, except prices: reports price at read time, and the stored
+	// per-query cost is repriced set-wise (Reprice).
 	data, _ := json.Marshal(struct {
 		V           int
 		Identity    config.Identity
@@ -75,6 +83,7 @@ func (r *Rules) Query(q *store.Query) {
 	} else {
 		q.BilledBytes = 0
 	}
+	q.CostUSD = QueryCostUSD(q, r.prices)
 }
 
 // Rejected fills the derived columns of a rejected submission.

@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"testing"
+	"time"
+)
+
+// randomStore fills a store with n queries whose values repeat a lot (ties
+// in every sort key, amounts at 0, empty states and shapes, pending rows).
+func randomStore(t *testing.T, rng *rand.Rand, n int) (*Store, []Query) {
+	t.Helper()
+	st := openTest(t)
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	pick := func(vals ...string) string { return vals[rng.IntN(len(vals))] }
+	qs := make([]Query, n)
+	for i := range qs {
+		q := testQuery(pick("us-east-1", "eu-west-1", "ap-south-1"), fmt.Sprintf("q%04d", rng.IntN(10*n)), pick("ann", "bob", "cy", "dee"), 0)
+		q.EventTime = base.Add(time.Duration(rng.IntN(40)) * time.Hour)
+		q.Team = pick("red", "blue", "green")
+		q.Database = pick("sales", "events")
+		q.Workgroup = pick("primary", "etl")
+		q.Fingerprint = pick("", "fa", "fb")
+		q.Stats.State = pick("SUCCEEDED", "SUCCEEDED", "FAILED", "CANCELLED", "")
+		q.CostUSD = float64(rng.IntN(4)) / 8
+		q.Stats.DataScannedBytes = int64(rng.IntN(3)) * 1000
+		q.Stats.EngineMs = int64(rng.IntN(3))
+		if rng.IntN(5) == 0 {
+			q.StatsStatus, q.Stats, q.CostUSD, q.Fingerprint = StatusPending, Stats{}, 0, ""
+		}
+		qs[i] = q
+	}
+	if _, err := st.Commit(context.Background(), &Batch{Queries: qs}); err != nil {
+		t.Fatal(err)
+	}
+	// What was stored: the first of duplicate keys.
+	stored, err := st.QueriesAfter(context.Background(), "", "", 10*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, stored
+}
+
+// matches is Filter's meaning, written out plainly.
+func matches(q *Query, f Filter) bool {
+	if !f.Since.IsZero() && q.EventTime.Before(f.Since) || !f.Until.IsZero() && !q.EventTime.Before(f.Until) {
+		return false
+	}
+	for k, vals := range f.Match {
+		v := map[string]string{"user": q.User, "team": q.Team, "database": q.Database, "workgroup": q.Workgroup,
+			"state": q.Stats.State, "fingerprint": q.Fingerprint, "region": q.Region}[k]
+		ok := false
+		for _, want := range vals {
+			if m, _ := path.Match(want, v); m {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestListQueriesEqualsBruteForce: over random stores, filters, sorts and
+// page sizes, and whichever plan the listing picks (gathering a filter's
+// rows, or walking a sort index), paging to the end gives exactly the
+// matching rows in the order a plain sort gives.
+func TestListQueriesEqualsBruteForce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for round := range 6 {
+		st, all := randomStore(t, rng, 150+rng.IntN(250))
+		for range 40 {
+			f := Filter{Match: map[string][]string{}}
+			if rng.IntN(2) == 0 {
+				f.Since = base.Add(time.Duration(rng.IntN(30)) * time.Hour)
+			}
+			if rng.IntN(3) == 0 {
+				f.Until = base.Add(time.Duration(10+rng.IntN(40)) * time.Hour)
+			}
+			for _, dim := range []struct {
+				key  string
+				vals []string
+			}{
+				{"user", []string{"ann", "bob", "b*", "zed"}}, {"team", []string{"red", "blue"}}, {"database", []string{"sales"}},
+				{"workgroup", []string{"etl"}}, {"state", []string{"FAILED", "SUCCEEDED", "CANCELLED", "*"}},
+				{"fingerprint", []string{"fa", "fb"}}, {"region", []string{"eu-west-1"}},
+			} {
+				if rng.IntN(4) == 0 {
+					f.Match[dim.key] = []string{dim.vals[rng.IntN(len(dim.vals))]}
+					if rng.IntN(4) == 0 {
+						f.Match[dim.key] = append(f.Match[dim.key], dim.vals[rng.IntN(len(dim.vals))])
+					}
+				}
+			}
+			sortKey := []string{"time", "cost", "bytes", "engine"}[rng.IntN(4)]
+			limit := []int{1, 3, 10, 1000}[rng.IntN(4)]
+			st.gatherBound = []int{1, 5, 50, defaultGatherBound}[rng.IntN(4)]
+
+			var want []Query
+			for i := range all {
+				if matches(&all[i], f) {
+					want = append(want, all[i])
+				}
+			}
+			slices.SortFunc(want, func(a, b Query) int {
+				av, bv := sortValue(&a, sortKey), sortValue(&b, sortKey)
+				switch {
+				case av > bv:
+					return -1
+				case av < bv:
+					return 1
+				case a.Region != b.Region:
+					return cmpStr(a.Region, b.Region)
+				}
+				return cmpStr(a.QueryID, b.QueryID)
+			})
+			var got []Query
+			cur := ""
+			for pages := 0; ; pages++ {
+				if pages > len(all)+1 {
+					t.Fatalf("paging does not end")
+				}
+				p, err := st.ListQueries(ctx, ListOptions{Filter: f, Sort: sortKey, Limit: limit, Cursor: cur})
+				if err != nil {
+					t.Fatalf("round %d sort %s filter %+v: %v", round, sortKey, f, err)
+				}
+				got = append(got, p.Queries...)
+				if p.Next == "" {
+					break
+				}
+				cur = p.Next
+			}
+			if len(got) != len(want) {
+				t.Fatalf("round %d sort %s limit %d bound %d filter %+v: %d rows, want %d", round, sortKey, limit, st.gatherBound, f, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].Region != want[i].Region || got[i].QueryID != want[i].QueryID {
+					t.Fatalf("round %d sort %s limit %d bound %d filter %+v: row %d is %s/%s, want %s/%s",
+						round, sortKey, limit, st.gatherBound, f, i, got[i].Region, got[i].QueryID, want[i].Region, want[i].QueryID)
+				}
+			}
+		}
+	}
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
