@@ -372,7 +372,7 @@ func (n *normalizer) afterName() bool {
 }
 
 // skipString returns the index after the string literal whose opening quote
-// is at i: '' is an escaped quote, and with backslash also \' is. An
+// is at i: ” is an escaped quote, and with backslash also \' is. An
 // unterminated literal runs to the end.
 func skipString(s string, i int, backslash bool) int {
 	for k := i + 1; k < len(s); k++ {
