@@ -141,12 +141,12 @@ var sumSQL = map[Sum]string{
 // (reportValues gives a query's values in this order).
 const reportColumns = `region, query_id, event_time, day, user, role, account, team, database, workgroup,
 	provisioned, billed_bytes, stats_status, state, statement_type, principal_arn,
-	data_scanned_bytes, engine_ms, dpu_count`
+	data_scanned_bytes, engine_ms, dpu_count, fingerprint`
 
 func reportValues(q *Query) []any {
 	return []any{q.Region, q.QueryID, millis(q.EventTime), Day(q.EventTime), q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup,
 		boolInt(q.Provisioned), q.BilledBytes, q.StatsStatus, q.Stats.State, q.Stats.StatementType, q.Identity.ARN,
-		q.Stats.DataScannedBytes, q.Stats.EngineMs, q.Stats.DPUCount}
+		q.Stats.DataScannedBytes, q.Stats.EngineMs, q.Stats.DPUCount, q.Fingerprint}
 }
 
 // rejectedReportColumns are the columns of rejected submissions a report

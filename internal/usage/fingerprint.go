@@ -372,8 +372,8 @@ func (n *normalizer) afterName() bool {
 }
 
 // skipString returns the index after the string literal whose opening quote
-// is at i: ” is an escaped quote, and with backslash also \' is. An
-// unterminated literal runs to the end.
+// is at i: a doubled quote is an escaped one, and with backslash so is a
+// quote after a backslash. An unterminated literal runs to the end.
 func skipString(s string, i int, backslash bool) int {
 	for k := i + 1; k < len(s); k++ {
 		switch s[k] {
