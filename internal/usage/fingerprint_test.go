@@ -256,3 +256,15 @@ func FuzzNormalizeSQL(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkFingerprint(b *testing.B) {
+	src, err := os.ReadFile(filepath.Join("testdata", "normalize", "panther_windows.sql"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(src)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Fingerprint(text)
+	}
+}
