@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,8 @@ func runReport(ctx context.Context, g *globals, args []string) error {
 	by := fs.String("by", "user", "group by `dimension`: "+strings.Join(usage.ReportDimensions, ", "))
 	since := fs.String("since", usage.DefaultSince, "from this `time` (30d, 12h, 2026-11-01, RFC 3339; empty = all)")
 	until := fs.String("until", "", "up to this `time`, exclusive (default now)")
-	top := fs.Int("top", 0, "show only the first `N` rows: by cost, by time for day (0 = all)")
+	top := fs.Int("top", 0, "show only the first `N` rows: by cost, by time for day (0 = all; for --by query, 0 = the "+
+		strconv.Itoa(usage.DefaultQueryTop)+" most expensive queries)")
 	format := fs.String("format", "table", "output `format`: "+strings.Join(usage.Formats, ", "))
 	var filters multiFlag
 	fs.Var(&filters, "filter", "only queries with `KEY=VALUE` (glob values; repeatable; keys: "+strings.Join(usage.FilterKeys, ", ")+

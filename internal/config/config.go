@@ -48,6 +48,7 @@ type Config struct {
 	Sources  []string           `yaml:"sources"`
 	Enrich   Enrich             `yaml:"enrich"`
 	Collect  Collect            `yaml:"collect"`
+	Redact   Redact             `yaml:"redact"`
 
 	// Budgets and Notifiers are read by the budgets command (a later part);
 	// they are parsed here so one file serves every command.
@@ -94,6 +95,17 @@ type TeamRule struct {
 	Roles      []string `yaml:"roles"`
 	Accounts   []string `yaml:"accounts"`
 	Workgroups []string `yaml:"workgroups"`
+}
+
+// Redact says what of a query's text is kept in the store. Query texts can
+// hold secrets (passwords in CREATE statements, personal data in WHERE
+// clauses).
+type Redact struct {
+	// Literals stores only the normalized text of every query (string and
+	// number literals replaced by ?, comments dropped, case folded), the
+	// text its shape is computed from (default false: the text as Athena
+	// and CloudTrail give it).
+	Literals bool `yaml:"literals"`
 }
 
 // Account says how to reach one AWS account.

@@ -17,6 +17,7 @@ teams:                                           # first match wins; default "un
   - {name: data-science, users: ["bob@*", carol], roles: [], accounts: [], workgroups: [analysts]}
 accounts: {"222222222222": {role_arn: "arn:aws:iam::222222222222:role/athenawatch-reader"}}
 sources: ["s3://org-trail-bucket/prefix", "lookup-events:us-east-1,eu-west-1"]
+redact: {literals: true}                         # strip literals from stored query text
 budgets:
   - {name: user-monthly, scope: {user: "*"}, limit_usd: 50, period: month, thresholds: [0.8, 1.0],
      kind: actual, notify: [ops]}                # scope "*" = each user separately
@@ -33,6 +34,9 @@ notifiers:
 	if c.Roles()["222222222222"] != "arn:aws:iam::222222222222:role/athenawatch-reader" {
 		t.Fatalf("roles = %v", c.Roles())
 	}
+	if !c.Redact.Literals {
+		t.Fatal("redact.literals not read")
+	}
 	if c.PriceUSDPerTiB("eu-west-2") != 5 || c.PriceUSDPerTiB("us-east-1") != 5 {
 		t.Fatal("prices")
 	}
@@ -44,6 +48,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown key", "pricing: {usd_per_tb: 5}", "usd_per_tb"},
+		{"unknown redact key", "redact: {literal: true}", "literal"},
+		{"redact not a bool", "redact: {literals: maybe}", "maybe"},
 		{"bad regex", "identity: {query_comment_user: '(['}", "identity.query_comment_user"},
 		{"regex without group", "identity: {query_comment_user: 'user'}", "capture group"},
 		{"bad glob", "teams: [{name: a, users: ['[']}]", "teams[0].users"},

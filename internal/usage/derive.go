@@ -77,6 +77,13 @@ func Rederive(ctx context.Context, st *store.Store, r *Rules) (bool, error) {
 		if _, err := st.UpdateDerived(ctx, page); err != nil {
 			return false, fmt.Errorf("re-derive queries: %w", err)
 		}
+		// Redaction turned on (part of the rules) scrubs the texts
+		// stored before too.
+		if r.RedactsLiterals() {
+			if _, err := st.UpdateTexts(ctx, page); err != nil {
+				return false, fmt.Errorf("redact stored query texts: %w", err)
+			}
+		}
 		last := page[len(page)-1]
 		region, id = last.Region, last.QueryID
 	}

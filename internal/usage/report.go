@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -16,7 +18,11 @@ import (
 )
 
 // ReportDimensions are the values of report --by, in help order.
-var ReportDimensions = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day", "hour"}
+var ReportDimensions = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day", "hour", "fingerprint", "query"}
+
+// DefaultQueryTop is how many queries a report by query shows when no top
+// is given: the most expensive ones.
+const DefaultQueryTop = 20
 
 // timeDimensions are the dimensions whose rows are periods: they sort by
 // time, not by cost.
@@ -30,6 +36,10 @@ type Row struct {
 	Key       string
 	// Values holds one value per metric of Metrics, in the same order.
 	Values []Value
+	// Details holds the values of the dimension's detail columns
+	// (detailColumns), in order: a string, an int64, a float64, a
+	// time.Time or nil (unknown). Nil for the total.
+	Details []any
 	// costUnknown counts the queries whose cost is not in cost_usd.
 	costUnknown int64
 }
@@ -66,14 +76,64 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		b = append(append(append(b, ",\""...), m.Key...), "\":"...)
 		b = append(b, v...)
 	}
+	for i, c := range detailColumns[r.Dimension] {
+		var v any
+		if i < len(r.Details) {
+			v = r.Details[i]
+		}
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC().Format(time.RFC3339)
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s of %q: %w", c.Key, r.Key, err)
+		}
+		b = append(append(append(b, ",\""...), c.Key...), "\":"...)
+		b = append(b, j...)
+	}
 	return append(b, '}'), nil
+}
+
+// detailColumn is a column a dimension's rows have beyond the metrics.
+type detailColumn struct {
+	// Key names it in JSON and CSV, Header in table and markdown.
+	Key, Header string
+	// text marks query text, which table and markdown shorten to one line.
+	text bool
+}
+
+// detailColumns are the columns, after the metrics, of the dimensions
+// whose rows say more than sums: a query shape (its yearly cost at the
+// window's pace, how many users ran it, its latest query and its
+// normalized text) and a single query.
+var detailColumns = map[string][]detailColumn{
+	"fingerprint": {
+		{Key: "annualized_cost_usd", Header: "USD/YEAR"},
+		{Key: "users", Header: "USERS"},
+		{Key: "latest_query_id", Header: "LATEST QUERY"},
+		{Key: "latest_region", Header: "LATEST REGION"},
+		{Key: "latest_event_time", Header: "LATEST TIME"},
+		{Key: "text", Header: "TEXT", text: true},
+	},
+	"query": {
+		{Key: "region", Header: "REGION"},
+		{Key: "user", Header: "USER"},
+		{Key: "team", Header: "TEAM"},
+		{Key: "database", Header: "DATABASE"},
+		{Key: "workgroup", Header: "WORKGROUP"},
+		{Key: "state", Header: "STATE"},
+		{Key: "event_time", Header: "TIME"},
+		{Key: "text", Header: "TEXT", text: true},
+	},
 }
 
 // ReportOptions select a report.
 type ReportOptions struct {
 	By     string
 	Filter store.Filter
-	Top    int // 0 = all rows
+	Top    int // 0 = all rows; DefaultQueryTop by query
+	// Now ends a window with no Until (annualized costs); zero: the clock.
+	Now time.Time
 }
 
 // Report is a computed report.
@@ -98,7 +158,14 @@ type Source interface {
 // BuildReport computes a report: the sums of every metric per key, priced
 // with prices, as rules derive users and teams (nil: as stored), sorted by
 // cost descending then key (by time for day).
+//
+// By fingerprint, rows also carry their shape's details (src must then be a
+// ShapeSource); by query, rows are the top queries by cost (src must be a
+// QuerySource).
 func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions) (*Report, error) {
+	if opts.By == "query" {
+		return buildQueryReport(ctx, src, rules, prices, opts)
+	}
 	sums := reportSums()
 	a := store.Aggregation{By: opts.By, Filter: opts.Filter, Sums: sums}
 	if rules != nil {
@@ -139,6 +206,11 @@ func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, o
 	if opts.Top > 0 && len(rep.Rows) > opts.Top {
 		rep.Rows = rep.Rows[:opts.Top]
 	}
+	if opts.By == "fingerprint" {
+		if err := addShapeDetails(ctx, src, rules, opts, rep.Rows); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 
@@ -166,11 +238,18 @@ func (rep *Report) Write(w io.Writer, format string) error {
 		return enc.Encode(rows)
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write(append([]string{rep.By}, MetricKeys()...))
+		hdr := append([]string{rep.By}, MetricKeys()...)
+		for _, c := range detailColumns[rep.By] {
+			hdr = append(hdr, c.Key)
+		}
+		cw.Write(hdr)
 		for _, r := range rep.Rows {
 			fields := []string{csvCell(r.Key)}
 			for _, v := range r.Values {
 				fields = append(fields, v.String())
+			}
+			for i := range detailColumns[rep.By] {
+				fields = append(fields, csvCell(r.detailString(i)))
 			}
 			cw.Write(fields)
 		}
@@ -184,11 +263,15 @@ func (rep *Report) Write(w io.Writer, format string) error {
 	return fmt.Errorf("unknown format %q (one of %s)", format, strings.Join(Formats, ", "))
 }
 
-// headers are the table and markdown column headers of the metrics.
-func headers() []string {
+// headers are the table and markdown column headers of the metrics and
+// of the details of dimension by.
+func headers(by string) []string {
 	h := make([]string, len(Metrics))
 	for i, m := range Metrics {
 		h[i] = m.Header
+	}
+	for _, c := range detailColumns[by] {
+		h = append(h, c.Header)
 	}
 	return h
 }
@@ -204,7 +287,77 @@ func (r Row) humanFields() []string {
 			out[i] += "+"
 		}
 	}
+	for i, c := range detailColumns[r.Dimension] {
+		var cell string
+		var v any
+		if i < len(r.Details) {
+			v = r.Details[i]
+		}
+		switch v := v.(type) {
+		case nil:
+		case float64: // a cost
+			cell = fmt.Sprintf("%.4f", v)
+			if r.costUnknown > 0 {
+				cell += "+"
+			}
+		case string:
+			if c.text {
+				cell = displayText(v)
+			} else {
+				cell = displayCell(v)
+			}
+		default:
+			cell = r.detailString(i)
+		}
+		out = append(out, cell)
+	}
 	return out
+}
+
+// detailString is detail i of the row as CSV writes it: exact, times in
+// RFC 3339, unknown as empty.
+func (r Row) detailString(i int) string {
+	if i >= len(r.Details) {
+		return ""
+	}
+	switch v := r.Details[i].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case time.Time:
+		return v.UTC().Format(time.RFC3339)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// maxTextRunes caps query text in table and markdown output; JSON and CSV
+// keep it whole.
+const maxTextRunes = 80
+
+// displayText is a query text as table and markdown show it: on one line,
+// unprintable characters replaced, cut to maxTextRunes with an ellipsis.
+func displayText(s string) string {
+	return truncateRunes(sanitize(strings.Join(strings.Fields(s), " ")), maxTextRunes)
+}
+
+func truncateRunes(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
 }
 
 // displayKey names the empty key in human output.
@@ -223,22 +376,11 @@ const maxCellRunes = 60
 // displayCell is a key as table and markdown show it: named when empty,
 // unprintable characters replaced, cut to maxCellRunes with an ellipsis.
 func displayCell(k string) string {
-	s := sanitize(displayKey(k))
-	if utf8.RuneCountInString(s) <= maxCellRunes {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == maxCellRunes-1 {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
+	return truncateRunes(sanitize(displayKey(k)), maxCellRunes)
 }
 
 func (rep *Report) writeTable(w io.Writer) error {
-	hdr := headers()
+	hdr := headers(rep.By)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.ToUpper(rep.By)+"\t"+strings.Join(hdr, "\t")+"\t")
 	for _, r := range rep.Rows {
@@ -255,7 +397,7 @@ func (rep *Report) writeTable(w io.Writer) error {
 }
 
 func (rep *Report) writeMarkdown(w io.Writer) error {
-	hdr := headers()
+	hdr := headers(rep.By)
 	fmt.Fprintf(w, "| %s | %s |\n", rep.By, strings.Join(hdr, " | "))
 	fmt.Fprintf(w, "|---|%s\n", strings.Repeat("---:|", len(hdr)))
 	for _, r := range rep.Rows {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"path"
+	"strings"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/config"
@@ -31,6 +32,8 @@ type Rules struct {
 	// re-deriving every one.
 	prices      Prices
 	pricesPrint string
+	// redactLiterals stores the normalized text only (config redact).
+	redactLiterals bool
 }
 
 // NewRules builds the rules of cfg.
@@ -40,20 +43,25 @@ func NewRules(cfg *config.Config) *Rules {
 			SessionAsUser:    cfg.Identity.SessionAsUser,
 			QueryCommentUser: cfg.QueryCommentUser,
 		},
-		teams:       cfg.Teams,
-		provisioned: cfg.Pricing.ProvisionedWorkgroups,
-		prices:      PricesOf(cfg),
-		pricesPrint: pricesFingerprint(cfg.Pricing),
+		teams:          cfg.Teams,
+		provisioned:    cfg.Pricing.ProvisionedWorkgroups,
+		prices:         PricesOf(cfg),
+		pricesPrint:    pricesFingerprint(cfg.Pricing),
+		redactLiterals: cfg.Redact.Literals,
 	}
 	// The fingerprint covers exactly the configuration the derived columns
 	// depend on, except prices: reports price at read time, and the stored
-	// per-query cost is repriced set-wise (Reprice).
+	// per-query cost is repriced set-wise (Reprice). V counts changes of the
+	// derivation itself: 2 added the query's shape (FingerprintVersion) and
+	// redaction, so rows stored before gain both.
 	data, _ := json.Marshal(struct {
 		V           int
+		Shape       string
 		Identity    config.Identity
 		Teams       []config.TeamRule
 		Provisioned []string
-	}{1, cfg.Identity, cfg.Teams, cfg.Pricing.ProvisionedWorkgroups})
+		Redact      config.Redact
+	}{2, FingerprintVersion, cfg.Identity, cfg.Teams, cfg.Pricing.ProvisionedWorkgroups, cfg.Redact})
 	sum := sha256.Sum256(data)
 	r.fingerprint = hex.EncodeToString(sum[:])
 	return r
@@ -62,11 +70,19 @@ func NewRules(cfg *config.Config) *Rules {
 // Fingerprint identifies the rules; stored beside the rows derived with them.
 func (r *Rules) Fingerprint() string { return r.fingerprint }
 
-// Query fills the derived columns of q.
+// Query fills the derived columns of q. With redaction on, it also
+// replaces q's texts by their normalized form, after it took the user and
+// the shape from the text as given.
 func (r *Rules) Query(q *store.Query) {
 	p := r.identity.Resolve(q.Identity)
-	if user, ok := r.identity.UserFromQuery(q.QueryText()); ok {
+	text := q.QueryText()
+	if user, ok := r.identity.UserFromQuery(text); ok {
 		p.User = user
+	}
+	q.Fingerprint = Fingerprint(text)
+	if r.redactLiterals {
+		q.Stats.QueryText = r.redact(q.Stats.QueryText)
+		q.CTQueryText = r.redact(q.CTQueryText)
 	}
 	if p.Account == "" {
 		p.Account = q.OwnerAccount
@@ -132,4 +148,43 @@ func firstNonEmpty(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// RedactsLiterals reports whether the rules store normalized texts only.
+func (r *Rules) RedactsLiterals() bool { return r.redactLiterals }
+
+// redact is the text stored for text under redact.literals: its normalized
+// form. The part of a comment that named the user (identity
+// query_comment_user) is kept in front of it as a comment, so that a later
+// re-derivation from the stored text (a team rule changed) still finds the
+// same user; being a comment, it leaves the shape as it is. Redacting a
+// redacted text changes nothing.
+func (r *Rules) redact(text string) string {
+	if text == "" || text == OmittedText {
+		return text
+	}
+	norm := NormalizeSQL(text)
+	re := r.identity.QueryCommentUser
+	if re == nil {
+		return norm
+	}
+	m := re.FindStringSubmatch(text)
+	if len(m) < 2 || m[1] == "" {
+		return norm
+	}
+	return asComment(m[0]) + norm
+}
+
+// asComment writes s as an SQL comment followed by a separator: as it is
+// when it already is one line comment or one block comment, else as a line
+// comment with its line breaks turned into spaces.
+func asComment(s string) string {
+	oneLine := !strings.ContainsAny(s, "\r\n")
+	switch {
+	case strings.HasPrefix(s, "--") && oneLine:
+		return s + "\n"
+	case strings.HasPrefix(s, "/*") && strings.HasSuffix(s, "*/") && len(s) >= 4 && strings.Index(s[2:], "*/") == len(s)-4:
+		return s + " "
+	}
+	return "-- " + strings.NewReplacer("\r", " ", "\n", " ").Replace(s) + "\n"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +132,100 @@ func TestRederiveOnConfigChange(t *testing.T) {
 	}
 	if changed {
 		t.Fatal("Rederive with unchanged rules rewrote rows")
+	}
+}
+
+func TestRulesQueryShapeAndRedaction(t *testing.T) {
+	t.Parallel()
+	const comment = "identity: {session_as_user: ['analytics-app-*'], query_comment_user: '--\\s*user:\\s*(\\S+)'}\nteams: [{name: ds, users: [carol]}]\n"
+	bi := cloudtrail.Identity{Type: "AssumedRole", AccountID: "111111111111", IssuerType: "Role", IssuerUserName: "analytics-app-bi",
+		ARN: "arn:aws:sts::111111111111:assumed-role/analytics-app-bi/superset"}
+	const raw = "-- user: carol\nSELECT * FROM t WHERE password = 'hunter2' AND id IN (1, 2, 3)"
+	tests := []struct {
+		name             string
+		yaml             string
+		q                store.Query
+		wantText, wantCT string
+		wantUser         string
+	}{
+		{"no redaction keeps the text", comment, store.Query{Identity: bi, Stats: store.Stats{QueryText: raw}}, raw, "", "carol"},
+		{"redaction keeps the user comment", comment + "redact: {literals: true}", store.Query{Identity: bi, Stats: store.Stats{QueryText: raw}, CTQueryText: raw},
+			"-- user: carol\nselect * from t where password = ? and id in (?)", "-- user: carol\nselect * from t where password = ? and id in (?)", "carol"},
+		{"redaction without a comment rule", "redact: {literals: true}", store.Query{Identity: bi, Stats: store.Stats{QueryText: raw}},
+			"select * from t where password = ? and id in (?)", "", "analytics-app-bi"},
+		{"a block comment user is kept as one", "identity: {query_comment_user: '/\\*\\s*user=(\\w+)\\s*\\*/'}\nredact: {literals: true}",
+			store.Query{Identity: bi, CTQueryText: "/* user=dave */ SELECT 'x'"}, "", "/* user=dave */ select ?", "dave"},
+		{"a match that is no comment becomes one", "identity: {query_comment_user: 'owner:(\\w+)'}\nredact: {literals: true}",
+			store.Query{Identity: bi, CTQueryText: "SELECT 'owner:erin'"}, "", "-- owner:erin\nselect ?", "erin"},
+		{"omitted text is left alone", comment + "redact: {literals: true}", store.Query{Identity: bi, CTQueryText: OmittedText}, "", OmittedText, "superset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewRules(mustConfig(t, tt.yaml))
+			q := tt.q
+			wantFP := Fingerprint(q.QueryText())
+			r.Query(&q)
+			if q.Stats.QueryText != tt.wantText || q.CTQueryText != tt.wantCT || q.User != tt.wantUser {
+				t.Fatalf("text %q, CloudTrail text %q, user %q; want %q, %q, %q", q.Stats.QueryText, q.CTQueryText, q.User, tt.wantText, tt.wantCT, tt.wantUser)
+			}
+			if q.Fingerprint != wantFP {
+				t.Errorf("fingerprint %q, want that of the raw text %q", q.Fingerprint, wantFP)
+			}
+			// Re-deriving from what is stored (a team rule changed) gives
+			// the same user, shape and text.
+			again := q
+			r.Query(&again)
+			if again.User != q.User || again.Fingerprint != q.Fingerprint || again.Stats.QueryText != q.Stats.QueryText || again.CTQueryText != q.CTQueryText {
+				t.Errorf("re-derived from the stored row: user %q shape %q text %q; was %q %q %q",
+					again.User, again.Fingerprint, again.Stats.QueryText, q.User, q.Fingerprint, q.Stats.QueryText)
+			}
+		})
+	}
+}
+
+func TestRulesFingerprintCoversRedaction(t *testing.T) {
+	t.Parallel()
+	plain := NewRules(mustConfig(t, ""))
+	redacted := NewRules(mustConfig(t, "redact: {literals: true}"))
+	if plain.Fingerprint() == redacted.Fingerprint() {
+		t.Fatal("turning redaction on does not change the rules fingerprint: stored texts would never be redacted")
+	}
+	if !redacted.RedactsLiterals() || plain.RedactsLiterals() {
+		t.Fatal("RedactsLiterals")
+	}
+}
+
+// TestRederiveRedactsStoredTexts: rows stored before redaction was turned
+// on lose their literals at the next command that writes, keep their
+// comment user, and gain a shape.
+func TestRederiveRedactsStoredTexts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const ident = "identity: {query_comment_user: '--\\s*user:\\s*(\\S+)'}\n"
+	before := NewRules(mustConfig(t, ident))
+	ev := &cloudtrail.QueryEvent{EventID: "e1", EventTime: time.Now(), Region: "us-east-1", QueryID: "q1", RecipientAccount: "111111111111",
+		Identity:  cloudtrail.Identity{Type: "IAMUser", UserName: "svc", AccountID: "111111111111"},
+		QueryText: "-- user: carol\nSELECT * FROM t WHERE ssn = '123-45-6789'"}
+	q := before.NewQuery(ev)
+	q.Fingerprint = "" // as an older release stored it
+	if _, err := st.Commit(ctx, &store.Batch{Queries: []store.Query{q}}); err != nil {
+		t.Fatal(err)
+	}
+	after := NewRules(mustConfig(t, ident+"redact: {literals: true}"))
+	if changed, err := Rederive(ctx, st, after); err != nil || !changed {
+		t.Fatalf("Rederive: %v %v", changed, err)
+	}
+	got, _, err := st.GetQuery(ctx, "us-east-1", "q1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got.CTQueryText, "6789") || got.User != "carol" || got.Fingerprint != Fingerprint(ev.QueryText) || got.Fingerprint == "" {
+		t.Fatalf("after re-derive: text %q user %q shape %q", got.CTQueryText, got.User, got.Fingerprint)
 	}
 }

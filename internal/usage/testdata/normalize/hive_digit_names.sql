@@ -1,0 +1,1 @@
+SELECT * FROM db.2019_data WHERE 2col > 5

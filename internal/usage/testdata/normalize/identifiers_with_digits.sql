@@ -1,0 +1,1 @@
+SELECT t1.col_2, T2."Col 3", `Hive_Col4` FROM db1.t1 JOIN s3_logs_2024 t2 ON t1.id2 = t2.id2

@@ -1,0 +1,1 @@
+SELECT * FROM sales WHERE region IN ('eu', 'us', 'ap') AND id in (1,2,3,4,5) AND x NOT IN ( 7 )

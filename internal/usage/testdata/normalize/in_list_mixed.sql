@@ -1,0 +1,1 @@
+SELECT * FROM t WHERE a IN (1, b, 3) AND c IN (SELECT id FROM u WHERE k = 2)

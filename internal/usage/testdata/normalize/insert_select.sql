@@ -1,0 +1,1 @@
+INSERT INTO mydb.elb_log_backup SELECT * FROM mydb.elb_logs LIMIT 100

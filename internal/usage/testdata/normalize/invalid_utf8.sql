@@ -1,0 +1,1 @@
+SELECT ÿþ FROM t WHERE Ã©tÃ© = 1

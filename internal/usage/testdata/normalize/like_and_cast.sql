@@ -1,0 +1,1 @@
+SELECT CAST('12' AS integer), x LIKE 'abc%' ESCAPE '\', approx_percentile(y, 0.95) FROM t

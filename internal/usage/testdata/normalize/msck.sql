@@ -1,0 +1,1 @@
+MSCK REPAIR TABLE mydb.elb_logs_2019

@@ -1,0 +1,1 @@
+SELECT f(1, 2), g((1), (2)), round(x, 2) FROM t WHERE (a, b) IN ((1, 2), (3, 4))

@@ -1,0 +1,1 @@
+SELECTa[2J FROM t WHERE b = 1

@@ -1,0 +1,1 @@
+SELECT "MixedCase", "with ""quote"" 42", `back``tick 7` FROM "Db"."Tbl"

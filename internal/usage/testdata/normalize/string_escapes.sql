@@ -1,0 +1,2 @@
+SELECT 'it''s', E'a\'b', U&'\0041', X'CAFE', 'multi
+line' FROM t WHERE name = 'O''Brien'
