@@ -21,6 +21,7 @@ import (
 	"github.com/athenawatch/athenawatch/internal/awsemu"
 	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
 	"github.com/athenawatch/athenawatch/internal/store"
+	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
 // demoRegion is the region the demo's own AWS configuration and the printed
@@ -111,7 +112,7 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 	window := store.Filter{Since: time.Now().Add(-time.Duration(*days+1) * 24 * time.Hour)}
 	for _, by := range []string{"user", "database", "team"} {
 		fmt.Fprintf(g.stdout, "\n== Athena usage by %s, last %d days ==\n", by, *days)
-		if err := report(ctx, &dg, reportRequest{By: by, Filter: window, Top: 15, Format: "table"}); err != nil {
+		if err := report(ctx, &dg, usage.ReportRequest{By: by, Filter: window, Top: 15, Format: "table"}); err != nil {
 			return err
 		}
 	}
