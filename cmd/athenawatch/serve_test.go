@@ -208,4 +208,3 @@ func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
 		t.Errorf("serve after SIGINT: exit %d, want 130, and the token never in the log:\n%s", code, stderr)
 	}
 }
-
