@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/athenawatch/athenawatch/internal/awsemu"
 	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
 )
 
@@ -206,5 +209,61 @@ func TestServeNeedsATokenBeyondLoopback(t *testing.T) {
 	code, stderr := p.stop(t, os.Interrupt)
 	if code != 130 || strings.Contains(stderr, token) {
 		t.Errorf("serve after SIGINT: exit %d, want 130, and the token never in the log:\n%s", code, stderr)
+	}
+}
+
+// TestServeStopsARoundOnSIGTERM signals serve while its round waits on
+// Athena: the API meanwhile shows the collected queries as pending (cost
+// null, not 0); serve then exits 143 having kept what the round committed,
+// and a collect afterwards reads no file again.
+func TestServeStopsARoundOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	trailDir := filepath.Join(dir, "trail")
+	end := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	sim := orgsim.New(orgsim.Config{Seed: 11, Start: end.Add(-24 * time.Hour), End: end, QueriesPerDay: 30})
+	emu := awsemu.New(sim.EmulatorOptions(nil))
+	g := &gate{next: emu, arrived: make(chan struct{}, 1), release: make(chan struct{})}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(g.release) })
+	res, err := sim.Run(ctx, emu, srv.URL, trailDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configPath := filepath.Join(dir, "athenawatch.yaml")
+	if err := os.WriteFile(configPath, res.ConfigYAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"AWS_ENDPOINT_URL=" + srv.URL, "AWS_ACCESS_KEY_ID=" + res.CollectorCredentials.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + res.CollectorCredentials.SecretAccessKey, "AWS_REGION=us-east-1"}
+	db := filepath.Join(dir, "serve.db")
+	g.setClosed(true)
+	p := startServe(t, ctx, env, "--db", db, "--config", configPath, "serve", "--addr", "127.0.0.1:0", "--source", "dir:"+trailDir)
+	select {
+	case <-g.arrived:
+	case <-ctx.Done():
+		t.Fatal("serve's round never asked Athena")
+	}
+	code, body := getWith(t, p.url+"api/v1/queries?since=&limit=1", "")
+	var page struct {
+		Queries []map[string]any `json:"queries"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); code != 200 || err != nil || len(page.Queries) != 1 {
+		t.Fatalf("list while enriching: %d %v %s", code, err, body)
+	}
+	if q := page.Queries[0]; q["stats_status"] != "pending" || q["cost_usd"] != nil {
+		t.Errorf("a query waiting for statistics is listed as %v with cost %v, want pending and null", q["stats_status"], q["cost_usd"])
+	}
+	code, stderr := p.stop(t, syscall.SIGTERM)
+	if code != 143 || !strings.Contains(stderr, "collect round stopped") || !strings.Contains(stderr, "serve: stopped") {
+		t.Fatalf("serve after SIGTERM mid-round: exit %d, want 143\n%s", code, stderr)
+	}
+	g.setClosed(false)
+	r := athenawatch(t, env, "--db", db, "--config", configPath, "collect", "--source", "dir:"+trailDir)
+	if r.code != 0 || !strings.Contains(r.stderr, "0 files read") || !strings.Contains(r.stderr, fmt.Sprintf("asked Athena about %d queries", len(res.Queries))) {
+		t.Fatalf("collect after serve: exit %d\n%s", r.code, r.stderr)
 	}
 }
