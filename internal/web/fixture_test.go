@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -111,13 +110,4 @@ func (f *fixture) do(t *testing.T, r *http.Request) (*http.Response, string) {
 func (f *fixture) get(t *testing.T, target string) (*http.Response, string) {
 	t.Helper()
 	return f.do(t, httptest.NewRequest(http.MethodGet, target, nil))
-}
-
-func mustContain(t *testing.T, what, body string, wants ...string) {
-	t.Helper()
-	for _, w := range wants {
-		if !strings.Contains(body, w) {
-			t.Errorf("%s lacks %q:\n%s", what, w, body)
-		}
-	}
 }

@@ -204,3 +204,27 @@ func TestMetricsPassPromtool(t *testing.T) {
 	body, _ := scrape(t, f)
 	promtoolCheck(t, body)
 }
+
+// TestMetricsConcurrentScrapes scrapes while rounds and Athena calls are
+// recorded, for the race detector.
+func TestMetricsConcurrentScrapes(t *testing.T) {
+	t.Parallel()
+	h := &Health{}
+	f := newFixture(t, Options{Health: h})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			h.ObserveCall(time.Duration(i)*time.Millisecond, i%7 == 0, i%11 == 0)
+			h.RoundDone(Round{Started: testNow, Ended: testNow.Add(time.Second), NewQueries: 1})
+		}
+	}()
+	for range 5 {
+		scrape(t, f)
+	}
+	<-done
+	_, fams := scrape(t, f)
+	if got := fams["athenawatch_collect_rounds_total"].values[""]; got != 200 {
+		t.Errorf("rounds = %v, want 200", got)
+	}
+}
