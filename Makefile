@@ -11,13 +11,19 @@ FUZZTIME ?= 500000x
 
 test: tools check unit race fuzz
 
-# The race detector needs cgo and so a C compiler: install Debian's gcc when
-# none is on PATH (CI and fresh machines run as root with apt-get).
+# The tests need, from Debian: gcc for the race detector (cgo), chromium for
+# the dashboard's browser test and prometheus for promtool (the /metrics
+# format check). Each is installed when missing (CI and fresh machines run as
+# root with apt-get; elsewhere through sudo).
 tools:
-	@if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then \
-		echo "installing gcc (needed by go test -race)"; \
+	@missing=; \
+	command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (needed by the tests)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc libc6-dev >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 build:
@@ -35,7 +41,7 @@ unit:
 
 # The packages with concurrency of their own, under the race detector.
 race:
-	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 15m ./internal/source/... ./internal/enrich/... ./internal/store/... ./internal/awsemu/...
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 15m ./internal/source/... ./internal/enrich/... ./internal/store/... ./internal/awsemu/... ./internal/web/...
 
 # A short coverage-guided run of the record reader's fuzz test. A crasher it
 # finds is written to internal/cloudtrail/testdata/fuzz/FuzzRead and fails the run.

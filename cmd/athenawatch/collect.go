@@ -18,6 +18,7 @@ import (
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/enrich"
 	"github.com/athenawatch/athenawatch/internal/source"
+	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
@@ -81,12 +82,38 @@ func execCollect(ctx context.Context, g *globals, opts collectOptions) error {
 		return err
 	}
 	defer st.Close()
+	res, err := collectInto(ctx, g, cfg, st, rules, opts)
+	if err != nil {
+		return err
+	}
+	if opts.strict {
+		if res.skipped > 0 {
+			return errSkipped
+		}
+		if res.statsMissing {
+			return errStatsMissing
+		}
+	}
+	return nil
+}
+
+// collected is what one collectInto did.
+type collected struct {
+	newQueries   int  // queries stored for the first time
+	skipped      int  // bad inputs skipped
+	statsMissing bool // no working credentials to ask Athena
+}
+
+// collectInto reads the sources into an open store and enriches what is
+// new: one collect, as the collect command and each round of serve run it.
+func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules, opts collectOptions) (collected, error) {
+	var res collected
 	sources := opts.sources
 	if len(sources) == 0 {
 		sources = cfg.Sources
 	}
 	if len(sources) == 0 {
-		return usagef("no --source given and none in the configuration")
+		return res, usagef("no --source given and none in the configuration")
 	}
 	w := opts.workers
 	if w == 0 {
@@ -99,7 +126,7 @@ func execCollect(ctx context.Context, g *globals, opts collectOptions) error {
 	for _, s := range sources {
 		src, err := parseSource(s, opts.window, w, readerOpts, g, progress)
 		if err != nil {
-			return err
+			return res, err
 		}
 		srcs = append(srcs, src)
 	}
@@ -108,12 +135,12 @@ func execCollect(ctx context.Context, g *globals, opts collectOptions) error {
 	stopProgress := startProgress(g, progress)
 	var summaries []*source.Summary
 	var collectErr error
-	skipped := 0
 	for _, src := range srcs {
 		sum, err := col.Collect(ctx, src)
 		if sum != nil {
 			summaries = append(summaries, sum)
-			skipped += sum.SkippedCount()
+			res.skipped += sum.SkippedCount()
+			res.newQueries += sum.NewQueries
 		}
 		if err != nil {
 			collectErr = err
@@ -127,16 +154,15 @@ func execCollect(ctx context.Context, g *globals, opts collectOptions) error {
 	}
 	if collectErr != nil {
 		sayKept(ctx, g, summaries, false)
-		return collectErr
+		return res, collectErr
 	}
 	if opts.format == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"sources": summaries, "skipped": skipped}); err != nil {
-			return err
+		if err := enc.Encode(map[string]any{"sources": summaries, "skipped": res.skipped}); err != nil {
+			return res, err
 		}
 	}
-	statsMissing := false
 	if !opts.noEnrich {
 		err := enrichBacklog(ctx, g, cfg, st, rules, time.Time{})
 		var noAccess *enrich.AccessError
@@ -144,23 +170,15 @@ func execCollect(ctx context.Context, g *globals, opts collectOptions) error {
 		case errors.As(err, &noAccess):
 			// What was collected is committed and stays; only the
 			// statistics wait for credentials.
-			statsMissing = true
+			res.statsMissing = true
 			fmt.Fprintf(g.stderr, "collect: statistics are missing: %v; %d queries are pending. Run 'athenawatch enrich' once AWS credentials work.\n",
 				noAccess.Err, noAccess.Pending)
 		case err != nil:
 			sayKept(ctx, g, summaries, true)
-			return err
+			return res, err
 		}
 	}
-	if opts.strict {
-		if skipped > 0 {
-			return errSkipped
-		}
-		if statsMissing {
-			return errStatsMissing
-		}
-	}
-	return nil
+	return res, nil
 }
 
 // sayKept tells, when a signal interrupted collect, what the run committed

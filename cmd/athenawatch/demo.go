@@ -21,6 +21,8 @@ import (
 	"github.com/athenawatch/athenawatch/internal/awsemu"
 	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
 	"github.com/athenawatch/athenawatch/internal/store"
+	"github.com/athenawatch/athenawatch/internal/usage"
+	"github.com/athenawatch/athenawatch/internal/web"
 )
 
 // demoRegion is the region the demo's own AWS configuration and the printed
@@ -29,8 +31,8 @@ const demoRegion = "us-east-1"
 
 func runDemo(ctx context.Context, g *globals, args []string) error {
 	fs := newFlagSet(g, "demo", "[flags]")
-	addr := fs.String("addr", "127.0.0.1:8080", "dashboard `address` (the dashboard comes with a later version; unused now)")
-	noServe := fs.Bool("no-serve", false, "exit after the reports instead of keeping the emulator running")
+	addr := fs.String("addr", "127.0.0.1:8080", "dashboard `address` (loopback; 127.0.0.1:0 picks a free port)")
+	noServe := fs.Bool("no-serve", false, "exit after the reports instead of serving the dashboard and keeping the emulator running")
 	emuAddr := fs.String("emulator-addr", "127.0.0.1:4566", "`address` of the local AWS emulator (127.0.0.1:0 picks a free port)")
 	days := fs.Int("days", 7, "simulated `days` of Athena use, ending now")
 	perDay := fs.Int("queries-per-day", orgsim.DefaultQueriesPerDay, "mean Athena submissions per simulated `day`")
@@ -39,7 +41,6 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_ = addr
 	if *days < 1 {
 		return usagef("--days must be at least 1")
 	}
@@ -111,7 +112,7 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 	window := store.Filter{Since: time.Now().Add(-time.Duration(*days+1) * 24 * time.Hour)}
 	for _, by := range []string{"user", "database", "team"} {
 		fmt.Fprintf(g.stdout, "\n== Athena usage by %s, last %d days ==\n", by, *days)
-		if err := report(ctx, &dg, reportRequest{By: by, Filter: window, Top: 15, Format: "table"}); err != nil {
+		if err := report(ctx, &dg, usage.ReportRequest{By: by, Filter: window, Top: 15, Format: "table"}); err != nil {
 			return err
 		}
 	}
@@ -138,8 +139,27 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 	// From here on the emulator follows the real clock, so queries started
 	// by hand run and finish as they would on AWS.
 	emu.SetNow(time.Time{})
-	printClientSettings(g.stdout, srv.URL, creds, reportCmd)
-	<-ctx.Done()
+	// The dashboard is the demo's own: loopback, no token, reading the
+	// database the demo wrote.
+	if err := web.CheckBind(*addr, ""); err != nil {
+		return usagef("--addr %s: the demo serves on loopback only (127.0.0.1:PORT)", *addr)
+	}
+	cfg, st, _, err := dg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ws, err := web.New(web.Options{Store: st, Config: cfg, Logger: g.logger})
+	if err != nil {
+		return err
+	}
+	err = serveHTTP(ctx, g, *addr, ws.Handler(), func(url string) {
+		fmt.Fprintf(g.stdout, "\nDashboard: %s\n", url)
+		printClientSettings(g.stdout, srv.URL, creds, reportCmd)
+	})
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(g.stderr, "demo: stopped")
 	return nil
 }

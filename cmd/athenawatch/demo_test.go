@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "demo", "--days", "1", "--queries-per-day", "30", "--emulator-addr", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, binary, "demo", "--days", "1", "--queries-per-day", "30", "--emulator-addr", "127.0.0.1:0", "--addr", "127.0.0.1:0")
 	// Settings that would send a careless demo to the wrong place.
 	cmd.Env = append(scrubbedEnv(), "AWS_ENDPOINT_URL=http://127.0.0.1:9", "AWS_PROFILE=nonexistent")
 	stdout, err := cmd.StdoutPipe()
@@ -66,6 +67,17 @@ func TestDemoPrintsCommandsThatWork(t *testing.T) {
 	}
 	if find("aws --endpoint-url") != "aws --endpoint-url "+endpoint+" athena list-work-groups" {
 		t.Errorf("no --endpoint-url form of the example:\n%s", out)
+	}
+	// The dashboard serves the demo's data.
+	dashboard := strings.TrimPrefix(find("Dashboard: "), "Dashboard: ")
+	if res, err := http.Get(dashboard + "api/v1/report?by=workgroup"); err != nil || res.StatusCode != 200 {
+		t.Errorf("GET the printed dashboard %s: %v %v", dashboard, res, err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(body), "reserved-bi") {
+			t.Errorf("the dashboard's API lacks the demo's workgroups:\n%s", body)
+		}
 	}
 	dbLine := find("Database: ")
 	db := strings.Fields(strings.TrimPrefix(dbLine, "Database: "))[0]

@@ -49,6 +49,7 @@ func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *stor
 		Concurrency: cfg.Enrich.Concurrency,
 		InFlight:    cfg.Enrich.InFlight,
 		Logger:      g.logger,
+		Calls:       g.athenaCalls,
 	})
 	sum, err := e.EnrichBacklog(ctx, st, rules, since)
 	var noAccess *enrich.AccessError

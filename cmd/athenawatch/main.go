@@ -20,6 +20,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/enrich"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -57,6 +58,10 @@ type globals struct {
 	// it beforehand.
 	aws    *aws.Config
 	awsErr error
+
+	// athenaCalls, when set, is told of every Athena call enrich makes
+	// (serve reports them on /metrics).
+	athenaCalls enrich.CallObserver
 }
 
 // awsConfig returns the AWS configuration, loading the SDK's default chain
@@ -89,6 +94,7 @@ func commandList() []command {
 		{"collect", "read CloudTrail from sources, store Athena query events, enrich them", runCollect},
 		{"enrich", "ask Athena for the statistics of queries that have none yet", runEnrich},
 		{"report", "usage per user, role, team, database, workgroup, account, region or day", runReport},
+		{"serve", "serve the dashboard, the JSON API and /metrics; collect in the background", runServe},
 		{"demo", "run a local AWS emulator and a simulated organization through the whole pipeline", runDemo},
 		{"help", "show help for athenawatch or one command", runHelp},
 		{"version", "print the version, revision and Go version", runVersion},

@@ -49,6 +49,7 @@ type Config struct {
 	Enrich   Enrich             `yaml:"enrich"`
 	Collect  Collect            `yaml:"collect"`
 	Redact   Redact             `yaml:"redact"`
+	Metrics  Metrics            `yaml:"metrics"`
 
 	// Budgets and Notifiers are read by the budgets command (a later part);
 	// they are parsed here so one file serves every command.
@@ -139,6 +140,20 @@ type Collect struct {
 	// larger records are reported and skipped.
 	MaxRecordMB int `yaml:"max_record_mb"`
 }
+
+// Metrics tunes serve's /metrics.
+type Metrics struct {
+	// Top is how many users, databases, workgroups and teams get series
+	// of their own, the most expensive first; the rest are summed under
+	// "other", so that the series count stays bounded (default 50).
+	Top int `yaml:"top"`
+}
+
+// DefaultMetricsTop and MaxMetricsTop bound Metrics.Top.
+const (
+	DefaultMetricsTop = 50
+	MaxMetricsTop     = 500
+)
 
 // Budget is a spending limit (evaluated by the budgets command).
 type Budget struct {
@@ -290,6 +305,13 @@ func (c *Config) Validate() error {
 	price("pricing.usd_per_dpu_hour", c.Pricing.USDPerDPUHour)
 	if err := checkGlobs("pricing.provisioned_workgroups", c.Pricing.ProvisionedWorkgroups); err != nil {
 		errs = append(errs, err)
+	}
+
+	switch {
+	case c.Metrics.Top == 0:
+		c.Metrics.Top = DefaultMetricsTop
+	case c.Metrics.Top < 0 || c.Metrics.Top > MaxMetricsTop:
+		bad("metrics.top: %d out of range 1..%d", c.Metrics.Top, MaxMetricsTop)
 	}
 
 	if err := checkGlobs("identity.session_as_user", c.Identity.SessionAsUser); err != nil {

@@ -119,6 +119,16 @@ type Options struct {
 	// Logger receives warnings about failed account-regions, ids and
 	// impossible answers; nil discards them.
 	Logger *slog.Logger
+	// Calls, when set, is told of every BatchGetQueryExecution call
+	// (serve's /metrics reports them).
+	Calls CallObserver
+}
+
+// CallObserver is told how each BatchGetQueryExecution call went: how long
+// it took, whether Athena throttled it, whether it failed otherwise. It
+// must be safe for concurrent use and return at once.
+type CallObserver interface {
+	ObserveCall(d time.Duration, throttled, failed bool)
 }
 
 // normalize fills in defaults and clamps out-of-range values, saying what it
@@ -796,7 +806,12 @@ func (r *run) call(ctx context.Context, k groupKey, t *target, batch []string, d
 		if !t.limiter.Started() {
 			callCtx, written = traceWrite(callCtx)
 		}
+		start := time.Now()
 		out, err := t.client.BatchGetQueryExecution(callCtx, &athena.BatchGetQueryExecutionInput{QueryExecutionIds: batch})
+		if obs := r.e.opts.Calls; obs != nil {
+			throttled := err != nil && isThrottle(err)
+			obs.ObserveCall(time.Since(start), throttled, err != nil && !throttled)
+		}
 		if written != nil {
 			t.limiter.Returned(written(), time.Now())
 		}

@@ -8,4 +8,6 @@ func (s *Server) opsRoutes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", s.metricsHandler())
+	s.loginRoutes(mux)
 }

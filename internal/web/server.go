@@ -38,6 +38,7 @@ type Server struct {
 	rules  *usage.Rules
 	prices usage.Prices
 	mux    *http.ServeMux
+	auth   *auth // nil without a token
 }
 
 // New builds a server over o.Store.
@@ -57,14 +58,15 @@ func New(o Options) (*Server, error) {
 		prices: usage.PricesOf(o.Config),
 		mux:    http.NewServeMux(),
 	}
+	s.auth = newAuth(o.Token, o.Now, o.Logger)
 	s.routes()
 	return s, nil
 }
 
 // Handler is the server's root handler: authentication and security
-// headers around every route.
+// headers around every route, and the access log around them.
 func (s *Server) Handler() http.Handler {
-	return s.secure(s.mux)
+	return s.accessLog(s.secure(s.mux))
 }
 
 // routes registers every route of DESIGN.md's HTTP section.
