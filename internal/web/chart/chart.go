@@ -129,11 +129,11 @@ func niceStep(max float64, n int) float64 {
 // SVG renders the chart with its legend.
 func (c Columns) SVG() template.HTML {
 	const (
-		width, height    = 720.0, 260.0
-		left, right      = 64.0, 8.0
-		top, bottom      = 10.0, 28.0
-		plotW, plotH     = width - left - right, height - top - bottom
-		gridLines    int = 4
+		width, height     = 720.0, 260.0
+		left, right       = 64.0, 8.0
+		top, bottom       = 10.0, 28.0
+		plotW, plotH      = width - left - right, height - top - bottom
+		gridLines     int = 4
 	)
 	format := c.Format
 	if format == nil {
