@@ -247,16 +247,13 @@ func (s *Server) hourOfWeek(ctx context.Context, f store.Filter) (template.HTML,
 	if err != nil {
 		return "", "", err
 	}
-	week := make([][]float64, 7)
-	for i := range week {
-		week[i] = make([]float64, 1)
-	}
+	week := [][]float64{make([]float64, 7)}
 	for _, r := range rep.Rows {
 		if t, err := time.Parse("2006-01-02", r.Key); err == nil {
-			week[(int(t.Weekday())+6)%7][0] += queriesOf(r)
+			week[0][(int(t.Weekday())+6)%7] += queriesOf(r)
 		}
 	}
-	return chart.Heatmap{Rows: weekdays, Cols: []string{"all day"}, Values: week, Format: format, Title: "Queries by weekday (UTC)"}.SVG(),
+	return chart.Heatmap{Rows: []string{"UTC"}, Cols: weekdays, Values: week, Format: format, Title: "Queries by weekday (UTC)"}.SVG(),
 		"By weekday only: this store has no hourly dimension.", nil
 }
 

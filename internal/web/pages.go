@@ -89,6 +89,8 @@ type base struct {
 	F      filterState
 	Nav    []struct{ Path, Name string }
 	Health string
+	// Window says what time span the selection covers.
+	Window string
 	// FilterError, on a 400 page, is what is wrong with the selection.
 	FilterError string
 }
@@ -127,6 +129,9 @@ type pageFunc func(ctx context.Context, r *http.Request, b base) (name string, d
 func (s *Server) page(fn pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		b := base{F: readFilter(r.URL.Query()), Nav: nav, Active: activeNav(r.URL.Path), Health: s.healthText()}
+		if f, err := b.F.parse(s.opts.Now()); err == nil {
+			b.Window = windowText(f)
+		}
 		name, data, err := fn(r.Context(), r, b)
 		if redirect, ok := err.(redirectTo); ok {
 			http.Redirect(w, r, string(redirect), http.StatusFound)
@@ -248,4 +253,17 @@ func count(v any) string {
 		return thousands(n)
 	}
 	return fmt.Sprint(v)
+}
+
+// windowText describes a selection's time span, in UTC.
+func windowText(f store.Filter) string {
+	const layout = "Jan 2, 2006 15:04"
+	from, to := "the first query", "now"
+	if !f.Since.IsZero() {
+		from = f.Since.UTC().Format(layout)
+	}
+	if !f.Until.IsZero() {
+		to = f.Until.UTC().Format(layout)
+	}
+	return from + " → " + to + " UTC"
 }

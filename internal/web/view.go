@@ -256,7 +256,7 @@ func thousands(n int64) string {
 }
 
 func mb(v float64) string {
-	if v >= 10000 {
+	if v >= 1000 {
 		return thousands(int64(math.Round(v)))
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)

@@ -243,7 +243,10 @@ func (h Heatmap) SVG() template.HTML {
 	width := left + float64(len(h.Cols))*cell
 	height := top + float64(len(h.Rows))*cell
 	var b strings.Builder
-	fmt.Fprintf(&b, `<figure class="chart heatmap"><svg viewBox="0 0 %s %s" role="img" aria-label="%s">`, num(width), num(height), esc(h.Title))
+	// A fixed size (scaled down in narrow windows) keeps cells square and
+	// labels legible whatever the container's width.
+	fmt.Fprintf(&b, `<figure class="chart heatmap"><svg viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-label="%s">`,
+		num(width), num(height), num(width*1.2), num(height*1.2), esc(h.Title))
 	every := h.ColEvery
 	if every <= 0 {
 		every = 1
