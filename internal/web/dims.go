@@ -296,8 +296,8 @@ func (s *Server) trendCharts(f store.Filter, rows []usage.Row) (template.HTML, t
 			costs[i], counts[i] = costOf(r), queriesOf(r)
 		}
 	}
-	return chart.Columns{Labels: labels, Series: []chart.Series{{Name: "cost", Values: costs}}, Format: usd, Title: "Daily cost"}.SVG(),
-		chart.Columns{Labels: labels, Series: []chart.Series{{Name: "queries", Color: chart.Color(4), Values: counts}},
+	return chart.Columns{Labels: labels, Series: []chart.Series{{Name: "cost", Values: costs}}, Format: usd, Axis: axisUSD, Title: "Daily cost"}.SVG(),
+		chart.Columns{Labels: labels, Series: []chart.Series{{Name: "queries", Color: chart.Color(4), Values: counts}}, Whole: true,
 			Format: func(v float64) string { return thousands(int64(v)) }, Title: "Daily queries"}.SVG()
 }
 

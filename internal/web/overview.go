@@ -211,7 +211,7 @@ func (s *Server) dailyByTeam(ctx context.Context, f store.Filter) (template.HTML
 			out[series[c.Key2]].Values[i] += costOf(c.Row)
 		}
 	}
-	return chart.Columns{Labels: labels, Series: out, Format: usd, Title: "Daily spend by team"}.SVG(), nil
+	return chart.Columns{Labels: labels, Series: out, Format: usd, Axis: axisUSD, Title: "Daily spend by team"}.SVG(), nil
 }
 
 var weekdays = []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}

@@ -237,6 +237,23 @@ func usd(v float64) string {
 	return "$" + thousands(int64(math.Round(v)))
 }
 
+// axisUSD labels a money axis whose gridlines are step apart: as many
+// decimals as the step needs, so no two labels read the same.
+func axisUSD(v, step float64) string {
+	d := 0
+	for d < 6 {
+		scaled := step * math.Pow(10, float64(d))
+		if math.Abs(scaled-math.Round(scaled)) < 1e-9 {
+			break
+		}
+		d++
+	}
+	if d == 0 {
+		return "$" + thousands(int64(math.Round(v)))
+	}
+	return fmt.Sprintf("$%.*f", max(d, 2), v)
+}
+
 // thousands writes n with comma separators.
 func thousands(n int64) string {
 	s := strconv.FormatInt(n, 10)

@@ -106,6 +106,11 @@ type Columns struct {
 	Labels []string
 	Series []Series
 	Format Format
+	// Axis labels the value axis given its step (enough decimals that no
+	// two labels read the same); Format when nil.
+	Axis func(v, step float64) string
+	// Whole says values are counts: the axis steps by whole numbers.
+	Whole bool
 	// Title names the chart for screen readers.
 	Title string
 }
@@ -152,6 +157,13 @@ func (c Columns) SVG() template.HTML {
 		max = math.Max(max, t)
 	}
 	step := niceStep(max, gridLines)
+	if c.Whole && step < 1 {
+		step = 1
+	}
+	axis := c.Axis
+	if axis == nil {
+		axis = func(v, _ float64) string { return format(v) }
+	}
 	top_ := step * math.Ceil(max/step)
 	if top_ <= 0 {
 		top_ = step
@@ -161,7 +173,7 @@ func (c Columns) SVG() template.HTML {
 	for v := 0.0; v <= top_+step/2; v += step {
 		y := top + plotH - v/top_*plotH
 		fmt.Fprintf(&b, `<line class="grid" x1="%s" x2="%s" y1="%s" y2="%s"/>`, num(left), num(width-right), num(y), num(y))
-		fmt.Fprintf(&b, `<text class="axis" x="%s" y="%s" text-anchor="end">%s</text>`, num(left-6), num(y+4), esc(format(v)))
+		fmt.Fprintf(&b, `<text class="axis" x="%s" y="%s" text-anchor="end">%s</text>`, num(left-6), num(y+4), esc(axis(v, step)))
 	}
 	n := len(c.Labels)
 	if n > 0 {
