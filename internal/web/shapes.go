@@ -1,0 +1,209 @@
+package web
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/store"
+	"github.com/athenawatch/athenawatch/internal/usage"
+	"github.com/athenawatch/athenawatch/internal/web/chart"
+)
+
+// shapeRow is a query shape in a table: its figures, its latest query and
+// its cost annualized from the window.
+type shapeRow struct {
+	usage.Row
+	Fingerprint, Short, Href string
+	Text                     string // the latest query's text, on one line
+	Latest                   store.Query
+	LatestHref               string
+	Users                    int
+	Annual                   string
+	Share                    template.HTML
+}
+
+// annualized extrapolates a cost over the window to a year; "" when the
+// window has no start.
+func (s *Server) annualized(f store.Filter, usd float64) string {
+	if f.Since.IsZero() {
+		return ""
+	}
+	until := f.Until
+	if until.IsZero() || until.After(s.opts.Now()) {
+		until = s.opts.Now()
+	}
+	span := until.Sub(f.Since)
+	if span < time.Hour {
+		return ""
+	}
+	return usdText(usd * float64(365*24*time.Hour) / float64(span))
+}
+
+func usdText(v float64) string { return usd(v) }
+
+// topShapes is the most expensive shapes of the selection, from start, n
+// of them, each with its latest query (one indexed read per shape). Queries
+// whose text is not known yet have no shape and are left out.
+func (s *Server) topShapes(ctx context.Context, fs filterState, f store.Filter, n, start int) ([]shapeRow, error) {
+	rep, err := s.report(ctx, "fingerprint", f)
+	if err != nil {
+		return nil, err
+	}
+	rows, _, err := s.shapeRows(ctx, fs, f, rep.Rows, n, start, false)
+	return rows, err
+}
+
+func (s *Server) shapeRows(ctx context.Context, fs filterState, f store.Filter, all []usage.Row, n, start int, withUsers bool) ([]shapeRow, int, error) {
+	var known []usage.Row
+	for _, r := range all {
+		if r.Key != "" {
+			known = append(known, r)
+		}
+	}
+	total := len(known)
+	if start > len(known) {
+		start = len(known)
+	}
+	shown := known[start:min(start+n, len(known))]
+	users := map[string]int{}
+	if withUsers && len(shown) > 0 {
+		cells, err := s.breakdown(ctx, "fingerprint", "user", f)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, c := range cells {
+			users[c.Key]++
+		}
+	}
+	maxCost := 0.0
+	for _, r := range known {
+		maxCost = max(maxCost, costOf(r))
+	}
+	out := make([]shapeRow, 0, len(shown))
+	for _, r := range shown {
+		sr := shapeRow{Row: r, Fingerprint: r.Key, Short: shortFingerprint(r.Key), Href: fs.To("shapes", r.Key), Users: users[r.Key],
+			Annual: s.annualized(f, costOf(r))}
+		page, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: exact(f, "fingerprint", r.Key), Limit: 1})
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(page.Queries) > 0 {
+			sr.Latest = page.Queries[0]
+			sr.Text = shorten(sr.Latest.QueryText(), 160)
+			sr.LatestHref = fs.Link(queryPath(sr.Latest))
+		}
+		if maxCost > 0 {
+			sr.Share = chart.Bar(costOf(r)/maxCost, sr.Short+": "+cost(r), chart.Color(0))
+		}
+		out = append(out, sr)
+	}
+	return out, total, nil
+}
+
+type shapeListData struct {
+	base
+	Shapes             []shapeRow
+	Count, Page        int
+	PrevHref, NextHref string
+	Unshaped           int64
+	Empty              bool
+}
+
+func (s *Server) shapeList(ctx context.Context, r *http.Request, b base) (string, any, error) {
+	f, err := s.filter(b)
+	if err != nil {
+		return "", nil, err
+	}
+	b.Title = "Query shapes"
+	pageNo := 1
+	if p := r.URL.Query().Get("page"); p != "" {
+		if pageNo, err = strconv.Atoi(p); err != nil || pageNo < 1 || pageNo > 1_000_000 {
+			return "", nil, badRequest("Page %s is not a page number.", quote(p))
+		}
+	}
+	rep, err := s.report(ctx, "fingerprint", f)
+	if err != nil {
+		return "", nil, err
+	}
+	rows, total, err := s.shapeRows(ctx, b.F, f, rep.Rows, listPageSize, (pageNo-1)*listPageSize, true)
+	if err != nil {
+		return "", nil, err
+	}
+	d := shapeListData{base: b, Shapes: rows, Count: total, Page: pageNo, Empty: total == 0}
+	for _, r := range rep.Rows {
+		if r.Key == "" {
+			d.Unshaped = r.Value("queries").Int()
+		}
+	}
+	if pageNo > 1 {
+		d.PrevHref = b.F.LinkWith("/shapes", "page", strconv.Itoa(pageNo-1))
+	}
+	if pageNo*listPageSize < total {
+		d.NextHref = b.F.LinkWith("/shapes", "page", strconv.Itoa(pageNo+1))
+	}
+	return "shapes", d, nil
+}
+
+type shapeDetailData struct {
+	base
+	Fingerprint string
+	Total       usage.Row
+	Annual      string
+	Latest      store.Query
+	LatestText  string
+	LatestHref  string
+	Trend       template.HTML
+	Users       []barRow
+	Queries     []store.Query
+	QueriesHref string
+	Quiet       bool
+}
+
+func (s *Server) shapeDetail(ctx context.Context, r *http.Request, b base) (string, any, error) {
+	fp := r.PathValue("fingerprint")
+	f, err := s.filter(b)
+	if err != nil {
+		return "", nil, err
+	}
+	b.Title = "Shape " + shortFingerprint(fp)
+	f = exact(f, "fingerprint", fp)
+	d := shapeDetailData{base: b, Fingerprint: fp}
+	latest, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: store.Filter{Match: f.Match}, Limit: 1})
+	if err != nil {
+		return "", nil, err
+	}
+	if fp == "" || len(latest.Queries) == 0 {
+		return "", nil, notFound("No stored query has the shape %s.", quote(fp))
+	}
+	d.Latest = latest.Queries[0]
+	d.LatestText = d.Latest.QueryText()
+	d.LatestHref = b.F.Link(queryPath(d.Latest))
+	byDay, err := s.report(ctx, "day", f)
+	if err != nil {
+		return "", nil, err
+	}
+	d.Total = byDay.Total
+	if d.Total.Value("queries").Int() == 0 {
+		d.Quiet = true
+		return "shape", d, nil
+	}
+	d.Annual = s.annualized(f, costOf(d.Total))
+	d.Trend, _ = s.trendCharts(f, byDay.Rows)
+	users, err := s.report(ctx, "user", f)
+	if err != nil {
+		return "", nil, err
+	}
+	d.Users = topBars(users.Rows, 10, costOf, func(r usage.Row) string {
+		return cost(r) + " · " + thousands(r.Value("queries").Int()) + " q"
+	}, func(k string) string { return b.F.To("users", k) }, chart.Color(0))
+	page, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: f, Sort: "cost", Limit: 15})
+	if err != nil {
+		return "", nil, err
+	}
+	d.Queries = page.Queries
+	d.QueriesHref = b.F.With("fingerprint", fp).LinkWith("/queries", "sort", "cost")
+	return "shape", d, nil
+}
