@@ -7,15 +7,15 @@
 #
 #   bash bench/listing.sh [N]
 #
-# BENCH_DIR=DIR keeps the database (listing-N.db, with its stats in
-# listing-N.db.json) for later runs and for other benchmarks.
+# BENCH_DIR=DIR keeps the database (store-N.db, with its stats in
+# store-N.db.json) for later runs and for other benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 WORK=${BENCH_DIR:-$(mktemp -d)}
 trap '[ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"' EXIT
 
-DB="$WORK/listing-$N.db"
+DB="$WORK/store-$N.db"
 if [ ! -f "$DB.json" ]; then
   rm -f "$DB" "$DB-wal" "$DB-shm"
   go run ./bench/storegen -queries "$N" -db "$DB" | head -1

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -71,14 +70,10 @@ func run() error {
 	if err := st.Close(); err != nil {
 		return err
 	}
-	out, err := json.MarshalIndent(stats, "", "  ")
-	if err != nil {
+	if err := storegen.WriteStats(*db, stats); err != nil {
 		return err
 	}
-	if err := os.WriteFile(*db+".json", append(out, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Printf("%d queries in %s (%.0f queries/s) into %s\n%s\n", stats.Queries, stats.Elapsed.Round(time.Millisecond),
-		float64(stats.Queries)/stats.Elapsed.Seconds(), *db, out)
+	fmt.Printf("%d queries in %s (%.0f queries/s) into %s\n", stats.Queries, stats.Elapsed.Round(time.Millisecond),
+		float64(stats.Queries)/stats.Elapsed.Seconds(), *db)
 	return nil
 }

@@ -2,12 +2,8 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -18,11 +14,9 @@ import (
 )
 
 // benchStore opens a generated store of ATHENAWATCH_BENCH_QUERIES queries
-// (default 1,000,000) kept in ATHENAWATCH_BENCH_DIR as
-// listing-N.db, building it first when it is not there (bench/storegen
-// builds the same file, with its stats beside it as listing-N.db.json).
-// Without ATHENAWATCH_BENCH_DIR it builds a store of 100,000 queries in a
-// temporary directory.
+// (default 1,000,000) kept in ATHENAWATCH_BENCH_DIR (storegen.Cached),
+// building it first when it is not there. Without ATHENAWATCH_BENCH_DIR it
+// builds a store of 100,000 queries in a temporary directory.
 func benchStore(b *testing.B) (*store.Store, storegen.Stats) {
 	b.Helper()
 	ctx := context.Background()
@@ -37,30 +31,8 @@ func benchStore(b *testing.B) (*store.Store, storegen.Stats) {
 			b.Fatalf("ATHENAWATCH_BENCH_QUERIES: %v", err)
 		}
 	}
-	path := filepath.Join(dir, fmt.Sprintf("listing-%d.db", n))
-	var stats storegen.Stats
-	data, err := os.ReadFile(path + ".json")
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(data, &stats); err != nil {
-			b.Fatalf("read %s.json: %v", path, err)
-		}
-	case errors.Is(err, fs.ErrNotExist):
-		os.Remove(path)
-		st, err := store.Open(ctx, path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("building %s (%d queries)", path, n)
-		if stats, err = storegen.Generate(ctx, st, storegen.Options{Queries: n}); err != nil {
-			b.Fatal(err)
-		}
-		st.Close()
-		out, _ := json.Marshal(stats)
-		if err := os.WriteFile(path+".json", out, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	default:
+	path, stats, err := storegen.Cached(ctx, dir, n)
+	if err != nil {
 		b.Fatal(err)
 	}
 	st, err := store.Open(ctx, path)

@@ -2,119 +2,135 @@ package web
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/store"
-	"github.com/athenawatch/athenawatch/internal/usage"
+	"github.com/athenawatch/athenawatch/internal/store/storegen"
 )
 
-// benchStore is a store of ATHENAWATCH_BENCH_QUERIES queries (default
-// 100,000) over 60 days: heavy-tailed users (Zipf), each touching a few
-// databases and workgroups.
-func benchStore(b *testing.B) *Server {
+// benchServer serves a generated store (storegen: heavy-tailed users who
+// each touch a few databases and workgroups) of ATHENAWATCH_BENCH_QUERIES
+// queries (default 1,000,000) kept in ATHENAWATCH_BENCH_DIR, built there
+// once; without ATHENAWATCH_BENCH_DIR, 100,000 queries in a temporary
+// directory. The server's clock is the end of the generated history.
+func benchServer(b *testing.B) (*Server, storegen.Stats) {
 	b.Helper()
-	n := 100_000
-	if v, err := strconv.Atoi(os.Getenv("ATHENAWATCH_BENCH_QUERIES")); err == nil && v > 0 {
-		n = v
-	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	dir := os.Getenv("ATHENAWATCH_BENCH_DIR")
+	n := 1_000_000
+	if dir == "" {
+		dir, n = b.TempDir(), 100_000
+	}
+	if v := os.Getenv("ATHENAWATCH_BENCH_QUERIES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("ATHENAWATCH_BENCH_QUERIES: %v", err)
+		}
+	}
+	path, stats, err := storegen.Cached(ctx, dir, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.OpenReadOnly(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	cfg := &config.Config{}
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	rules := usage.NewRules(cfg)
-	rng := rand.New(rand.NewPCG(1, 2))
-	zipf := rand.NewZipf(rand.New(rand.NewPCG(3, 4)), 1.2, 1, 1999)
-	var batch store.Batch
-	for i := range n {
-		u := int(zipf.Uint64())
-		q := fixtureQuery(rules, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}[u%3], fmt.Sprintf("q-%08d", i), fmt.Sprintf("user-%04d", u),
-			testNow.Add(-time.Duration(rng.Int64N(int64(60*24*time.Hour)))), rng.Int64N(50<<30), i%50 == 0, "SELECT 1")
-		db := fmt.Sprintf("db-%d", (u+rng.IntN(3))%120)
-		q.CTDatabase, q.Stats.Database = db, db
-		q.Stats.Workgroup = fmt.Sprintf("wg-%d", (u+rng.IntN(2))%30)
-		rules.Query(&q)
-		batch.Queries = append(batch.Queries, q)
-		if len(batch.Queries) == 5000 || i == n-1 {
-			if _, err := st.Commit(ctx, &batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = store.Batch{}
-		}
-	}
-	srv, err := New(Options{Store: st, Config: cfg, Now: func() time.Time { return testNow }})
+	cfg := (&storegen.Options{Queries: n}).Config()
+	srv, err := New(Options{Store: st, Config: cfg, Now: func() time.Time { return stats.Until }})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv
+	return srv, stats
 }
 
-// BenchmarkAPI measures API calls server-side (handler time, no network)
-// and reports their p95.
-func BenchmarkAPI(b *testing.B) {
-	srv := benchStore(b)
-	h := srv.Handler()
-	one, err := srv.opts.Store.QueriesByID(context.Background(), "q-00000042")
-	if err != nil || len(one) != 1 {
-		b.Fatalf("look up q-00000042: %v %d", err, len(one))
+// BenchmarkServe times every page and API call server-side (the handler,
+// no network) on the generated store and reports each one's p50 and p95.
+// bench/serve.sh prints them as a table.
+func BenchmarkServe(b *testing.B) {
+	srv, stats := benchServer(b)
+	ctx := context.Background()
+	top, err := srv.opts.Store.ListQueries(ctx, store.ListOptions{Sort: "cost", Limit: 1})
+	if err != nil || len(top.Queries) != 1 {
+		b.Fatalf("find the most expensive query: %v", err)
 	}
-	for _, target := range []string{
-		"/api/v1/report?by=user&since=30d",
-		"/api/v1/report?by=day&since=30d",
-		"/api/v1/report?by=team&since=30d&filter=user=user-0001",
-		"/api/v1/queries?since=30d&sort=cost&limit=50",
-		"/api/v1/queries?since=30d&sort=time&limit=50&filter=user=user-0042",
-		"/api/v1/queries/q-00000042",
-		"/api/v1/queries/" + one[0].Region + "/q-00000042",
-	} {
+	q := top.Queries[0]
+	esc := url.PathEscape
+	targets := []string{
+		"/",
+		"/?since=7d",
+		"/?since=90d",
+		"/?team=" + url.QueryEscape(stats.Top["team"]),
+		"/?user=" + url.QueryEscape(stats.Top["user"]),
+		"/users",
+		"/teams",
+		"/databases",
+		"/workgroups",
+		"/users/" + esc(stats.Top["user"]),
+		"/users/" + esc(stats.Tail["user"]),
+		"/teams/" + esc(stats.Top["team"]),
+		"/databases/" + esc(stats.Top["database"]),
+		"/workgroups/" + esc(stats.Top["workgroup"]),
+		"/queries",
+		"/queries?sort=cost",
+		"/queries?sort=bytes&database=" + url.QueryEscape(stats.Top["database"]),
+		"/queries/" + esc(q.Region) + "/" + esc(q.QueryID),
+		"/shapes",
+		"/shapes/" + esc(q.Fingerprint),
+		"/api/v1/report?by=user",
+		"/api/v1/report?by=team",
+		"/api/v1/report?by=database",
+		"/api/v1/report?by=workgroup",
+		"/api/v1/report?by=day",
+		"/api/v1/report?by=hour&since=7d",
+		"/api/v1/report?by=fingerprint",
+		"/api/v1/report?by=query",
+		"/api/v1/report?by=database&filter=user=" + url.QueryEscape(stats.Top["user"]),
+		"/api/v1/shapes",
+		"/api/v1/queries?sort=cost",
+		"/api/v1/queries?sort=time&filter=user=" + url.QueryEscape(stats.Tail["user"]),
+		"/api/v1/queries/" + esc(q.QueryID),
+		"/api/v1/queries/" + esc(q.Region) + "/" + esc(q.QueryID),
+		"/metrics",
+	}
+	h := srv.Handler()
+	for _, target := range targets {
 		b.Run(target, func(b *testing.B) {
 			var took []time.Duration
 			for b.Loop() {
+				h := h
+				if target == "/metrics" {
+					// A new collector reads the store, as a scrape after
+					// the cache expired does.
+					h = srv.metricsHandler()
+				}
 				start := time.Now()
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
 				took = append(took, time.Since(start))
-				if w.Code != 200 {
-					b.Fatalf("%s: %d %s", target, w.Code, w.Body.String())
+				if w.Code != http.StatusOK {
+					b.Fatalf("%s: %d %.500s", target, w.Code, w.Body.String())
 				}
 			}
-			reportP95(b, took)
+			reportLatency(b, took)
 		})
 	}
-	b.Run("/metrics uncached", func(b *testing.B) {
-		var took []time.Duration
-		for b.Loop() {
-			h := srv.metricsHandler() // a new collector: the store is read
-			start := time.Now()
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-			took = append(took, time.Since(start))
-			if w.Code != 200 {
-				b.Fatalf("/metrics: %d", w.Code)
-			}
-		}
-		reportP95(b, took)
-	})
 }
 
-func reportP95(b *testing.B, took []time.Duration) {
+// reportLatency reports the p50 and p95 of took in milliseconds.
+func reportLatency(b *testing.B, took []time.Duration) {
 	slices.Sort(took)
-	if len(took) > 0 {
-		b.ReportMetric(float64(took[len(took)*95/100].Microseconds())/1000, "p95-ms")
+	if len(took) == 0 {
+		return
 	}
+	ms := func(p int) float64 { return float64(took[(len(took)-1)*p/100].Microseconds()) / 1000 }
+	b.ReportMetric(ms(50), "p50-ms")
+	b.ReportMetric(ms(95), "p95-ms")
 }
