@@ -16,8 +16,8 @@ func runReport(ctx context.Context, g *globals, args []string) error {
 	fs.String("by", usage.DefaultBy, "group by `dimension`: "+strings.Join(usage.ReportDimensions, ", "))
 	fs.String("since", usage.DefaultSince, "from this `time` (30d, 12h, 2026-11-01, RFC 3339; empty = all)")
 	fs.String("until", "", "up to this `time`, exclusive (default now)")
-	fs.String("top", "0", "show only the first `N` rows: by cost, by time for day (0 = all; for --by query, 0 = the "+
-		strconv.Itoa(usage.DefaultQueryTop)+" most expensive queries)")
+	fs.String("top", "0", "show only the first `N` rows: by cost, by time for day (0 = all; for --by query and fingerprint, 0 = the "+
+		strconv.Itoa(usage.DefaultQueryTop)+" most expensive)")
 	fs.String("format", usage.DefaultFormat, "output `format`: "+strings.Join(usage.Formats, ", "))
 	var filters multiFlag
 	fs.Var(&filters, "filter", "only queries with `KEY=VALUE` (glob values; repeatable; keys: "+strings.Join(usage.FilterKeys, ", ")+

@@ -234,7 +234,7 @@ func (s *Store) Aggregate(ctx context.Context, a Aggregation) (Aggregated, error
 		return out, err
 	}
 	if useRollups {
-		rq, rargs, ok, err := rollupQuery(&a)
+		rq, rargs, ok, err := rollupQuery(&a, s.version)
 		if err != nil {
 			return out, err
 		}

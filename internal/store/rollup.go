@@ -129,12 +129,16 @@ func (d rollupDelta) addStored(ctx context.Context, tx *sql.Tx, after, last int6
 }
 
 // rollupTable is one table of sums: its period (0: none), its key columns
-// after t, and how a rollupKey projects onto them.
+// after t, and how a rollupKey projects onto them. A narrow table (migration
+// 0007) is one rollupTable per dimension: where selects that dimension's
+// rows and pk is the table's primary key, in its order.
 type rollupTable struct {
 	name    string
 	period  int64
 	columns []string
 	key     func(k *rollupKey) []any
+	pk      []string
+	where   string
 }
 
 var baseRollupColumns = []string{"region", "user", "role", "account", "team", "database", "workgroup", "state", "statement_type", "stats_status", "provisioned"}
@@ -144,14 +148,59 @@ func baseRollupValues(k *rollupKey) []any {
 }
 
 var rollupTables = []rollupTable{
-	{"rollup_hour", hourMillis, baseRollupColumns, func(k *rollupKey) []any { return append([]any{k.hour}, baseRollupValues(k)...) }},
-	{"rollup_day", dayMillis, baseRollupColumns, func(k *rollupKey) []any {
+	{name: "rollup_hour", period: hourMillis, columns: baseRollupColumns, key: func(k *rollupKey) []any { return append([]any{k.hour}, baseRollupValues(k)...) }},
+	{name: "rollup_day", period: dayMillis, columns: baseRollupColumns, key: func(k *rollupKey) []any {
 		return append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...)
 	}},
-	{"rollup_shape", dayMillis, append(append([]string{}, baseRollupColumns...), "fingerprint"), func(k *rollupKey) []any {
+	{name: "rollup_shape", period: dayMillis, columns: append(append([]string{}, baseRollupColumns...), "fingerprint"), key: func(k *rollupKey) []any {
 		return append(append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...), k.fingerprint)
 	}},
-	{"rules_fps", 0, []string{"rules_fp"}, func(k *rollupKey) []any { return []any{k.rulesPrint} }},
+	{name: "rules_fps", columns: []string{"rules_fp"}, key: func(k *rollupKey) []any { return []any{k.rulesPrint} }},
+}
+
+// narrowDims are the dimensions of the narrow rollups, "" standing for all
+// queries (value "").
+var narrowDims = []string{"", "user", "role", "account", "team", "database", "workgroup", "fingerprint"}
+
+// narrowValue is k's value of the narrow rollups' dimension dim.
+func narrowValue(k *rollupKey, dim string) string {
+	switch dim {
+	case "user":
+		return k.user
+	case "role":
+		return k.role
+	case "account":
+		return k.account
+	case "team":
+		return k.team
+	case "database":
+		return k.database
+	case "workgroup":
+		return k.workgroup
+	case "fingerprint":
+		return k.fingerprint
+	}
+	return ""
+}
+
+var narrowColumns = []string{"dim", "value", "region", "state", "stats_status", "provisioned"}
+
+func init() {
+	for _, p := range []struct {
+		table  string
+		period int64
+	}{{"rollup_dim_day", dayMillis}, {"rollup_dim_hour", hourMillis}} {
+		for _, dim := range narrowDims {
+			rollupTables = append(rollupTables, rollupTable{
+				name: p.table, period: p.period, columns: narrowColumns,
+				key: func(k *rollupKey) []any {
+					return []any{floorDiv(k.hour, p.period) * p.period, dim, narrowValue(k, dim), k.region, k.state, k.statsStatus, k.provisioned}
+				},
+				pk:    []string{"dim", "t", "value", "region", "state", "stats_status", "provisioned"},
+				where: "dim = '" + dim + "'",
+			})
+		}
+	}
 }
 
 // keyColumns are the table's primary key columns.
@@ -167,6 +216,12 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 	if len(d) == 0 {
 		return nil
 	}
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
 	for _, rt := range rollupTables {
 		// Project first: many keys of d share a row of a coarser table.
 		type row struct {
@@ -188,28 +243,35 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 		}
 		sort.Strings(order) // the same statements in the same order, whatever the map's
 		keys := rt.keyColumns()
+		pk := keys
+		if rt.pk != nil {
+			pk = rt.pk
+		}
 		sums := []string{"queries", "billed_bytes", "data_scanned_bytes", "engine_ms", "dpu_ms", "no_dpu"}
 		if rt.period == 0 {
 			sums = sums[:1]
 		}
-		set := make([]string, len(sums))
-		for i, s := range sums {
-			set[i] = s + " = " + s + " + excluded." + s
-		}
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO "+rt.name+" ("+strings.Join(append(keys[:len(keys):len(keys)], sums...), ", ")+
-			") VALUES ("+placeholders(len(keys)+len(sums))+") ON CONFLICT ("+strings.Join(keys, ", ")+") DO UPDATE SET "+strings.Join(set, ", "))
-		if err != nil {
-			return fmt.Errorf("update %s: %w", rt.name, err)
+		stmt := stmts[rt.name]
+		if stmt == nil {
+			set := make([]string, len(sums))
+			for i, s := range sums {
+				set[i] = s + " = " + s + " + excluded." + s
+			}
+			var err error
+			stmt, err = tx.PrepareContext(ctx, "INSERT INTO "+rt.name+" ("+strings.Join(append(keys[:len(keys):len(keys)], sums...), ", ")+
+				") VALUES ("+placeholders(len(keys)+len(sums))+") ON CONFLICT ("+strings.Join(pk, ", ")+") DO UPDATE SET "+strings.Join(set, ", "))
+			if err != nil {
+				return fmt.Errorf("update %s: %w", rt.name, err)
+			}
+			stmts[rt.name] = stmt
 		}
 		for _, id := range order {
 			r := rows[id]
 			vals := []any{r.sums.queries, r.sums.billedBytes, r.sums.dataScannedBytes, r.sums.engineMs, r.sums.dpuMs, r.sums.noDPU}
 			if _, err := stmt.ExecContext(ctx, append(r.key, vals[:len(sums)]...)...); err != nil {
-				stmt.Close()
 				return fmt.Errorf("update %s: %w", rt.name, err)
 			}
 		}
-		stmt.Close()
 	}
 	return nil
 }
@@ -221,30 +283,59 @@ func hourSQL(ms string) string {
 }
 
 // rollupLevel is a rollup table reports read: the dimensions it can group
-// and filter by, as SQL over its columns.
+// and filter by, as SQL over its columns, the condition that selects its
+// rows (a narrow table's dimension) and the schema version that added it.
 type rollupLevel struct {
-	table  string
-	period int64
-	dims   map[string]string
+	table   string
+	period  int64
+	dims    map[string]string
+	cond    string
+	version int
 }
 
 func newRollupLevel(table string, period int64, extra ...string) rollupLevel {
+	dims := periodDims(period)
+	for _, c := range append([]string{"user", "role", "team", "database", "workgroup", "account", "region", "state", "statement_type"}, extra...) {
+		dims[c] = c
+	}
+	return rollupLevel{table: table, period: period, dims: dims, version: rollupVersion}
+}
+
+func periodDims(period int64) map[string]string {
 	dims := map[string]string{"day": "strftime('%Y-%m-%d', t / 1000, 'unixepoch')"}
 	if period <= hourMillis {
 		dims["hour"] = "strftime('%Y-%m-%dT%H:00Z', t / 1000, 'unixepoch')"
 	}
-	for _, c := range append([]string{"user", "role", "team", "database", "workgroup", "account", "region", "state", "statement_type"}, extra...) {
-		dims[c] = c
-	}
-	return rollupLevel{table, period, dims}
+	return dims
 }
 
-// rollupLevels, coarsest first.
-var rollupLevels = []rollupLevel{
-	newRollupLevel("rollup_day", dayMillis),
-	newRollupLevel("rollup_shape", dayMillis, "fingerprint"),
-	newRollupLevel("rollup_hour", hourMillis),
+// newNarrowLevel is the rows of one dimension of a narrow rollup table.
+func newNarrowLevel(table string, period int64, dim string) rollupLevel {
+	dims := periodDims(period)
+	dims["region"], dims["state"] = "region", "state"
+	if dim != "" {
+		dims[dim] = "value"
+	}
+	return rollupLevel{table: table, period: period, dims: dims, cond: "dim = '" + dim + "'", version: narrowVersion}
 }
+
+// narrowVersion is the schema version that added the narrow rollups.
+const narrowVersion = 7
+
+// rollupLevels, coarsest first; of one period, the smallest first (a
+// narrow table's dimension before the wide tables), since rollupsFor takes
+// the first of a period that keeps every dimension a report needs.
+var rollupLevels = func() []rollupLevel {
+	var out []rollupLevel
+	for _, d := range narrowDims {
+		out = append(out, newNarrowLevel("rollup_dim_day", dayMillis, d))
+	}
+	out = append(out, newRollupLevel("rollup_day", dayMillis), newRollupLevel("rollup_shape", dayMillis, "fingerprint"))
+	for _, d := range narrowDims {
+		out = append(out, newNarrowLevel("rollup_dim_hour", hourMillis, d))
+	}
+	return append(out, newRollupLevel("rollup_hour", hourMillis))
+}()
 
 // rollupSumSQL is each Sum over the rows of a rollup table: the same sums
 // as sumSQL over the rows they sum.
@@ -309,11 +400,11 @@ func planRollups(levels []*rollupLevel, from, to int64) []rollupPart {
 // rollupsFor returns the levels that keep every dimension of names,
 // coarsest first, each finer than the one before (a level of the same
 // period adds nothing at the edges of the one before).
-func rollupsFor(names []string) []*rollupLevel {
+func rollupsFor(names []string, version int) []*rollupLevel {
 	var out []*rollupLevel
 	for i := range rollupLevels {
 		l := &rollupLevels[i]
-		ok := true
+		ok := l.version <= version
 		for _, n := range names {
 			if _, has := l.dims[n]; !has {
 				ok = false
@@ -374,7 +465,7 @@ func (f *Filter) windowMillis() (int64, int64) {
 // rollupQuery is the SQL of an aggregation answered from the rollups ("" for
 // an empty window), or false when they cannot answer it (a dimension or
 // filter they do not keep, such as principal_arn).
-func rollupQuery(a *Aggregation) (string, []any, bool, error) {
+func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
 	names := []string{a.By}
 	if a.Then != "" {
 		names = append(names, a.Then)
@@ -382,7 +473,7 @@ func rollupQuery(a *Aggregation) (string, []any, bool, error) {
 	for k := range a.Filter.Match {
 		names = append(names, k)
 	}
-	levels := rollupsFor(names)
+	levels := rollupsFor(names, version)
 	if len(levels) == 0 {
 		return "", nil, false, nil
 	}
@@ -406,6 +497,9 @@ func rollupQuery(a *Aggregation) (string, []any, bool, error) {
 		}
 		if p.to != math.MaxInt64 {
 			window, wargs = append(window, timeCol+" < ?"), append(wargs, p.to)
+		}
+		if p.level != nil && p.level.cond != "" {
+			window = append(window, p.level.cond)
 		}
 		conds = append(window, conds...)
 		args = append(append(args, wargs...), cargs...)

@@ -196,7 +196,11 @@ func checkRollupTables(t *testing.T, st *Store) {
 		if rt.period == 0 {
 			sums = "queries, 0, 0, 0, 0, 0"
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(keys, ", ")+", "+sums+" FROM "+rt.name)
+		where := "1"
+		if rt.where != "" {
+			where = rt.where
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+strings.Join(keys, ", ")+", "+sums+" FROM "+rt.name+" WHERE "+where)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +325,11 @@ func sortGroups(gs []Group) {
 // each level on whole periods of its own.
 func TestPlanRollupsCoversTheWindowOnce(t *testing.T) {
 	t.Parallel()
-	day, hour := &rollupLevels[0], &rollupLevels[2]
+	levels := rollupsFor([]string{"user", "team"}, narrowVersion)
+	if len(levels) != 2 {
+		t.Fatalf("rollupsFor(user, team) = %d levels, want 2", len(levels))
+	}
+	day, hour := levels[0], levels[1]
 	tests := []struct {
 		name     string
 		from, to int64
@@ -349,5 +357,37 @@ func TestPlanRollupsCoversTheWindowOnce(t *testing.T) {
 				t.Errorf("plan = %s\nwant   %s", s, tt.want)
 			}
 		})
+	}
+}
+
+// TestRollupsForTakesTheNarrowestLevel: a report of one dimension reads the
+// narrow rollups of that dimension; one that needs two reads the wide ones;
+// a database older than the narrow rollups reads the wide ones.
+func TestRollupsForTakesTheNarrowestLevel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		names   []string
+		version int
+		want    string
+	}{
+		{[]string{"user"}, narrowVersion, "rollup_dim_day/dim = 'user' rollup_dim_hour/dim = 'user'"},
+		{[]string{"day", "team", "region", "state"}, narrowVersion, "rollup_dim_day/dim = 'team' rollup_dim_hour/dim = 'team'"},
+		{[]string{"hour"}, narrowVersion, "rollup_dim_hour/dim = ''"},
+		{[]string{"region"}, narrowVersion, "rollup_dim_day/dim = '' rollup_dim_hour/dim = ''"},
+		{[]string{"fingerprint"}, narrowVersion, "rollup_dim_day/dim = 'fingerprint' rollup_dim_hour/dim = 'fingerprint'"},
+		{[]string{"fingerprint", "user"}, narrowVersion, "rollup_shape/"},
+		{[]string{"user", "team"}, narrowVersion, "rollup_day/ rollup_hour/"},
+		{[]string{"statement_type"}, narrowVersion, "rollup_day/ rollup_hour/"},
+		{[]string{"user"}, narrowVersion - 1, "rollup_day/ rollup_hour/"},
+		{[]string{"principal_arn"}, narrowVersion, ""},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, l := range rollupsFor(tt.names, tt.version) {
+			got = append(got, l.table+"/"+l.cond)
+		}
+		if s := strings.Join(got, " "); s != tt.want {
+			t.Errorf("rollupsFor(%v, %d) = %s, want %s", tt.names, tt.version, s, tt.want)
+		}
 	}
 }

@@ -36,13 +36,18 @@ type Shapes struct {
 	First, Last time.Time
 }
 
-// ShapeDetails returns, for each shape asked, its distinct users and latest
-// query in the filter's window, reading the (fingerprint, event_time) index
-// of each; and the span of the window's queries. It never writes the
-// database.
+// ShapeDetails returns, for each shape asked, its distinct users (from the
+// rollups of shapes and users, as a report by shape and user reads them)
+// and latest query (one read of the (fingerprint, event_time) index) in the
+// filter's window; and the span of the window's queries. It never writes
+// the database.
 func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error) {
 	out := Shapes{Details: make(map[string]ShapeDetail, len(sq.Fingerprints))}
 	where, args, err := sq.Filter.where()
+	if err != nil {
+		return out, err
+	}
+	users, err := s.shapeUsers(ctx, sq)
 	if err != nil {
 		return out, err
 	}
@@ -74,24 +79,34 @@ func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error)
 		return append(append(append([]any{}, srcArgs...), extra...), args...)
 	}
 
+	// Two subqueries, not MIN and MAX in one: SQLite answers a lone MIN
+	// or MAX from the end of an index, both together by a scan.
 	var first, last sql.NullInt64
-	if err := tx.QueryRowContext(ctx, "SELECT MIN(event_time), MAX(event_time) FROM "+src+" WHERE "+where, with()...).Scan(&first, &last); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT MIN(event_time) FROM "+src+" WHERE "+where+"), (SELECT MAX(event_time) FROM "+src+" WHERE "+where+")",
+		append(with(), with()...)...).Scan(&first, &last); err != nil {
 		return out, fmt.Errorf("read the span of the window's queries: %w", err)
 	}
 	out.First, out.Last = fromMillis(first), fromMillis(last)
 
+	bySrc := src
+	if src == "queries" && !s.needsCompat() {
+		bySrc = "queries INDEXED BY queries_fingerprint"
+	}
 	for _, fp := range sq.Fingerprints {
 		if fp == "" {
 			continue
 		}
-		var d ShapeDetail
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(DISTINCT user) FROM "+src+" WHERE fingerprint = ? AND "+where,
-			with(fp)...).Scan(&d.Users); err != nil {
-			return out, fmt.Errorf("count the users of shape %s: %w", fp, err)
-		}
+		d := ShapeDetail{Users: users[fp]}
 		var region, id string
-		err := tx.QueryRowContext(ctx, "SELECT region, query_id FROM "+src+" WHERE fingerprint = ? AND "+where+
-			" ORDER BY event_time DESC, region DESC, query_id DESC LIMIT 1", with(fp)...).Scan(&region, &id)
+		// The latest time from the end of the (fingerprint, event_time)
+		// index, then the last key among the queries at that time: one
+		// ORDER BY of the three would read every query of the shape.
+		// Without statistics SQLite may prefer the time index for a
+		// window and walk it back to the shape's last query, past those of
+		// every other shape: the shape's index is named.
+		err := tx.QueryRowContext(ctx, "SELECT region, query_id FROM "+bySrc+" WHERE fingerprint <> '' AND fingerprint = ? AND "+where+
+			" AND event_time = (SELECT MAX(event_time) FROM "+bySrc+" WHERE fingerprint <> '' AND fingerprint = ? AND "+where+")"+
+			" ORDER BY region DESC, query_id DESC LIMIT 1", append(with(fp), with(fp)...)...).Scan(&region, &id)
 		if err == sql.ErrNoRows {
 			continue
 		}
@@ -107,6 +122,47 @@ func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error)
 			sq.Rules.Query(&d.Latest)
 		}
 		out.Details[fp] = d
+	}
+	return out, nil
+}
+
+// shapeUsers counts the distinct users of each shape of sq in its filter:
+// the groups of a report by shape and then user, restricted to those
+// shapes.
+func (s *Store) shapeUsers(ctx context.Context, sq ShapeQuery) (map[string]int64, error) {
+	var fps []string
+	for _, fp := range sq.Fingerprints {
+		if fp != "" {
+			fps = append(fps, fp)
+		}
+	}
+	out := make(map[string]int64, len(fps))
+	if len(fps) == 0 {
+		return out, nil
+	}
+	// The shapes come from a report under this filter, so each matches
+	// the filter's own fingerprint patterns, if any: the list replaces them.
+	f := sq.Filter
+	f.Match = make(map[string][]string, len(sq.Filter.Match)+1)
+	for k, v := range sq.Filter.Match {
+		f.Match[k] = v
+	}
+	f.Match["fingerprint"] = fps
+	a := Aggregation{By: "fingerprint", Then: "user", Filter: f, Sums: []Sum{SumQueries}}
+	if sq.Rules != nil {
+		a.Rules = sq.Rules
+	}
+	res, err := s.Aggregate(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("count the users of query shapes: %w", err)
+	}
+	seen := make(map[[2]string]bool, len(res.Groups))
+	for _, g := range res.Groups {
+		// A user's queries in several regions are one user.
+		if k := [2]string{g.Key, g.Key2}; !seen[k] && g.Sums[0] > 0 {
+			seen[k] = true
+			out[g.Key]++
+		}
 	}
 	return out, nil
 }

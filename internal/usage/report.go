@@ -20,8 +20,10 @@ import (
 // ReportDimensions are the values of report --by, in help order.
 var ReportDimensions = []string{"user", "role", "team", "database", "workgroup", "account", "region", "day", "hour", "fingerprint", "query"}
 
-// DefaultQueryTop is how many queries a report by query shows when no top
-// is given: the most expensive ones.
+// DefaultQueryTop is how many rows a report by query or by fingerprint
+// shows when no top is given: the most expensive ones. Both have about as
+// many keys as there are queries (most shapes run once), far more than a
+// reader wants, and each row carries details read per row.
 const DefaultQueryTop = 20
 
 // timeDimensions are the dimensions whose rows are periods: they sort by
@@ -131,7 +133,7 @@ var detailColumns = map[string][]detailColumn{
 type ReportOptions struct {
 	By     string
 	Filter store.Filter
-	Top    int // 0 = all rows; DefaultQueryTop by query
+	Top    int // 0 = all rows; DefaultQueryTop by query and by fingerprint
 	// Now ends a window with no Until (annualized costs); zero: the clock.
 	Now time.Time
 }
@@ -203,8 +205,12 @@ func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, o
 	})
 	rep.Total = newRow(opts.By, "TOTAL", rep.total, prices)
 	rep.keys = len(rep.Rows)
-	if opts.Top > 0 && len(rep.Rows) > opts.Top {
-		rep.Rows = rep.Rows[:opts.Top]
+	top := opts.Top
+	if top == 0 && opts.By == "fingerprint" {
+		top = DefaultQueryTop
+	}
+	if top > 0 && len(rep.Rows) > top {
+		rep.Rows = rep.Rows[:top]
 	}
 	if opts.By == "fingerprint" {
 		if err := addShapeDetails(ctx, src, rules, opts, rep.Rows); err != nil {
@@ -224,6 +230,9 @@ func newRow(dimension, key string, t *tally, p Prices) Row {
 
 // Formats report can be written in.
 var Formats = []string{"table", "csv", "json", "markdown"}
+
+// Keys is how many rows the report had before its top was taken.
+func (rep *Report) Keys() int { return rep.keys }
 
 // Write renders the report in format.
 func (rep *Report) Write(w io.Writer, format string) error {

@@ -19,7 +19,9 @@ import (
 // each touch a few databases and workgroups) of ATHENAWATCH_BENCH_QUERIES
 // queries (default 1,000,000) kept in ATHENAWATCH_BENCH_DIR, built there
 // once; without ATHENAWATCH_BENCH_DIR, 100,000 queries in a temporary
-// directory. The server's clock is the end of the generated history.
+// directory. The server's clock is a few hours past the end of the
+// generated history, at no whole hour, so that every window has partial
+// days and hours at its edges, as a user's windows do.
 func benchServer(b *testing.B) (*Server, storegen.Stats) {
 	b.Helper()
 	ctx := context.Background()
@@ -44,7 +46,7 @@ func benchServer(b *testing.B) (*Server, storegen.Stats) {
 	}
 	b.Cleanup(func() { st.Close() })
 	cfg := (&storegen.Options{Queries: n}).Config()
-	srv, err := New(Options{Store: st, Config: cfg, Now: func() time.Time { return stats.Until }})
+	srv, err := New(Options{Store: st, Config: cfg, Now: func() time.Time { return stats.Until.Add(5*time.Hour + 47*time.Minute + 13*time.Second) }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -219,7 +219,12 @@ func (s *Server) filter(b base) (store.Filter, error) {
 
 // report is a report over the store, priced and derived as the CLI's.
 func (s *Server) report(ctx context.Context, by string, f store.Filter) (*usage.Report, error) {
-	return usage.BuildReport(ctx, s.opts.Store, s.rules, s.prices, usage.ReportOptions{By: by, Filter: f})
+	return s.reportTop(ctx, by, f, 0)
+}
+
+// reportTop is a report of its first top rows (0: the report's default).
+func (s *Server) reportTop(ctx context.Context, by string, f store.Filter, top int) (*usage.Report, error) {
+	return usage.BuildReport(ctx, s.opts.Store, s.rules, s.prices, usage.ReportOptions{By: by, Filter: f, Top: top})
 }
 
 // breakdown is a two-dimensional report.

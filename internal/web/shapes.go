@@ -48,47 +48,38 @@ func usdText(v float64) string { return usd(v) }
 // of them, each with its latest query (one indexed read per shape). Queries
 // whose text is not known yet have no shape and are left out.
 func (s *Server) topShapes(ctx context.Context, fs filterState, f store.Filter, n, start int) ([]shapeRow, error) {
-	rep, err := s.report(ctx, "fingerprint", f)
+	rep, err := s.reportTop(ctx, "fingerprint", f, start+n+1)
 	if err != nil {
 		return nil, err
 	}
-	rows, _, err := s.shapeRows(ctx, fs, f, rep.Rows, n, start, false)
-	return rows, err
+	return s.shapeRows(ctx, fs, f, rep.Rows, n, start)
 }
 
-func (s *Server) shapeRows(ctx context.Context, fs filterState, f store.Filter, all []usage.Row, n, start int, withUsers bool) ([]shapeRow, int, error) {
+// shapeRows is the rows from start, n of them, of a report by shape (the
+// shape of queries whose text is unknown left out), which holds at least
+// start+n+1 rows when there are that many.
+func (s *Server) shapeRows(ctx context.Context, fs filterState, f store.Filter, all []usage.Row, n, start int) ([]shapeRow, error) {
 	var known []usage.Row
 	for _, r := range all {
 		if r.Key != "" {
 			known = append(known, r)
 		}
 	}
-	total := len(known)
 	if start > len(known) {
 		start = len(known)
 	}
 	shown := known[start:min(start+n, len(known))]
-	users := map[string]int{}
-	if withUsers && len(shown) > 0 {
-		cells, err := s.breakdown(ctx, "fingerprint", "user", f)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, c := range cells {
-			users[c.Key]++
-		}
-	}
 	maxCost := 0.0
 	for _, r := range known {
 		maxCost = max(maxCost, costOf(r))
 	}
 	out := make([]shapeRow, 0, len(shown))
 	for _, r := range shown {
-		sr := shapeRow{Row: r, Fingerprint: r.Key, Short: shortFingerprint(r.Key), Href: fs.To("shapes", r.Key), Users: users[r.Key],
+		sr := shapeRow{Row: r, Fingerprint: r.Key, Short: shortFingerprint(r.Key), Href: fs.To("shapes", r.Key), Users: shapeUsers(r),
 			Annual: s.annualized(f, costOf(r))}
 		page, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: exact(f, "fingerprint", r.Key), Limit: 1})
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if len(page.Queries) > 0 {
 			sr.Latest = page.Queries[0]
@@ -100,7 +91,17 @@ func (s *Server) shapeRows(ctx context.Context, fs filterState, f store.Filter, 
 		}
 		out = append(out, sr)
 	}
-	return out, total, nil
+	return out, nil
+}
+
+// shapeUsers is the distinct users of a row of a report by shape.
+func shapeUsers(r usage.Row) int {
+	if len(r.Details) > 1 {
+		if n, ok := r.Details[1].(int64); ok {
+			return int(n)
+		}
+	}
+	return 0
 }
 
 type shapeListData struct {
@@ -124,20 +125,27 @@ func (s *Server) shapeList(ctx context.Context, r *http.Request, b base) (string
 			return "", nil, badRequest("Page %s is not a page number.", quote(p))
 		}
 	}
-	rep, err := s.report(ctx, "fingerprint", f)
+	start := (pageNo - 1) * listPageSize
+	rep, err := s.reportTop(ctx, "fingerprint", f, start+listPageSize+1)
 	if err != nil {
 		return "", nil, err
 	}
-	rows, total, err := s.shapeRows(ctx, b.F, f, rep.Rows, listPageSize, (pageNo-1)*listPageSize, true)
+	rows, err := s.shapeRows(ctx, b.F, f, rep.Rows, listPageSize, start)
 	if err != nil {
 		return "", nil, err
 	}
-	d := shapeListData{base: b, Shapes: rows, Count: total, Page: pageNo, Empty: total == 0}
-	for _, r := range rep.Rows {
-		if r.Key == "" {
-			d.Unshaped = r.Value("queries").Int()
-		}
+	// Queries whose text is not known yet have no shape: counted apart.
+	unshaped, err := s.reportTop(ctx, "fingerprint", exact(f, "fingerprint", ""), 1)
+	if err != nil {
+		return "", nil, err
 	}
+	total := rep.Keys()
+	d := shapeListData{base: b, Shapes: rows, Page: pageNo}
+	if len(unshaped.Rows) > 0 {
+		d.Unshaped = unshaped.Rows[0].Value("queries").Int()
+		total--
+	}
+	d.Count, d.Empty = total, total == 0
 	if pageNo > 1 {
 		d.PrevHref = b.F.LinkWith("/shapes", "page", strconv.Itoa(pageNo-1))
 	}
