@@ -217,6 +217,29 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("the second hostile query's text shows as %q, want %q", got, xssAttr)
 	}
 
+	// A new user's first look: an empty database, wide and narrow.
+	empty, err := store.Open(ctx, filepath.Join(t.TempDir(), "empty.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	esrv, err := web.New(web.Options{Store: empty, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ehs := httptest.NewServer(esrv.Handler())
+	defer ehs.Close()
+	for _, p := range []struct {
+		name          string
+		width, height int64
+	}{{"empty-narrow", 420, 900}, {"empty-wide", 1440, 1000}} {
+		do("load the empty overview", chromedp.EmulateViewport(p.width, p.height), chromedp.Navigate(ehs.URL+"/"), chromedp.WaitVisible(chromedp.CSS("main")))
+		if got := text("main"); !strings.Contains(got, "No queries yet") {
+			t.Errorf("the overview of an empty database says %q, want it to say there are no queries yet", got)
+		}
+		shots.take(bctx, p.name)
+	}
+
 	mu.Lock()
 	defer mu.Unlock()
 	if len(dialogs) > 0 {
