@@ -18,6 +18,10 @@ import (
 const (
 	hourMillis = int64(3600 * 1000)
 	dayMillis  = 24 * hourMillis
+	// weekMillis is the period of the weekly narrow rollups: 7 days from
+	// a Thursday, as weeks count from 1970-01-01. Reports never group by
+	// week; a long window reads its whole weeks there.
+	weekMillis = 7 * dayMillis
 )
 
 // rollupKey is what a query contributes to the rollups under: every key
@@ -189,7 +193,7 @@ func init() {
 	for _, p := range []struct {
 		table  string
 		period int64
-	}{{"rollup_dim_day", dayMillis}, {"rollup_dim_hour", hourMillis}} {
+	}{{"rollup_dim_week", weekMillis}, {"rollup_dim_day", dayMillis}, {"rollup_dim_hour", hourMillis}} {
 		for _, dim := range narrowDims {
 			rollupTables = append(rollupTables, rollupTable{
 				name: p.table, period: p.period, columns: narrowColumns,
@@ -301,8 +305,12 @@ func newRollupLevel(table string, period int64, extra ...string) rollupLevel {
 	return rollupLevel{table: table, period: period, dims: dims, version: rollupVersion}
 }
 
+// periodDims are the time dimensions a table of period can group by.
 func periodDims(period int64) map[string]string {
-	dims := map[string]string{"day": "strftime('%Y-%m-%d', t / 1000, 'unixepoch')"}
+	dims := map[string]string{}
+	if period <= dayMillis {
+		dims["day"] = "strftime('%Y-%m-%d', t / 1000, 'unixepoch')"
+	}
 	if period <= hourMillis {
 		dims["hour"] = "strftime('%Y-%m-%dT%H:00Z', t / 1000, 'unixepoch')"
 	}
@@ -327,6 +335,9 @@ const narrowVersion = 7
 // the first of a period that keeps every dimension a report needs.
 var rollupLevels = func() []rollupLevel {
 	var out []rollupLevel
+	for _, d := range narrowDims {
+		out = append(out, newNarrowLevel("rollup_dim_week", weekMillis, d))
+	}
 	for _, d := range narrowDims {
 		out = append(out, newNarrowLevel("rollup_dim_day", dayMillis, d))
 	}

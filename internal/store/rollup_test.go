@@ -79,7 +79,7 @@ func (w *rollupWorld) enrich(q *Query) {
 // sum, filter and window.
 func TestRollupsFollowEveryWrite(t *testing.T) {
 	t.Parallel()
-	for seed := uint64(1); seed <= 4; seed++ {
+	for seed := uint64(1); seed <= 5; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -88,6 +88,10 @@ func TestRollupsFollowEveryWrite(t *testing.T) {
 			if seed == 4 {
 				// Around 1970, where periods of negative times start.
 				w.start, w.span = time.UnixMilli(-3*dayMillis-1234).UTC(), 6*24*time.Hour
+			}
+			if seed == 5 {
+				// Long enough for windows of whole weeks.
+				w.span = 24 * 24 * time.Hour
 			}
 			nextID := 0
 			var stored []Query // what was offered, duplicates included
@@ -370,11 +374,11 @@ func TestRollupsForTakesTheNarrowestLevel(t *testing.T) {
 		version int
 		want    string
 	}{
-		{[]string{"user"}, narrowVersion, "rollup_dim_day/dim = 'user' rollup_dim_hour/dim = 'user'"},
+		{[]string{"user"}, narrowVersion, "rollup_dim_week/dim = 'user' rollup_dim_day/dim = 'user' rollup_dim_hour/dim = 'user'"},
 		{[]string{"day", "team", "region", "state"}, narrowVersion, "rollup_dim_day/dim = 'team' rollup_dim_hour/dim = 'team'"},
 		{[]string{"hour"}, narrowVersion, "rollup_dim_hour/dim = ''"},
-		{[]string{"region"}, narrowVersion, "rollup_dim_day/dim = '' rollup_dim_hour/dim = ''"},
-		{[]string{"fingerprint"}, narrowVersion, "rollup_dim_day/dim = 'fingerprint' rollup_dim_hour/dim = 'fingerprint'"},
+		{[]string{"region"}, narrowVersion, "rollup_dim_week/dim = '' rollup_dim_day/dim = '' rollup_dim_hour/dim = ''"},
+		{[]string{"fingerprint"}, narrowVersion, "rollup_dim_week/dim = 'fingerprint' rollup_dim_day/dim = 'fingerprint' rollup_dim_hour/dim = 'fingerprint'"},
 		{[]string{"fingerprint", "user"}, narrowVersion, "rollup_shape/"},
 		{[]string{"user", "team"}, narrowVersion, "rollup_day/ rollup_hour/"},
 		{[]string{"statement_type"}, narrowVersion, "rollup_day/ rollup_hour/"},
