@@ -162,10 +162,26 @@ func (s *Server) sparklines(ctx context.Context, dim string, f store.Filter, sho
 		return out, nil
 	}
 	want := map[string]bool{}
+	keys := make([]string, 0, len(shown))
+	literal := true
 	for _, r := range shown {
 		want[r.Key] = true
+		keys = append(keys, r.Key)
+		literal = literal && !strings.ContainsAny(r.Key, "*?[")
 	}
-	cells, err := s.breakdown(ctx, dim, "day", f)
+	// Only the rows shown: their days from the rollups of their values, not
+	// every value's. The keys come from a report under f, so they match
+	// its own patterns for dim; a key that reads as a glob could match
+	// others or not itself, so then every value's days are read.
+	sf := f
+	if literal {
+		sf.Match = make(map[string][]string, len(f.Match)+1)
+		for k, v := range f.Match {
+			sf.Match[k] = v
+		}
+		sf.Match[dim] = keys
+	}
+	cells, err := s.breakdown(ctx, dim, "day", sf)
 	if err != nil {
 		return nil, err
 	}
