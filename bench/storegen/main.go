@@ -5,7 +5,10 @@
 //	go run ./bench/storegen -queries 1000000 -db /tmp/bench/1m.db
 //
 // It writes what it generated as JSON to PATH.json (the window, counts and
-// the busiest user, team, database, ... that benchmarks filter by).
+// the busiest user, team, database, ... that benchmarks filter by), and the
+// configuration its rules derived teams and costs with to PATH.yaml: give
+// it to report and serve with --config, or they re-derive every row on read.
+// -config-only writes PATH.yaml alone.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/store/storegen"
+	"go.yaml.in/yaml/v3"
 )
 
 func main() {
@@ -40,10 +44,17 @@ func run() error {
 	flag.IntVar(&o.Accounts, "accounts", 4, "accounts")
 	flag.IntVar(&o.Regions, "regions", 3, "regions (at most 8)")
 	flag.Int64Var(&o.Seed, "seed", 1, "seed: the same flags give the same database")
+	configOnly := flag.Bool("config-only", false, "write PATH.yaml only")
 	flag.Parse()
 	if *db == "" || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if err := writeConfig(*db+".yaml", o); err != nil {
+		return err
+	}
+	if *configOnly {
+		return nil
 	}
 	switch *end {
 	case "":
@@ -76,4 +87,23 @@ func run() error {
 	fmt.Printf("%d queries in %s (%.0f queries/s) into %s\n", stats.Queries, stats.Elapsed.Round(time.Millisecond),
 		float64(stats.Queries)/stats.Elapsed.Seconds(), *db)
 	return nil
+}
+
+// writeConfig writes the parts of the generator's configuration its rules
+// read: prices, capacity and teams. Keys left out take their defaults, as
+// the generator's rules did.
+func writeConfig(path string, o storegen.Options) error {
+	cfg := o.Config()
+	var teams []map[string]any
+	for _, t := range cfg.Teams {
+		teams = append(teams, map[string]any{"name": t.Name, "users": t.Users, "roles": t.Roles})
+	}
+	out, err := yaml.Marshal(map[string]any{
+		"pricing": map[string]any{"regions": cfg.Pricing.Regions, "provisioned_workgroups": cfg.Pricing.ProvisionedWorkgroups},
+		"teams":   teams,
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
 }
