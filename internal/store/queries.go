@@ -422,11 +422,11 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 	if len(qs) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginUpdate(ctx)
 	if err != nil {
 		return fmt.Errorf("begin update: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
 		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?,
 		stats_status = ?, ask_attempts = ?, last_asked = ?,
@@ -462,6 +462,41 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 	return nil
 }
 
+// beginUpdate starts a write transaction for statements that update stored
+// queries, on a connection of its own whose temporary files live in memory.
+// Each such statement fires the rollups' triggers, whose upserts could fail
+// midway, so SQLite keeps a statement journal of every page it changes: in a
+// temporary file by default, a write system call per page, which made an
+// enrichment write cost several times the update itself. The journal of one
+// statement (one row and its rollup rows) is a few dozen pages. done rolls
+// back what was not committed and gives the connection back with the default
+// setting.
+func (s *Store) beginUpdate(ctx context.Context) (*sql.Tx, func(), error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+		dropConn(conn)
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		dropConn(conn)
+		return nil, nil, err
+	}
+	return tx, func() {
+		tx.Rollback()
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(rctx, "PRAGMA temp_store = DEFAULT"); err != nil {
+			dropConn(conn) // it must not serve reads with temporary files in memory
+			return
+		}
+		conn.Close()
+	}, nil
+}
+
 // UpdateDerived rewrites only the derived columns of queries, and only where
 // the statistics are still those the caller derived them from (an enrich
 // running at the same time wins; its rows are re-derived next time if its
@@ -470,11 +505,11 @@ func (s *Store) UpdateDerived(ctx context.Context, qs []Query) (int, error) {
 	if len(qs) == 0 {
 		return 0, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginUpdate(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin update: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
 		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?,
 		fingerprint = ?, cost_usd = ?

@@ -240,11 +240,11 @@ func (s *Store) UpdateTexts(ctx context.Context, qs []Query) (int, error) {
 	if len(qs) == 0 {
 		return 0, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, done, err := s.beginUpdate(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin text update: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET ct_query_text = ?, query_text = ?
 		WHERE region = ? AND query_id = ? AND stats_status = ? AND ask_attempts = ? AND (ct_query_text <> ? OR query_text <> ?)`)
 	if err != nil {
