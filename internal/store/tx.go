@@ -92,7 +92,11 @@ func (s *Store) writer(ctx context.Context) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reserve a database connection: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(writerCacheKiB)); err != nil {
+	// Temporary files in memory: a statement that may fail midway (an
+	// insert of many rows that skips those already stored, a rollup
+	// upsert) keeps a journal of the pages it changes, a write call per
+	// page when it is a file.
+	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -"+strconv.Itoa(writerCacheKiB)+"; PRAGMA temp_store = MEMORY"); err != nil {
 		dropConn(conn)
 		return nil, fmt.Errorf("size page cache: %w", err)
 	}
@@ -113,7 +117,7 @@ func (w *Writer) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reset := "PRAGMA cache_size = -" + strconv.Itoa(defaultCacheKiB)
+	reset := "PRAGMA cache_size = -" + strconv.Itoa(defaultCacheKiB) + "; PRAGMA temp_store = DEFAULT"
 	if w.ckpt != nil {
 		w.ckpt.stop(w.conn)
 		reset += "; PRAGMA wal_autocheckpoint = " + strconv.Itoa(defaultAutoCheckpoint)
