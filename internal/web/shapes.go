@@ -134,16 +134,19 @@ func (s *Server) shapeList(ctx context.Context, r *http.Request, b base) (string
 	if err != nil {
 		return "", nil, err
 	}
-	// Queries whose text is not known yet have no shape: counted apart.
-	unshaped, err := s.reportTop(ctx, "fingerprint", exact(f, "fingerprint", ""), 1)
-	if err != nil {
-		return "", nil, err
-	}
+	// Queries whose text is not known yet have no shape: counted apart,
+	// unless the selection names shapes.
 	total := rep.Keys()
 	d := shapeListData{base: b, Shapes: rows, Page: pageNo}
-	if len(unshaped.Rows) > 0 {
-		d.Unshaped = unshaped.Rows[0].Value("queries").Int()
-		total--
+	if len(f.Match["fingerprint"]) == 0 {
+		unshaped, err := s.reportTop(ctx, "fingerprint", exact(f, "fingerprint", ""), 1)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(unshaped.Rows) > 0 {
+			d.Unshaped = unshaped.Rows[0].Value("queries").Int()
+			total--
+		}
 	}
 	d.Count, d.Empty = total, total == 0
 	if pageNo > 1 {
