@@ -61,10 +61,37 @@ func NewRules(cfg *config.Config) *Rules {
 		Teams       []config.TeamRule
 		Provisioned []string
 		Redact      config.Redact
-	}{2, FingerprintVersion, cfg.Identity, cfg.Teams, cfg.Pricing.ProvisionedWorkgroups, cfg.Redact})
+	}{2, FingerprintVersion, normalIdentity(cfg.Identity), normalTeams(cfg.Teams), orNil(cfg.Pricing.ProvisionedWorkgroups), cfg.Redact})
 	sum := sha256.Sum256(data)
 	r.fingerprint = hex.EncodeToString(sum[:])
 	return r
+}
+
+// orNil is list, or nil when it is empty: a key written as an empty list
+// (`accounts: []`) and a key left out configure the same rules, and must
+// give the same fingerprint.
+func orNil(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	return list
+}
+
+func normalIdentity(id config.Identity) config.Identity {
+	id.SessionAsUser = orNil(id.SessionAsUser)
+	return id
+}
+
+func normalTeams(teams []config.TeamRule) []config.TeamRule {
+	if len(teams) == 0 {
+		return nil
+	}
+	out := make([]config.TeamRule, len(teams))
+	for i, t := range teams {
+		t.Users, t.Roles, t.Accounts, t.Workgroups = orNil(t.Users), orNil(t.Roles), orNil(t.Accounts), orNil(t.Workgroups)
+		out[i] = t
+	}
+	return out
 }
 
 // Fingerprint identifies the rules; stored beside the rows derived with them.

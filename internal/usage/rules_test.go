@@ -229,3 +229,24 @@ func TestRederiveRedactsStoredTexts(t *testing.T) {
 		t.Fatalf("after re-derive: text %q user %q shape %q", got.CTQueryText, got.User, got.Fingerprint)
 	}
 }
+
+// TestRulesFingerprintIgnoresEmptyLists: a key written as an empty list and
+// a key left out configure the same rules; a different fingerprint would
+// re-derive every stored row for nothing.
+func TestRulesFingerprintIgnoresEmptyLists(t *testing.T) {
+	t.Parallel()
+	bare := NewRules(mustConfig(t, "teams:\n  - name: data\n    users: ['*@data.example.com']\n"))
+	for _, yaml := range []string{
+		"teams:\n  - name: data\n    users: ['*@data.example.com']\n    roles: []\n    accounts: []\n    workgroups: []\n",
+		"identity: {session_as_user: []}\nteams:\n  - name: data\n    users: ['*@data.example.com']\n",
+		"pricing: {provisioned_workgroups: []}\nteams:\n  - name: data\n    users: ['*@data.example.com']\n",
+	} {
+		if got := NewRules(mustConfig(t, yaml)).Fingerprint(); got != bare.Fingerprint() {
+			t.Errorf("rules of\n%s have fingerprint %s, want %s as with the empty lists left out", yaml, got, bare.Fingerprint())
+		}
+	}
+	other := NewRules(mustConfig(t, "teams:\n  - name: data\n    users: ['*@data.example.com']\n    roles: ['etl-*']\n"))
+	if other.Fingerprint() == bare.Fingerprint() {
+		t.Error("a team's roles do not change the fingerprint")
+	}
+}
