@@ -3,9 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -20,18 +18,7 @@ import (
 func benchStore(b *testing.B) (*store.Store, storegen.Stats) {
 	b.Helper()
 	ctx := context.Background()
-	dir := os.Getenv("ATHENAWATCH_BENCH_DIR")
-	n := 1_000_000
-	if dir == "" {
-		dir, n = b.TempDir(), 100_000
-	}
-	if v := os.Getenv("ATHENAWATCH_BENCH_QUERIES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("ATHENAWATCH_BENCH_QUERIES: %v", err)
-		}
-	}
-	path, stats, err := storegen.Cached(ctx, dir, n)
+	path, stats, err := storegen.CachedFromEnv(ctx, b.TempDir)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,18 +23,7 @@ import (
 func benchServer(b *testing.B) (*Server, storegen.Stats) {
 	b.Helper()
 	ctx := context.Background()
-	dir := os.Getenv("ATHENAWATCH_BENCH_DIR")
-	n := 1_000_000
-	if dir == "" {
-		dir, n = b.TempDir(), 100_000
-	}
-	if v := os.Getenv("ATHENAWATCH_BENCH_QUERIES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("ATHENAWATCH_BENCH_QUERIES: %v", err)
-		}
-	}
-	path, stats, err := storegen.Cached(ctx, dir, n)
+	path, stats, err := storegen.CachedFromEnv(ctx, b.TempDir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +32,7 @@ func benchServer(b *testing.B) (*Server, storegen.Stats) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	cfg := (&storegen.Options{Queries: n}).Config()
+	cfg := (&storegen.Options{Queries: stats.Queries}).Config()
 	srv, err := New(Options{Store: st, Config: cfg, Now: func() time.Time { return stats.Until.Add(5*time.Hour + 47*time.Minute + 13*time.Second) }})
 	if err != nil {
 		b.Fatal(err)

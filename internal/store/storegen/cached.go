@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/athenawatch/athenawatch/internal/store"
 )
@@ -60,4 +61,24 @@ func WriteStats(path string, stats Stats) error {
 		return err
 	}
 	return os.WriteFile(path+".json", append(out, '\n'), 0o644)
+}
+
+// CachedFromEnv is the store benchmarks read: Cached with
+// ATHENAWATCH_BENCH_QUERIES queries (default 1,000,000) in
+// ATHENAWATCH_BENCH_DIR, or, without ATHENAWATCH_BENCH_DIR, 100,000 queries
+// (unless ATHENAWATCH_BENCH_QUERIES says otherwise) in the directory
+// tempDir returns.
+func CachedFromEnv(ctx context.Context, tempDir func() string) (string, Stats, error) {
+	dir := os.Getenv("ATHENAWATCH_BENCH_DIR")
+	n := 1_000_000
+	if dir == "" {
+		dir, n = tempDir(), 100_000
+	}
+	if v := os.Getenv("ATHENAWATCH_BENCH_QUERIES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return "", Stats{}, fmt.Errorf("ATHENAWATCH_BENCH_QUERIES: %w", err)
+		}
+	}
+	return Cached(ctx, dir, n)
 }
