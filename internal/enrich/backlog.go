@@ -13,7 +13,7 @@ import (
 // Backlog is the part of the store enrichment reads and writes.
 type Backlog interface {
 	PendingCounts(ctx context.Context, since time.Time) ([]store.PendingCount, error)
-	PendingQueries(ctx context.Context, since time.Time, account, region, afterQueryID string, limit int) ([]store.Query, error)
+	PendingQueries(ctx context.Context, since time.Time, account, region string, after store.PendingKey, limit int) ([]store.Query, error)
 	UpdateQueries(ctx context.Context, qs []store.Query) error
 }
 
@@ -223,7 +223,8 @@ const firstPage = 200
 
 func (f *storeFeed) read(ctx context.Context) {
 	defer close(f.pages)
-	after, limit := "", firstPage
+	var after store.PendingKey
+	limit := firstPage
 	for {
 		page, err := f.b.PendingQueries(ctx, f.since, f.key.Account, f.key.Region, after, limit)
 		if err != nil {
@@ -233,7 +234,8 @@ func (f *storeFeed) read(ctx context.Context) {
 		if len(page) == 0 {
 			return
 		}
-		after = page[len(page)-1].QueryID
+		last := &page[len(page)-1]
+		after = store.PendingKey{Time: last.EventTime, QueryID: last.QueryID}
 		f.set.add(page)
 		ids := make([]string, len(page))
 		for i := range page {

@@ -184,19 +184,30 @@ var sortIndexes = map[string]string{
 
 // filterIndexes are the indexes that hold the rows of one value of a
 // dimension in time order, with the condition a partial one needs
-// repeated in the query, and whether it holds the amounts (so a count can
-// tell a part's rows without reading them).
+// repeated in the query, whether it holds the amounts (so a count can
+// tell a part's rows without reading them), and whether it leaves out the
+// backlog (migration 0008): the pending rows of its dimension are then
+// found in queries_pending, which holds the dimensions too.
 var filterIndexes = map[string]struct {
-	index, cond string
-	amounts     bool
+	index, cond      string
+	amounts, backlog bool
 }{
-	"user":        {"queries_user_time", "", false},
-	"team":        {"queries_team_time", "", false},
-	"database":    {"queries_database_time", "", false},
-	"workgroup":   {"queries_workgroup_time", "", false},
-	"state":       {"queries_state_time", "state <> ''", true},
-	"fingerprint": {"queries_fingerprint", "fingerprint <> ''", false},
+	"user":        {"queries_user_time", notPending, false, true},
+	"team":        {"queries_team_time", notPending, false, true},
+	"database":    {"queries_database_time", notPending, false, true},
+	"workgroup":   {"queries_workgroup_time", notPending, false, true},
+	"state":       {"queries_state_time", "state <> ''", true, false},
+	"fingerprint": {"queries_fingerprint", "fingerprint <> ''", false, false},
 }
+
+// notPending and isPending split the rows between a filter index that
+// leaves out the backlog and the backlog's own index, queries_pending. (On
+// a database older than migration 0008 the filter indexes hold every row;
+// the split is then merely redundant.)
+const (
+	notPending = "stats_status <> 'pending'"
+	isPending  = "stats_status = 'pending'"
+)
 
 // defaultGatherBound is how many rows a filter may match for its rows to
 // be gathered and sorted rather than found by walking a sort index. Past
@@ -208,6 +219,7 @@ const defaultGatherBound = 20_000
 // listPart reads up to n rows of part matching the filter (where, args).
 func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any, part listPart, n int) ([]Query, error) {
 	q := "SELECT " + queryColumns + " FROM queries WHERE " + where + " AND " + part.cond
+	all := append(append(append([]any(nil), args...), part.args...), n)
 	if s.listIndexed {
 		index, err := s.gatherIndex(ctx, f, part)
 		if err != nil {
@@ -220,9 +232,14 @@ func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any
 		if c := indexCond(index); c != "" {
 			q += " AND " + c
 		}
+		if backlogIndex(index) {
+			// The filter's rows out of the backlog, and those in it.
+			q += " UNION ALL SELECT " + queryColumns + " FROM queries INDEXED BY queries_pending WHERE " + where + " AND " + part.cond + " AND " + isPending
+			all = append(append(append(append([]any(nil), args...), part.args...), args...), part.args...)
+			all = append(all, n)
+		}
 	}
 	q += " ORDER BY " + part.orderBy + " LIMIT ?"
-	all := append(append(append([]any(nil), args...), part.args...), n)
 	rows, err := s.db.QueryContext(ctx, q, all...)
 	if err != nil {
 		return nil, err
@@ -249,6 +266,17 @@ func indexCond(index string) string {
 	return ""
 }
 
+// backlogIndex reports whether index is a filter index that leaves out the
+// backlog.
+func backlogIndex(index string) bool {
+	for _, fi := range filterIndexes {
+		if fi.index == index {
+			return fi.backlog
+		}
+	}
+	return false
+}
+
 // gatherIndex returns the index of the filter that matches fewest rows,
 // when that is under gatherBound, else "" (walk the part's own index).
 // Only exact values count as filters here: a glob may match a value a
@@ -264,10 +292,11 @@ func (s *Store) gatherIndex(ctx context.Context, f Filter, part listPart) (strin
 		}
 		one := window
 		one.Match = map[string][]string{dim: vals}
-		cond, args, err := one.where()
+		base, args, err := one.where()
 		if err != nil {
 			return "", err
 		}
+		cond := base
 		if fi.cond != "" {
 			cond += " AND " + fi.cond
 		}
@@ -277,6 +306,14 @@ func (s *Store) gatherIndex(ctx context.Context, f Filter, part listPart) (strin
 		n, err := s.countUpTo(ctx, fi.index, cond, args, bestCount)
 		if err != nil {
 			return "", err
+		}
+		if fi.backlog && n < bestCount {
+			// The filter's rows in the backlog count too.
+			k, err := s.countUpTo(ctx, "queries_pending", base+" AND "+isPending, args, bestCount-n)
+			if err != nil {
+				return "", err
+			}
+			n += k
 		}
 		if n < bestCount {
 			best, bestCount = fi.index, n

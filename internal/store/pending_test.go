@@ -26,7 +26,8 @@ func TestPendingByAccountRegion(t *testing.T) {
 	}
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	for i := range 5 {
-		add("111111111111", "us-east-1", fmt.Sprintf("a-%d", i), StatusPending, day)
+		// Newer ids first: pages come oldest first, whatever the ids.
+		add("111111111111", "us-east-1", fmt.Sprintf("a-%d", i), StatusPending, day.Add(-time.Duration(i)*time.Hour))
 		add("222222222222", "us-east-1", fmt.Sprintf("b-%d", i), StatusPending, day)
 		add("111111111111", "eu-west-1", fmt.Sprintf("c-%d", i), StatusPending, day.AddDate(0, 0, -10))
 	}
@@ -51,10 +52,10 @@ func TestPendingByAccountRegion(t *testing.T) {
 		}
 	}
 
-	// Paging one account-region returns its pending queries only, in id
-	// order, each once.
+	// Paging one account-region returns its pending queries only, oldest
+	// first, each once.
 	var ids []string
-	after := ""
+	var after PendingKey
 	for {
 		page, err := st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", after, 2)
 		if err != nil {
@@ -66,9 +67,9 @@ func TestPendingByAccountRegion(t *testing.T) {
 		for _, q := range page {
 			ids = append(ids, q.QueryID)
 		}
-		after = page[len(page)-1].QueryID
+		after = PendingKey{Time: page[len(page)-1].EventTime, QueryID: page[len(page)-1].QueryID}
 	}
-	if want := "[a-0 a-1 a-2 a-3 a-4]"; fmt.Sprint(ids) != want {
+	if want := "[a-4 a-3 a-2 a-1 a-0]"; fmt.Sprint(ids) != want {
 		t.Errorf("paged ids = %v, want %s", ids, want)
 	}
 
@@ -77,8 +78,8 @@ func TestPendingByAccountRegion(t *testing.T) {
 	// nor a sort of the backlog.
 	var plan []string
 	rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT "+queryColumns+
-		" FROM queries WHERE region = ? AND query_id > ? AND stats_status = 'pending' AND owner_account = ? AND event_time >= ? ORDER BY region, query_id LIMIT ?",
-		"us-east-1", "", "111111111111", 0, 10)
+		" FROM queries WHERE owner_account = ? AND region = ? AND stats_status = 'pending' AND event_time >= ? AND (event_time, query_id) > (?, ?) ORDER BY event_time, query_id LIMIT ?",
+		"111111111111", "us-east-1", 0, 0, "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestPendingByAccountRegion(t *testing.T) {
 		plan = append(plan, detail)
 	}
 	rows.Close()
-	if p := strings.Join(plan, "; "); !strings.Contains(p, "USING INDEX queries_pending (owner_account=? AND region=? AND query_id>?)") || strings.Contains(p, "TEMP B-TREE") {
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "USING INDEX queries_pending (owner_account=? AND region=? AND event_time>?)") || strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("pending page plan = %q, want a range of the pending index without a sort", p)
 	}
 }

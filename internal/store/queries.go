@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -331,16 +332,27 @@ func (s *Store) PendingCounts(ctx context.Context, since time.Time) ([]PendingCo
 	return out, rows.Err()
 }
 
+// PendingKey is where a page of PendingQueries ended: the event time and
+// id of its last query. The zero PendingKey starts at the oldest.
+type PendingKey struct {
+	Time    time.Time
+	QueryID string
+}
+
 // PendingQueries returns up to limit queries of one account-region whose
 // statistics are not final and whose event time is at or after since (zero:
-// any), in query id order after afterQueryID, for paging through a large
-// backlog one account-region at a time.
-func (s *Store) PendingQueries(ctx context.Context, since time.Time, account, region, afterQueryID string, limit int) ([]Query, error) {
-	// A range of the pending index (owner_account, region, query_id),
-	// which holds the backlog alone and gives the order: a page costs its
-	// own rows, however many final rows the region holds.
-	return s.selectQueries(ctx, "region = ? AND query_id > ? AND stats_status = 'pending' AND owner_account = ? AND event_time >= ?",
-		[]any{region, afterQueryID, account, millis(since)}, limit)
+// any), oldest first (ties in query id order) after after, for paging
+// through a large backlog one account-region at a time.
+func (s *Store) PendingQueries(ctx context.Context, since time.Time, account, region string, after PendingKey, limit int) ([]Query, error) {
+	// A range of the pending index (owner_account, region, event_time,
+	// query_id), which holds the backlog alone and gives the order: a page
+	// costs its own rows, however many final rows the region holds.
+	afterTime := int64(math.MinInt64)
+	if !after.Time.IsZero() {
+		afterTime = millis(after.Time)
+	}
+	return s.selectQueriesIn(ctx, "owner_account = ? AND region = ? AND stats_status = 'pending' AND event_time >= ? AND (event_time, query_id) > (?, ?)",
+		[]any{account, region, millis(since), afterTime, after.QueryID}, "event_time, query_id", limit)
 }
 
 // QueriesAfter returns up to limit stored queries in key order after
@@ -381,6 +393,12 @@ func (s *Store) GetQuery(ctx context.Context, region, queryID string) (Query, bo
 }
 
 func (s *Store) selectQueries(ctx context.Context, where string, args []any, limit int) ([]Query, error) {
+	return s.selectQueriesIn(ctx, where, args, "region, query_id", limit)
+}
+
+// selectQueriesIn reads up to limit queries matching where, in orderBy
+// order.
+func (s *Store) selectQueriesIn(ctx context.Context, where string, args []any, orderBy string, limit int) ([]Query, error) {
 	var q interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	} = s.db
@@ -397,7 +415,7 @@ func (s *Store) selectQueries(ctx context.Context, where string, args []any, lim
 		}
 		q = tx
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+queryColumns+" FROM queries WHERE "+where+" ORDER BY region, query_id LIMIT ?", append(args, limit)...)
+	rows, err := q.QueryContext(ctx, "SELECT "+queryColumns+" FROM queries WHERE "+where+" ORDER BY "+orderBy+" LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("select queries: %w", err)
 	}

@@ -133,7 +133,7 @@ func TestRollupsFollowEveryWrite(t *testing.T) {
 						t.Fatal(err)
 					}
 				case op < 7: // enrich answers for pending queries
-					page, err := st.PendingQueries(ctx, time.Time{}, "111111111111", pick(w.rng, worldRegions), "", 100)
+					page, err := st.PendingQueries(ctx, time.Time{}, "111111111111", pick(w.rng, worldRegions), PendingKey{}, 100)
 					if err != nil {
 						t.Fatal(err)
 					}

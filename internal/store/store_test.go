@@ -87,11 +87,11 @@ func TestPendingAndUpdate(t *testing.T) {
 	if _, err := st.Commit(ctx, &Batch{Queries: qs}); err != nil {
 		t.Fatal(err)
 	}
-	page, err := st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", "", 2)
+	page, err := st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", PendingKey{}, 2)
 	if err != nil || len(page) != 2 || page[0].QueryID != "a" || page[1].QueryID != "b" {
 		t.Fatalf("first page = %v, %v", page, err)
 	}
-	page, err = st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", "b", 10)
+	page, err = st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", PendingKey{Time: page[1].EventTime, QueryID: "b"}, 10)
 	if err != nil || len(page) != 3 {
 		t.Fatalf("second page = %d, %v", len(page), err)
 	}
@@ -102,7 +102,7 @@ func TestPendingAndUpdate(t *testing.T) {
 	if err := st.UpdateQueries(ctx, page[:2]); err != nil {
 		t.Fatal(err)
 	}
-	page, err = st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", "", 10)
+	page, err = st.PendingQueries(ctx, time.Time{}, "111111111111", "us-east-1", PendingKey{}, 10)
 	if err != nil || len(page) != 3 {
 		t.Fatalf("pending after update = %d, %v; want 3", len(page), err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,16 +11,28 @@ import (
 	"time"
 )
 
-// TestUpgradeReleaseV3 opens a database the previous release wrote
-// (schema version 3: final, pending and no_stats queries, provisioned ones
-// with DPUs, rejected submissions, checkpoints; testdata/release-v3.db) and
-// checks that it migrates in place: every row as it was, the rollups filled
-// with exactly the sums of the rows, and every report the same as before
-// the upgrade, from the rollups and from the rows.
-func TestUpgradeReleaseV3(t *testing.T) {
+// TestUpgradeRelease opens databases earlier releases wrote and checks
+// that each migrates in place: every row as it was, the rollups filled with
+// exactly the sums of the rows, every report the same as before the
+// upgrade, from the rollups and from the rows, and the listing's indexes
+// rebuilt. testdata/release-v3.db holds final, pending and no_stats
+// queries, provisioned ones with DPUs, rejected submissions and
+// checkpoints; testdata/release-v7.db is the same database as the release
+// of schema version 7 migrated and left it (wide and narrow rollups, the
+// listing indexes of every row).
+func TestUpgradeRelease(t *testing.T) {
 	t.Parallel()
+	for _, version := range []int{3, 7} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			t.Parallel()
+			testUpgradeRelease(t, version)
+		})
+	}
+}
+
+func testUpgradeRelease(t *testing.T, version int) {
 	ctx := context.Background()
-	src, err := os.ReadFile(filepath.Join("testdata", "release-v3.db"))
+	src, err := os.ReadFile(filepath.Join("testdata", fmt.Sprintf("release-v%d.db", version)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +46,8 @@ func TestUpgradeReleaseV3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ro.version != 3 {
-		t.Fatalf("testdata schema version %d, want 3", ro.version)
+	if ro.version != version {
+		t.Fatalf("testdata schema version %d, want %d", ro.version, version)
 	}
 	before := reportsOf(t, ro)
 	rowsBefore := allQueries(t, ro)
@@ -66,6 +79,7 @@ func TestUpgradeReleaseV3(t *testing.T) {
 		t.Errorf("checkpoints after upgrade: %d (%v), want 3", len(cps), err)
 	}
 	checkRollupTables(t, st)
+	checkListing(t, st, rowsBefore)
 	after := reportsOf(t, st)
 	raw := &Store{db: st.db, version: st.version, rawReports: true}
 	if rawAfter := reportsOf(t, raw); !reflect.DeepEqual(rawAfter, after) {
@@ -81,7 +95,7 @@ func TestUpgradeReleaseV3(t *testing.T) {
 	if _, err := st.Commit(ctx, &Batch{Queries: []Query{more, rowsBefore[0]}}); err != nil {
 		t.Fatal(err)
 	}
-	pending, err := st.PendingQueries(ctx, time.Time{}, "111111111111", "eu-west-1", "", 100)
+	pending, err := st.PendingQueries(ctx, time.Time{}, "111111111111", "eu-west-1", PendingKey{}, 100)
 	if err != nil || len(pending) == 0 {
 		t.Fatalf("pending after upgrade: %d (%v)", len(pending), err)
 	}
@@ -129,4 +143,38 @@ func allQueries(t *testing.T, st *Store) []Query {
 	}
 	sort.Slice(qs, func(i, j int) bool { return qs[i].Region+qs[i].QueryID < qs[j].Region+qs[j].QueryID })
 	return qs
+}
+
+// checkListing lists the queries of each user, newest first, and compares
+// them with rows: the filter indexes and the backlog's index together find
+// every one, pending or not.
+func checkListing(t *testing.T, st *Store, rows []Query) {
+	t.Helper()
+	byUser := map[string][]Query{}
+	for _, q := range rows {
+		byUser[q.User] = append(byUser[q.User], q)
+	}
+	for user, want := range byUser {
+		sort.Slice(want, func(i, j int) bool {
+			a, b := want[i], want[j]
+			if !a.EventTime.Equal(b.EventTime) {
+				return a.EventTime.After(b.EventTime)
+			}
+			return a.Region+"/"+a.QueryID < b.Region+"/"+b.QueryID
+		})
+		page, err := st.ListQueries(context.Background(), ListOptions{Filter: Filter{Match: map[string][]string{"user": {user}}}, Limit: MaxListLimit})
+		if err != nil {
+			t.Fatalf("list queries of %s: %v", user, err)
+		}
+		var got, wantIDs []string
+		for _, q := range page.Queries {
+			got = append(got, q.Region+"/"+q.QueryID)
+		}
+		for _, q := range want {
+			wantIDs = append(wantIDs, q.Region+"/"+q.QueryID)
+		}
+		if !reflect.DeepEqual(got, wantIDs) {
+			t.Errorf("queries of %s listed: %v, want %v", user, got, wantIDs)
+		}
+	}
 }
