@@ -445,6 +445,11 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 		return fmt.Errorf("begin update: %w", err)
 	}
 	defer done()
+	const cond = "region = ? AND query_id = ? AND stats_status = 'pending'"
+	mover, err := newRowMover(ctx, tx, cond)
+	if err != nil {
+		return fmt.Errorf("prepare update: %w", err)
+	}
 	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
 		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?,
 		stats_status = ?, ask_attempts = ?, last_asked = ?,
@@ -452,8 +457,8 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 		athena_workgroup = ?, query_text = ?, data_scanned_bytes = ?, engine_ms = ?, total_ms = ?, queue_ms = ?, planning_ms = ?,
 		service_preprocessing_ms = ?, service_processing_ms = ?, submitted_at = ?, completed_at = ?, reused_result = ?,
 		error_category = ?, error_type = ?, error_message = ?, output_location = ?, engine_version = ?, dpu_count = ?,
-		fingerprint = ?, cost_usd = ?
-		WHERE region = ? AND query_id = ? AND stats_status = 'pending'`)
+		fingerprint = ?, cost_usd = ?, `+movedSet+`
+		WHERE `+cond+movedReturning)
 	if err != nil {
 		return fmt.Errorf("prepare update: %w", err)
 	}
@@ -461,7 +466,7 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 	for i := range qs {
 		q := &qs[i]
 		st := &q.Stats
-		_, err := stmt.ExecContext(ctx,
+		_, err := mover.update(ctx, stmt, []any{
 			q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes, q.RulesFingerprint,
 			q.StatsStatus, q.AskAttempts, nullMillis(q.LastAsked),
 			st.State, st.StateChangeReason, st.StatementType, st.SubstatementType, st.Database, st.Catalog,
@@ -469,10 +474,13 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 			st.ServicePreprocessingMs, st.ServiceProcessingMs, nullMillis(st.SubmittedAt), nullMillis(st.CompletedAt), boolInt(st.ReusedResult),
 			st.ErrorCategory, st.ErrorType, st.ErrorMessage, st.OutputLocation, st.EngineVersion, st.DPUCount,
 			q.Fingerprint, q.CostUSD,
-			q.Region, q.QueryID)
+		}, []any{q.Region, q.QueryID})
 		if err != nil {
 			return fmt.Errorf("update query %s/%s: %w", q.Region, q.QueryID, err)
 		}
+	}
+	if err := mover.flush(ctx, tx); err != nil {
+		return fmt.Errorf("update rollups: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit update: %w", err)
@@ -482,11 +490,11 @@ func (s *Store) UpdateQueries(ctx context.Context, qs []Query) error {
 
 // beginUpdate starts a write transaction for statements that update stored
 // queries, on a connection of its own whose temporary files live in memory.
-// Each such statement fires the rollups' triggers, whose upserts could fail
-// midway, so SQLite keeps a statement journal of every page it changes: in a
+// A statement that could fail midway (an update of a row and its indexes,
+// one that fires the rollups' triggers, the upserts of the rollups at the
+// end) makes SQLite keep a statement journal of every page it changes: in a
 // temporary file by default, a write system call per page, which made an
-// enrichment write cost several times the update itself. The journal of one
-// statement (one row and its rollup rows) is a few dozen pages. done rolls
+// enrichment write cost several times the update itself. done rolls
 // back what was not committed and gives the connection back with the default
 // setting.
 func (s *Store) beginUpdate(ctx context.Context) (*sql.Tx, func(), error) {
@@ -528,10 +536,15 @@ func (s *Store) UpdateDerived(ctx context.Context, qs []Query) (int, error) {
 		return 0, fmt.Errorf("begin update: %w", err)
 	}
 	defer done()
+	const cond = "region = ? AND query_id = ? AND stats_status = ? AND ask_attempts = ?"
+	mover, err := newRowMover(ctx, tx, cond)
+	if err != nil {
+		return 0, fmt.Errorf("prepare update: %w", err)
+	}
 	stmt, err := tx.PrepareContext(ctx, `UPDATE queries SET
 		user = ?, role = ?, account = ?, team = ?, database = ?, workgroup = ?, provisioned = ?, billed_bytes = ?, rules_fp = ?,
-		fingerprint = ?, cost_usd = ?
-		WHERE region = ? AND query_id = ? AND stats_status = ? AND ask_attempts = ?`)
+		fingerprint = ?, cost_usd = ?, `+movedSet+`
+		WHERE `+cond+movedReturning)
 	if err != nil {
 		return 0, fmt.Errorf("prepare update: %w", err)
 	}
@@ -539,13 +552,17 @@ func (s *Store) UpdateDerived(ctx context.Context, qs []Query) (int, error) {
 	changed := 0
 	for i := range qs {
 		q := &qs[i]
-		r, err := stmt.ExecContext(ctx, q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned),
-			q.BilledBytes, q.RulesFingerprint, q.Fingerprint, q.CostUSD, q.Region, q.QueryID, q.StatsStatus, q.AskAttempts)
+		ok, err := mover.update(ctx, stmt, []any{q.User, q.Role, q.Account, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned),
+			q.BilledBytes, q.RulesFingerprint, q.Fingerprint, q.CostUSD}, []any{q.Region, q.QueryID, q.StatsStatus, q.AskAttempts})
 		if err != nil {
 			return 0, fmt.Errorf("update query %s/%s: %w", q.Region, q.QueryID, err)
 		}
-		n, _ := r.RowsAffected()
-		changed += int(n)
+		if ok {
+			changed++
+		}
+	}
+	if err := mover.flush(ctx, tx); err != nil {
+		return 0, fmt.Errorf("update rollups: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit update: %w", err)

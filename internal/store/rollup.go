@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -36,6 +37,10 @@ type rollupKey struct {
 // rollupSums are the sums every rollup row keeps.
 type rollupSums struct {
 	queries, billedBytes, dataScannedBytes, engineMs, dpuMs, noDPU int64
+}
+
+func (s *rollupSums) negate() {
+	*s = rollupSums{-s.queries, -s.billedBytes, -s.dataScannedBytes, -s.engineMs, -s.dpuMs, -s.noDPU}
 }
 
 func (s *rollupSums) add(o rollupSums) {
@@ -117,19 +122,87 @@ func (d rollupDelta) addStored(ctx context.Context, tx *sql.Tx, after, last int6
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		var (
-			t, prov, billed, scanned, engine                                                     int64
-			region, user, role, account, team, database, workgroup, state, stmt, status, fp, rfp string
-			dpu                                                                                  float64
-		)
-		if err := rows.Scan(&t, &region, &user, &role, &account, &team, &database, &workgroup, &state, &stmt, &status, &fp, &rfp,
-			&prov, &billed, &scanned, &engine, &dpu); err != nil {
+		k, s, err := scanContribution(rows)
+		if err != nil {
 			return n, err
 		}
-		d.add(rowContribution(t, region, user, role, account, team, database, workgroup, state, stmt, status, fp, rfp, prov, billed, scanned, engine, dpu))
+		d.add(k, s)
 		n++
 	}
 	return n, rows.Err()
+}
+
+// scanContribution reads contributionColumns of a row.
+func scanContribution(row interface{ Scan(...any) error }) (rollupKey, rollupSums, error) {
+	var (
+		t, prov, billed, scanned, engine                                                     int64
+		region, user, role, account, team, database, workgroup, state, stmt, status, fp, rfp string
+		dpu                                                                                  float64
+	)
+	if err := row.Scan(&t, &region, &user, &role, &account, &team, &database, &workgroup, &state, &stmt, &status, &fp, &rfp,
+		&prov, &billed, &scanned, &engine, &dpu); err != nil {
+		return rollupKey{}, rollupSums{}, err
+	}
+	k, s := rowContribution(t, region, user, role, account, team, database, workgroup, state, stmt, status, fp, rfp, prov, billed, scanned, engine, dpu)
+	return k, s, nil
+}
+
+// rowMover moves the rollup sums of the rows a transaction updates: each
+// row's sums before the update leave their keys and its sums after it join
+// theirs, summed per key until the transaction commits. Statements that
+// move sums this way flip the row's sums_moved, which the update triggers
+// of migration 0009 take as their cue to leave the row alone.
+type rowMover struct {
+	before *sql.Stmt // contributionColumns of one row, by key
+	delta  rollupDelta
+}
+
+// movedSet is the assignment an UPDATE whose sums a rowMover moves must
+// include, and movedReturning the clause that hands it the row's new sums.
+const (
+	movedSet       = "sums_moved = 1 - sums_moved"
+	movedReturning = " RETURNING " + contributionColumns
+)
+
+// newRowMover prepares the read of a row's sums before an update; cond is
+// the condition on (region, query_id) and whatever else the update
+// requires, with the same parameters as the update's WHERE.
+func newRowMover(ctx context.Context, tx *sql.Tx, cond string) (*rowMover, error) {
+	st, err := tx.PrepareContext(ctx, "SELECT "+contributionColumns+" FROM queries WHERE "+cond)
+	if err != nil {
+		return nil, err
+	}
+	return &rowMover{before: st, delta: rollupDelta{}}, nil
+}
+
+// update runs update (an UPDATE that sets movedSet and ends in
+// movedReturning) on the row the WHERE arguments args select, when that
+// row exists, and moves its sums. It reports whether a row was updated.
+func (m *rowMover) update(ctx context.Context, update *sql.Stmt, set []any, args []any) (bool, error) {
+	k, s, err := scanContribution(m.before.QueryRowContext(ctx, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read sums: %w", err)
+	}
+	nk, ns, err := scanContribution(update.QueryRowContext(ctx, append(set, args...)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.negate()
+	m.delta.add(k, s)
+	m.delta.add(nk, ns)
+	return true, nil
+}
+
+// flush writes the moved sums to the rollups; the caller commits.
+func (m *rowMover) flush(ctx context.Context, tx *sql.Tx) error {
+	m.before.Close()
+	return m.delta.flush(ctx, tx)
 }
 
 // rollupTable is one table of sums: its period (0: none), its key columns
