@@ -425,9 +425,9 @@ func freshInsert(n int) string {
 // exec runs an insert of the queries in t.inserted, in order, and returns
 // how many it inserted. It is the one way queries enter the database, and it
 // adds what it inserted to the rollups: all of t.inserted when every row
-// was new; otherwise the rows it stored, read back by rowid (the rows of one
-// statement get consecutive rowids, the last of them last_insert_rowid),
-// so that a query already stored, or delivered twice, counts once.
+// was new; otherwise the queries whose keys the rows it stored hold
+// (addInserted), so that a query already stored, or delivered twice,
+// counts once.
 func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any) (int, error) {
 	qs := t.inserted
 	first, last := qs[0], qs[len(qs)-1]
@@ -452,7 +452,7 @@ func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any) (int, error) 
 		if err != nil {
 			return 0, fmt.Errorf("insert queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
 		}
-		got, err := t.delta.addStored(ctx, t.tx, lastID-n, lastID)
+		got, err := t.addInserted(ctx, lastID-n, lastID)
 		if err == nil && got != k {
 			err = fmt.Errorf("read back %d inserted rows, want %d", got, k)
 		}
@@ -513,4 +513,40 @@ func (t *Tx) writeCheckpoints(ctx context.Context, cps []Checkpoint) error {
 		}
 	}
 	return nil
+}
+
+// addInserted adds to the rollups the queries of t.inserted that the rows
+// with rowids in (after, last] hold: the rows one statement stored when it
+// skipped some (the rows of one statement get consecutive rowids, the last
+// of them last_insert_rowid). Only their keys are read back; of two
+// deliveries of one query in the statement the first was stored, so the
+// first with a key read back counts. It returns how many it added.
+func (t *Tx) addInserted(ctx context.Context, after, last int64) (int, error) {
+	type key struct{ region, id string }
+	stored := map[key]bool{}
+	rows, err := t.tx.QueryContext(ctx, "SELECT region, query_id FROM queries WHERE rowid > ? AND rowid <= ?", after, last)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.region, &k.id); err != nil {
+			return 0, err
+		}
+		stored[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, q := range t.inserted {
+		k := key{q.Region, q.QueryID}
+		if stored[k] {
+			delete(stored, k)
+			t.delta.add(queryContribution(q))
+			n++
+		}
+	}
+	return n, nil
 }
