@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -216,6 +217,39 @@ type rollupTable struct {
 	key     func(k *rollupKey) []any
 	pk      []string
 	where   string
+	// sums are the sum columns the table keeps: nil for all of
+	// allRollupSums.
+	sums []string
+}
+
+// allRollupSums are the sum columns of a rollup table, in rollupSums order.
+var allRollupSums = []string{"queries", "billed_bytes", "data_scanned_bytes", "engine_ms", "dpu_ms", "no_dpu"}
+
+// sumColumns are the sum columns rt keeps.
+func (rt *rollupTable) sumColumns() []string {
+	if rt.sums != nil {
+		return rt.sums
+	}
+	return allRollupSums
+}
+
+// column is the sum of one of allRollupSums.
+func (s *rollupSums) column(name string) int64 {
+	switch name {
+	case "queries":
+		return s.queries
+	case "billed_bytes":
+		return s.billedBytes
+	case "data_scanned_bytes":
+		return s.dataScannedBytes
+	case "engine_ms":
+		return s.engineMs
+	case "dpu_ms":
+		return s.dpuMs
+	case "no_dpu":
+		return s.noDPU
+	}
+	panic("store: unknown rollup sum " + name)
 }
 
 var baseRollupColumns = []string{"region", "user", "role", "account", "team", "database", "workgroup", "state", "statement_type", "stats_status", "provisioned"}
@@ -232,7 +266,10 @@ var rollupTables = []rollupTable{
 	{name: "rollup_shape", period: dayMillis, columns: append(append([]string{}, baseRollupColumns...), "fingerprint"), key: func(k *rollupKey) []any {
 		return append(append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...), k.fingerprint)
 	}},
-	{name: "rules_fps", columns: []string{"rules_fp"}, key: func(k *rollupKey) []any { return []any{k.rulesPrint} }},
+	{name: "rules_fps", columns: []string{"rules_fp"}, key: func(k *rollupKey) []any { return []any{k.rulesPrint} }, sums: []string{"queries"}},
+	// Migration 0010.
+	{name: "shape_totals", columns: []string{"fingerprint"}, key: func(k *rollupKey) []any { return []any{k.fingerprint} },
+		sums: []string{"queries", "billed_bytes", "dpu_ms"}},
 }
 
 // narrowDims are the dimensions of the narrow rollups, "" standing for all
@@ -324,10 +361,7 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 		if rt.pk != nil {
 			pk = rt.pk
 		}
-		sums := []string{"queries", "billed_bytes", "data_scanned_bytes", "engine_ms", "dpu_ms", "no_dpu"}
-		if rt.period == 0 {
-			sums = sums[:1]
-		}
+		sums := rt.sumColumns()
 		stmt := stmts[rt.name]
 		if stmt == nil {
 			set := make([]string, len(sums))
@@ -344,8 +378,17 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 		}
 		for _, id := range order {
 			r := rows[id]
-			vals := []any{r.sums.queries, r.sums.billedBytes, r.sums.dataScannedBytes, r.sums.engineMs, r.sums.dpuMs, r.sums.noDPU}
-			if _, err := stmt.ExecContext(ctx, append(r.key, vals[:len(sums)]...)...); err != nil {
+			args := r.key
+			zero := true
+			for _, c := range sums {
+				v := r.sums.column(c)
+				zero = zero && v == 0
+				args = append(args, v)
+			}
+			if zero {
+				continue // rows that moved away and back, or moves that change none of its sums
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("update %s: %w", rt.name, err)
 			}
 		}
@@ -589,6 +632,12 @@ func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
 		}
 		var window []string
 		var wargs []any
+		if vals := a.Filter.Match["fingerprint"]; p.level == nil && len(vals) > 0 && !hasGlob(vals) && !slices.Contains(vals, "") {
+			// The rows of a few shapes at the window's edges: a range of
+			// the shape index each, not every row of the edges.
+			src += " INDEXED BY queries_fingerprint"
+			window = append(window, "fingerprint <> ''")
+		}
 		if p.from != math.MinInt64 {
 			window, wargs = append(window, timeCol+" >= ?"), append(wargs, p.from)
 		}

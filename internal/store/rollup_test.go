@@ -162,7 +162,7 @@ func TestRollupsFollowEveryWrite(t *testing.T) {
 					if _, err := st.db.ExecContext(ctx, "DELETE FROM queries WHERE rowid IN (SELECT rowid FROM queries ORDER BY random() LIMIT 5)"); err != nil {
 						t.Fatal(err)
 					}
-					if _, err := st.db.ExecContext(ctx, "UPDATE queries SET event_time = event_time + 3599999, day = strftime('%Y-%m-%d', (event_time + 3599999) / 1000, 'unixepoch'), state = 'FAILED' WHERE rowid IN (SELECT rowid FROM queries ORDER BY random() LIMIT 5)"); err != nil {
+					if _, err := st.db.ExecContext(ctx, "UPDATE queries SET event_time = event_time + 3599999, day = strftime('%Y-%m-%d', (event_time + 3599999) / 1000, 'unixepoch'), state = 'FAILED', billed_bytes = billed_bytes + 7 WHERE rowid IN (SELECT rowid FROM queries ORDER BY random() LIMIT 5)"); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -196,10 +196,19 @@ func checkRollupTables(t *testing.T, st *Store) {
 		}
 		got := map[string]rollupSums{}
 		keys := rt.keyColumns()
-		sums := "queries, billed_bytes, data_scanned_bytes, engine_ms, dpu_ms, no_dpu"
-		if rt.period == 0 {
-			sums = "queries, 0, 0, 0, 0, 0"
+		kept := map[string]bool{}
+		var cols []string
+		for _, c := range rt.sumColumns() {
+			kept[c] = true
 		}
+		for _, c := range allRollupSums {
+			if kept[c] {
+				cols = append(cols, c)
+			} else {
+				cols = append(cols, "0")
+			}
+		}
+		sums := strings.Join(cols, ", ")
 		where := "1"
 		if rt.where != "" {
 			where = rt.where
@@ -229,10 +238,18 @@ func checkRollupTables(t *testing.T, st *Store) {
 			got[fmt.Sprintf("%#v", key)] = s
 		}
 		rows.Close()
-		if rt.period == 0 {
-			for id, s := range want {
-				want[id] = rollupSums{queries: s.queries}
+		for id, s := range want {
+			var only rollupSums
+			for i, c := range allRollupSums {
+				if kept[c] {
+					*only.field(i) = s.column(c)
+				}
 			}
+			if only == (rollupSums{}) {
+				delete(want, id)
+				continue
+			}
+			want[id] = only
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %d rows, want %d", rt.name, len(got), len(want))
@@ -394,4 +411,9 @@ func TestRollupsForTakesTheNarrowestLevel(t *testing.T) {
 			t.Errorf("rollupsFor(%v, %d) = %s, want %s", tt.names, tt.version, s, tt.want)
 		}
 	}
+}
+
+// field is the i-th sum of allRollupSums.
+func (s *rollupSums) field(i int) *int64 {
+	return []*int64{&s.queries, &s.billedBytes, &s.dataScannedBytes, &s.engineMs, &s.dpuMs, &s.noDPU}[i]
 }

@@ -266,3 +266,61 @@ func (s *Store) UpdateTexts(ctx context.Context, qs []Query) (int, error) {
 	}
 	return changed, nil
 }
+
+// ShapeTotal is one query shape's sums over the whole stored history: no
+// window holds more of them.
+type ShapeTotal struct {
+	Fingerprint string
+	BilledBytes int64
+	DPUMillis   int64
+}
+
+// shapeTotalsVersion is the schema version that added shape_totals.
+const shapeTotalsVersion = 10
+
+// HasShapeTotals reports whether the store keeps every shape's totals
+// (ShapeTotals).
+func (s *Store) HasShapeTotals() bool { return s.version >= shapeTotalsVersion }
+
+// ShapeTotals returns up to limit shapes in descending order of their
+// total billed bytes (by "billed") or DPU time (by "dpu", only shapes with
+// some), ties in fingerprint order, after the shape after (nil: from the
+// top). Each page is a range of the order's index.
+func (s *Store) ShapeTotals(ctx context.Context, by string, after *ShapeTotal, limit int) ([]ShapeTotal, error) {
+	if !s.HasShapeTotals() {
+		return nil, fmt.Errorf("shape totals: the database's schema (version %d) has none", s.version)
+	}
+	var col, index, cond string
+	switch by {
+	case "billed":
+		col, index, cond = "billed_bytes", "shape_totals_billed", "1"
+	case "dpu":
+		col, index, cond = "dpu_ms", "shape_totals_dpu", "dpu_ms > 0"
+	default:
+		return nil, fmt.Errorf("shape totals: unknown order %q", by)
+	}
+	args := []any{}
+	if after != nil {
+		v := after.BilledBytes
+		if by == "dpu" {
+			v = after.DPUMillis
+		}
+		cond += " AND (" + col + " < ? OR (" + col + " = ? AND fingerprint > ?))"
+		args = append(args, v, v, after.Fingerprint)
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT fingerprint, billed_bytes, dpu_ms FROM shape_totals INDEXED BY "+index+
+		" WHERE "+cond+" ORDER BY "+col+" DESC, fingerprint LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("shape totals: %w", err)
+	}
+	defer rows.Close()
+	var out []ShapeTotal
+	for rows.Next() {
+		var t ShapeTotal
+		if err := rows.Scan(&t.Fingerprint, &t.BilledBytes, &t.DPUMillis); err != nil {
+			return nil, fmt.Errorf("shape totals: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -149,7 +149,7 @@ type Report struct {
 	Rederived int64
 	total     *tally
 	prices    Prices
-	keys      int // rows before --top
+	keys      int // rows before --top; -1 when not counted
 }
 
 // Source is the part of the store a report reads.
@@ -167,6 +167,22 @@ type Source interface {
 func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions) (*Report, error) {
 	if opts.By == "query" {
 		return buildQueryReport(ctx, src, rules, prices, opts)
+	}
+	if opts.By == "fingerprint" {
+		top := opts.Top
+		if top == 0 {
+			top = DefaultQueryTop
+		}
+		rep, ok, err := topShapesByBound(ctx, src, rules, prices, opts, top)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := addShapeDetails(ctx, src, rules, opts, rep.Rows); err != nil {
+				return nil, err
+			}
+			return rep, nil
+		}
 	}
 	sums := reportSums()
 	a := store.Aggregation{By: opts.By, Filter: opts.Filter, Sums: sums}
@@ -231,7 +247,9 @@ func newRow(dimension, key string, t *tally, p Prices) Row {
 // Formats report can be written in.
 var Formats = []string{"table", "csv", "json", "markdown"}
 
-// Keys is how many rows the report had before its top was taken.
+// Keys is how many rows the report had before its top was taken; -1 when
+// the report found its top rows without counting the others (by
+// fingerprint).
 func (rep *Report) Keys() int { return rep.keys }
 
 // Write renders the report in format.

@@ -126,7 +126,9 @@ func (s *Server) shapeList(ctx context.Context, r *http.Request, b base) (string
 		}
 	}
 	start := (pageNo - 1) * listPageSize
-	rep, err := s.reportTop(ctx, "fingerprint", f, start+listPageSize+1)
+	// One row more than the page, and one for queries without a shape: is
+	// there a next page?
+	rep, err := s.reportTop(ctx, "fingerprint", f, start+listPageSize+2)
 	if err != nil {
 		return "", nil, err
 	}
@@ -134,8 +136,15 @@ func (s *Server) shapeList(ctx context.Context, r *http.Request, b base) (string
 	if err != nil {
 		return "", nil, err
 	}
+	known := 0
+	for _, r := range rep.Rows {
+		if r.Key != "" {
+			known++
+		}
+	}
 	// Queries whose text is not known yet have no shape: counted apart,
-	// unless the selection names shapes.
+	// unless the selection names shapes. The report counts the window's
+	// shapes only when it summed them all (Count is -1 otherwise).
 	total := rep.Keys()
 	d := shapeListData{base: b, Shapes: rows, Page: pageNo}
 	if len(f.Match["fingerprint"]) == 0 {
@@ -145,14 +154,16 @@ func (s *Server) shapeList(ctx context.Context, r *http.Request, b base) (string
 		}
 		if len(unshaped.Rows) > 0 {
 			d.Unshaped = unshaped.Rows[0].Value("queries").Int()
-			total--
+			if total > 0 {
+				total--
+			}
 		}
 	}
-	d.Count, d.Empty = total, total == 0
+	d.Count, d.Empty = total, total == 0 || (total < 0 && known == 0)
 	if pageNo > 1 {
 		d.PrevHref = b.F.LinkWith("/shapes", "page", strconv.Itoa(pageNo-1))
 	}
-	if pageNo*listPageSize < total {
+	if known > start+listPageSize {
 		d.NextHref = b.F.LinkWith("/shapes", "page", strconv.Itoa(pageNo+1))
 	}
 	return "shapes", d, nil

@@ -1,0 +1,197 @@
+package usage
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/athenawatch/athenawatch/internal/store"
+)
+
+// shapeTotalSource is the part of the store that ranks shapes without
+// summing every one of them: each shape's totals over the whole history, in
+// descending order of billed bytes and of DPU time.
+type shapeTotalSource interface {
+	HasShapeTotals() bool
+	ShapeTotals(ctx context.Context, by string, after *store.ShapeTotal, limit int) ([]store.ShapeTotal, error)
+	HasStale(ctx context.Context, fingerprint string) (bool, error)
+}
+
+// Bounds of the search for a window's most expensive shapes.
+const (
+	// boundPage is how many shapes of each order one round sums.
+	boundPage = 100
+	// maxBoundShapes is how many shapes the search sums before it gives up
+	// and sums them all: a window whose top shapes are not among the
+	// history's biggest (a quiet day long ago), or which holds fewer shapes
+	// with a cost than the top asked for.
+	maxBoundShapes = 3000
+)
+
+// topShapesByBound computes the report by fingerprint of a window (no other
+// filter) without summing every shape of it. A shape's cost in any window is
+// at most its totals over the whole history priced at the window's highest
+// prices. The search sums the window's rows of the shapes in descending
+// order of their total billed bytes and, in turn, of their total DPU time,
+// and stops when the top shapes found so far each cost more than that bound
+// of any shape not summed yet: the next shape of each order bounds all that
+// follow it. The rows are those the full report would have, in the same
+// order; the report does not know how many shapes the window holds (Keys is
+// -1). ok is false when the search does not apply or gave up: the caller
+// sums every shape.
+func topShapesByBound(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions, top int) (rep *Report, ok bool, err error) {
+	ts, isTS := src.(shapeTotalSource)
+	if !isTS || !ts.HasShapeTotals() || top <= 0 || len(opts.Filter.Match) > 0 {
+		return nil, false, nil
+	}
+	if rules != nil {
+		// Rows derived under other rules may bill otherwise than the
+		// totals say.
+		stale, err := ts.HasStale(ctx, rules.Fingerprint())
+		if err != nil || stale {
+			return nil, false, err
+		}
+	}
+	sums := reportSums()
+	a := store.Aggregation{By: "region", Filter: opts.Filter, Sums: sums}
+	if rules != nil {
+		a.Rules = rules
+	}
+	res, err := src.Aggregate(ctx, a)
+	if err != nil {
+		return nil, false, err
+	}
+	if res.Rederived > 0 {
+		return nil, false, nil
+	}
+	rep = &Report{By: "fingerprint", Rejected: res.Rejected, total: newTally(), prices: prices, keys: -1}
+	maxPrice := 0.0
+	for _, g := range res.Groups {
+		rep.total.add(g, sums)
+		maxPrice = max(maxPrice, prices.USDPerTiB(g.Region))
+	}
+	rep.Total = newRow("fingerprint", "TOTAL", rep.total, prices)
+	if rep.total.sums[store.SumQueries] == 0 {
+		rep.keys = 0
+		return rep, true, nil
+	}
+	bound := func(billed, dpuMs int64) float64 {
+		return float64(max(billed, 0))*maxPrice/TiB + float64(max(dpuMs, 0))/msPerHour*prices.USDPerDPUHour
+	}
+
+	cost := metricIndex["cost_usd"]
+	var found []Row
+	seen := map[string]bool{}
+	var afterBilled, afterDPU *store.ShapeTotal
+	billedDone, dpuDone := false, prices.USDPerDPUHour <= 0
+	for {
+		var shapes []string
+		next := func(by string, after **store.ShapeTotal, done *bool) error {
+			page, err := ts.ShapeTotals(ctx, by, *after, boundPage)
+			if err != nil {
+				return err
+			}
+			if len(page) < boundPage {
+				*done = true
+			}
+			if len(page) > 0 {
+				*after = &page[len(page)-1]
+			}
+			for _, t := range page {
+				if !seen[t.Fingerprint] {
+					seen[t.Fingerprint] = true
+					shapes = append(shapes, t.Fingerprint)
+				}
+			}
+			return nil
+		}
+		if !billedDone {
+			if err := next("billed", &afterBilled, &billedDone); err != nil {
+				return nil, false, err
+			}
+		}
+		if !dpuDone {
+			if err := next("dpu", &afterDPU, &dpuDone); err != nil {
+				return nil, false, err
+			}
+		}
+		if len(shapes) > 0 {
+			rows, err := shapeReportRows(ctx, src, rules, prices, opts, shapes)
+			if err != nil {
+				return nil, false, err
+			}
+			found = append(found, rows...)
+			sortByCost(found, cost)
+			if len(found) > top {
+				found = found[:top]
+			}
+		}
+		if billedDone {
+			break // every shape is summed: the billed order holds them all
+		}
+		if len(seen) > maxBoundShapes {
+			return nil, false, nil
+		}
+		// A shape not summed yet has billed no more than the last one
+		// of the billed order, and DPU time no more than the last one of
+		// the DPU order (none once that order is done).
+		var lastBilled, lastDPU int64
+		if afterBilled != nil {
+			lastBilled = afterBilled.BilledBytes
+		}
+		if !dpuDone && afterDPU != nil {
+			lastDPU = afterDPU.DPUMillis
+		}
+		// Strictly above, with room for rounding: an unsummed shape of
+		// equal cost could come first by key.
+		if len(found) == top && found[top-1].Values[cost].Float() > bound(lastBilled, lastDPU)*(1+1e-9) {
+			break
+		}
+	}
+	rep.Rows = found
+	return rep, true, nil
+}
+
+// shapeReportRows are the report rows of the window's queries of shapes,
+// one per shape with queries in it.
+func shapeReportRows(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions, shapes []string) ([]Row, error) {
+	sums := reportSums()
+	f := opts.Filter
+	f.Match = map[string][]string{"fingerprint": shapes}
+	a := store.Aggregation{By: "fingerprint", Filter: f, Sums: sums}
+	if rules != nil {
+		a.Rules = rules
+	}
+	res, err := src.Aggregate(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("report by fingerprint: %w", err)
+	}
+	byKey := map[string]*tally{}
+	var keys []string
+	for _, g := range res.Groups {
+		t := byKey[g.Key]
+		if t == nil {
+			t = newTally()
+			byKey[g.Key] = t
+			keys = append(keys, g.Key)
+		}
+		t.add(g, sums)
+	}
+	rows := make([]Row, 0, len(keys))
+	for _, k := range keys {
+		rows = append(rows, newRow("fingerprint", k, byKey[k], prices))
+	}
+	return rows, nil
+}
+
+// sortByCost sorts rows by cost descending, then key: the order of a
+// report by anything but time.
+func sortByCost(rows []Row, cost int) {
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if ca, cb := a.Values[cost].Float(), b.Values[cost].Float(); ca != cb {
+			return ca > cb
+		}
+		return a.Key < b.Key
+	})
+}
