@@ -451,8 +451,12 @@ func newNarrowLevel(table string, period int64, dim string) rollupLevel {
 	return l
 }
 
-// narrowVersion is the schema version that added the narrow rollups.
-const narrowVersion = 7
+// narrowVersion is the schema version that added the narrow rollups, and
+// userIndexVersion the one that indexed the wide rollups by user.
+const (
+	narrowVersion    = 7
+	userIndexVersion = 11
+)
 
 // rollupLevels, coarsest first; of one period, the smallest first (a
 // narrow table's dimension before the wide tables), since rollupsFor takes
@@ -624,6 +628,9 @@ func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
 			// rather than the few values asked for: the index is named.
 			if vals := a.Filter.Match[p.level.dim]; p.level.valueIndex != "" && len(vals) > 0 && !hasGlob(vals) {
 				src += " INDEXED BY " + p.level.valueIndex
+			} else if vals := a.Filter.Match["user"]; p.level.dim == "" && p.level.cond == "" && version >= userIndexVersion && len(vals) > 0 && !hasGlob(vals) {
+				// A wide table's rows of a few users (migration 0011).
+				src += " INDEXED BY " + p.level.table + "_user"
 			}
 		}
 		conds, cargs, err := a.Filter.matchConds(dims)

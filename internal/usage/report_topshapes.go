@@ -19,7 +19,9 @@ type shapeTotalSource interface {
 
 // Bounds of the search for a window's most expensive shapes.
 const (
-	// boundPage is how many shapes of each order one round sums.
+	// boundPage is how many shapes of each order one round sums at most:
+	// the first rounds sum a few more than the top asked for, each round
+	// twice as many as the one before.
 	boundPage = 100
 	// maxBoundShapes is how many shapes the search sums before it gives up
 	// and sums them all: a window whose top shapes are not among the
@@ -84,20 +86,21 @@ func topShapesByBound(ctx context.Context, src Source, rules *Rules, prices Pric
 	seen := map[string]bool{}
 	var afterBilled, afterDPU *store.ShapeTotal
 	billedDone, dpuDone := false, prices.USDPerDPUHour <= 0
-	for {
+	page := min(boundPage, top+8)
+	for ; ; page = min(boundPage, 2*page) {
 		var shapes []string
 		next := func(by string, after **store.ShapeTotal, done *bool) error {
-			page, err := ts.ShapeTotals(ctx, by, *after, boundPage)
+			totals, err := ts.ShapeTotals(ctx, by, *after, page)
 			if err != nil {
 				return err
 			}
-			if len(page) < boundPage {
+			if len(totals) < page {
 				*done = true
 			}
-			if len(page) > 0 {
-				*after = &page[len(page)-1]
+			if len(totals) > 0 {
+				*after = &totals[len(totals)-1]
 			}
-			for _, t := range page {
+			for _, t := range totals {
 				if !seen[t.Fingerprint] {
 					seen[t.Fingerprint] = true
 					shapes = append(shapes, t.Fingerprint)
