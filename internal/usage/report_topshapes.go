@@ -20,7 +20,7 @@ type shapeTotalSource interface {
 // Bounds of the search for a window's most expensive shapes.
 const (
 	// boundPage is how many shapes of each order one round sums at most:
-	// the first rounds sum a few more than the top asked for, each round
+	// the first round sums twice the top asked for and a few more, each round
 	// twice as many as the one before.
 	boundPage = 100
 	// maxBoundShapes is how many shapes the search sums before it gives up
@@ -86,7 +86,7 @@ func topShapesByBound(ctx context.Context, src Source, rules *Rules, prices Pric
 	seen := map[string]bool{}
 	var afterBilled, afterDPU *store.ShapeTotal
 	billedDone, dpuDone := false, prices.USDPerDPUHour <= 0
-	page := min(boundPage, top+8)
+	page := min(boundPage, 2*top+8)
 	for ; ; page = min(boundPage, 2*page) {
 		var shapes []string
 		next := func(by string, after **store.ShapeTotal, done *bool) error {
