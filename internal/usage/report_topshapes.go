@@ -17,6 +17,10 @@ type shapeTotalSource interface {
 	HasStale(ctx context.Context, fingerprint string) (bool, error)
 }
 
+// coarseFilters are the filters under which the search for the top shapes
+// runs.
+var coarseFilters = map[string]bool{"team": true, "database": true, "workgroup": true, "account": true, "role": true, "region": true}
+
 // Bounds of the search for a window's most expensive shapes.
 const (
 	// boundPage is how many shapes of each order one round sums at most:
@@ -30,8 +34,8 @@ const (
 	maxBoundShapes = 3000
 )
 
-// topShapesByBound computes the report by fingerprint of a window (no other
-// filter) without summing every shape of it. A shape's cost in any window is
+// topShapesByBound computes the report by fingerprint of a window, filtered
+// or not (coarseFilters), without summing every shape of it. A shape's cost in any window is
 // at most its totals over the whole history priced at the window's highest
 // prices. The search sums the window's rows of the shapes in descending
 // order of their total billed bytes and, in turn, of their total DPU time,
@@ -43,8 +47,17 @@ const (
 // sums every shape.
 func topShapesByBound(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions, top int) (rep *Report, ok bool, err error) {
 	ts, isTS := src.(shapeTotalSource)
-	if !isTS || !ts.HasShapeTotals() || top <= 0 || len(opts.Filter.Match) > 0 {
+	if !isTS || !ts.HasShapeTotals() || top <= 0 {
 		return nil, false, nil
+	}
+	for k := range opts.Filter.Match {
+		// A filter only takes rows away, so the bounds hold under any;
+		// the search pays off where the filter keeps a large share of
+		// the shapes' cost: a team, database, workgroup, account, role or
+		// region, not one user (few shapes, summed quickly) nor shapes.
+		if !coarseFilters[k] {
+			return nil, false, nil
+		}
 	}
 	if rules != nil {
 		// Rows derived under other rules may bill otherwise than the
@@ -161,6 +174,9 @@ func shapeReportRows(ctx context.Context, src Source, rules *Rules, prices Price
 	sums := reportSums()
 	f := opts.Filter
 	f.Match = map[string][]string{"fingerprint": shapes}
+	for k, v := range opts.Filter.Match {
+		f.Match[k] = v
+	}
 	a := store.Aggregation{By: "fingerprint", Filter: f, Sums: sums}
 	if rules != nil {
 		a.Rules = rules

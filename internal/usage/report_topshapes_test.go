@@ -21,10 +21,11 @@ type allShapes struct {
 }
 
 // TestTopShapesByBoundEqualsFullReport: on heavy-tailed shapes in regions
-// of different prices, some on provisioned capacity, the top shapes found
-// from the totals' bounds are the rows, values and order of a report that
-// sums every shape, for random windows and tops; and the bounds answer
-// most of them (they are not merely falling back).
+// of different prices, some on provisioned capacity, run by teams that
+// share some, the top shapes found from the totals' bounds are the rows,
+// values and order of a report that sums every shape, for random windows,
+// team filters and tops; and the bounds answer most of them (they are not
+// merely falling back).
 func TestTopShapesByBoundEqualsFullReport(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -62,7 +63,7 @@ func TestTopShapesByBoundEqualsFullReport(t *testing.T) {
 		}
 		q := store.Query{
 			Region: regions[rng.IntN(len(regions))], QueryID: fmt.Sprintf("q-%05d", i), EventID: fmt.Sprintf("e-%05d", i),
-			EventTime: at, OwnerAccount: "111111111111", User: fmt.Sprintf("u%d", rng.IntN(30)), Team: "t",
+			EventTime: at, OwnerAccount: "111111111111", User: fmt.Sprintf("u%d", rng.IntN(30)), Team: fmt.Sprintf("t%d", (k+rng.IntN(2))%4),
 			Database: "db", Workgroup: "primary", Fingerprint: fp, StatsStatus: store.StatusFinal,
 			Stats: store.Stats{State: "SUCCEEDED", StatementType: "DML", DataScannedBytes: rng.Int64N(1 << 38), EngineMs: rng.Int64N(600_000)},
 		}
@@ -97,6 +98,9 @@ func TestTopShapesByBoundEqualsFullReport(t *testing.T) {
 		}
 		if !f.Since.IsZero() && rng.IntN(2) == 0 {
 			f.Until = f.Since.Add(time.Duration(1 + rng.Int64N(int64(20*24*time.Hour))))
+		}
+		if rng.IntN(3) == 0 {
+			f.Match = map[string][]string{"team": {fmt.Sprintf("t%d", rng.IntN(4))}}
 		}
 		top := []int{1, 3, 10, 20, 60}[rng.IntN(5)]
 		opts := ReportOptions{By: "fingerprint", Filter: f, Top: top, Now: base.Add(days * 24 * time.Hour)}
