@@ -35,9 +35,9 @@ const (
 )
 
 // topShapesByBound computes the report by fingerprint of a window, filtered
-// or not (coarseFilters), without summing every shape of it. A shape's cost in any window is
-// at most its totals over the whole history priced at the window's highest
-// prices. The search sums the window's rows of the shapes in descending
+// or not (coarseFilters), without summing every shape of it. A shape's cost
+// in any window, under any filter, is at most its totals over the whole
+// history priced at the window's highest prices. The search sums the window's rows of the shapes in descending
 // order of their total billed bytes and, in turn, of their total DPU time,
 // and stops when the top shapes found so far each cost more than that bound
 // of any shape not summed yet: the next shape of each order bounds all that
