@@ -18,6 +18,7 @@ import (
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/enrich"
 	"github.com/athenawatch/athenawatch/internal/source"
+	_ "github.com/athenawatch/athenawatch/internal/source/dir" // registers dir:
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -205,17 +206,23 @@ func sayKept(ctx context.Context, g *globals, summaries []*source.Summary, enric
 }
 
 func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderOptions, g *globals, p *source.Progress) (source.Source, error) {
-	switch {
-	case strings.HasPrefix(s, "dir:"):
-		root := strings.TrimPrefix(s, "dir:")
-		if root == "" {
-			return nil, usagef("--source %q: dir: needs a path", s)
-		}
-		return &source.Dir{Root: root, Window: win, Workers: workers, Reader: ro, Logger: g.logger, Progress: p}, nil
-	case strings.HasPrefix(s, "s3://"), strings.HasPrefix(s, "lookup-events"), strings.HasPrefix(s, "sqs:"), strings.HasPrefix(s, "athena-sql:"):
-		return nil, usagef("--source %q: this source is not available in this version; use dir: with a local copy of the trail (aws s3 sync)", s)
+	src, err := source.Open(s, source.Options{Window: win, Workers: workers, Reader: ro, Logger: g.logger, Progress: p})
+	if err == nil {
+		return src, nil
 	}
-	return nil, usagef("--source %q: unknown source (want dir:PATH)", s)
+	var ae *source.AddressError
+	if !errors.As(err, &ae) {
+		return nil, err
+	}
+	if errors.Is(err, source.ErrUnknownScheme) {
+		for _, later := range []string{"s3://", "lookup-events", "sqs:", "athena-sql:"} {
+			if strings.HasPrefix(s, later) {
+				return nil, usagef("--source %q: this source is not available in this version; use dir: with a local copy of the trail (aws s3 sync)", s)
+			}
+		}
+		return nil, usagef("--source %q: unknown source (want dir:PATH)", s)
+	}
+	return nil, usagef("--source %q: %v", s, ae.Err)
 }
 
 // printSummary says on stderr what one source's collect did. File names and

@@ -20,6 +20,7 @@ import (
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/source"
+	dirsource "github.com/athenawatch/athenawatch/internal/source/dir"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -151,7 +152,7 @@ func collectCorpusFile(t testing.TB, rules *usage.Rules, name string, data []byt
 	}
 	defer st.Close()
 	col := &source.Collector{Store: st, Rules: rules}
-	src := &source.Dir{Root: root, Workers: 1}
+	src := &dirsource.Source{Root: root, Workers: 1}
 	sum, err := col.Collect(context.Background(), src)
 	if err != nil {
 		t.Fatalf("collect %s: %v", name, err)

@@ -7,6 +7,10 @@
 // commits units in batches, each batch's rows and checkpoints in one
 // transaction, so a crash never loses an acknowledged unit nor counts one
 // twice (rows are keyed by region + query id and inserted idempotently).
+//
+// Each kind of source lives in a subpackage that registers the scheme of
+// its addresses (Register), as internal/source/dir registers "dir:"; Open
+// turns an address such as "dir:/var/trail" into a Source.
 package source
 
 import (

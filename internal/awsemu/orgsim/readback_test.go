@@ -9,6 +9,7 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/source"
+	dirsource "github.com/athenawatch/athenawatch/internal/source/dir"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -46,7 +47,7 @@ func TestTrailReadsBackAsGroundTruth(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	col := &source.Collector{Store: st, Rules: rules}
-	sum, err := col.Collect(ctx, &source.Dir{Root: dir, Workers: 2})
+	sum, err := col.Collect(ctx, &dirsource.Source{Root: dir, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package source
+package dir
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
 	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -65,8 +66,8 @@ func BenchmarkCollectQueries(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		col := &Collector{Store: st, Rules: rules}
-		sum, err := col.Collect(ctx, &Dir{Root: benchTrailDir})
+		col := &source.Collector{Store: st, Rules: rules}
+		sum, err := col.Collect(ctx, &Source{Root: benchTrailDir})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package source
+package dir
 
 import (
 	"context"
@@ -17,24 +17,35 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
+	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/store"
 )
 
-// Dir reads trail files from a local directory tree, such as a copy of a
+// Source reads trail files from a local directory tree, such as a copy of a
 // trail bucket (`aws s3 sync s3://trail-bucket/AWSLogs ./AWSLogs`).
-type Dir struct {
+type Source struct {
 	Root    string
-	Window  Window
+	Window  source.Window
 	Workers int // files read in parallel; 0 = number of CPUs
 	Reader  cloudtrail.ReaderOptions
 	Logger  *slog.Logger
 	// Progress, when set, learns the number of files to read.
-	Progress *Progress
+	Progress *source.Progress
 }
 
-// Name implements Source. It names the absolute, cleaned root, so
+func init() { source.Register("dir", Open) }
+
+// Open opens the directory source of an address "dir:PATH" (PATH is addr).
+func Open(addr string, o source.Options) (source.Source, error) {
+	if addr == "" {
+		return nil, errors.New("dir: needs a path")
+	}
+	return &Source{Root: addr, Window: o.Window, Workers: o.Workers, Reader: o.Reader, Logger: o.Logger, Progress: o.Progress}, nil
+}
+
+// Name implements source.Source. It names the absolute, cleaned root, so
 // "dir:./trail" and "dir:/abs/trail" share checkpoints.
-func (d *Dir) Name() string {
+func (d *Source) Name() string {
 	if abs, err := filepath.Abs(d.Root); err == nil {
 		return "dir:" + abs
 	}
@@ -48,7 +59,7 @@ type dirFile struct {
 	mod  time.Time
 }
 
-// Run implements Source. One goroutine walks the tree in lexical order
+// Run implements source.Source. One goroutine walks the tree in lexical order
 // (which for CloudTrail's layout is time order within a prefix), pruning day
 // directories outside the window, skipping files whose checkpoint is done
 // and unchanged, and hands the rest to workers that read them in parallel.
@@ -59,8 +70,8 @@ type dirFile struct {
 // reached twice (by device and inode) is read once, a link back to a
 // directory the walk is inside is a loop, and a link that leads nowhere is
 // named as skipped.
-func (d *Dir) Run(ctx context.Context, done Checkpoints, emit func(context.Context, *Unit) error) (RunStats, error) {
-	var rs RunStats
+func (d *Source) Run(ctx context.Context, done source.Checkpoints, emit func(context.Context, *source.Unit) error) (source.RunStats, error) {
+	var rs source.RunStats
 	logger := d.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -116,10 +127,10 @@ func (d *Dir) Run(ctx context.Context, done Checkpoints, emit func(context.Conte
 
 // dirWalk is the state of one walk of the tree.
 type dirWalk struct {
-	d      *Dir
+	d      *Source
 	ctx    context.Context
-	done   Checkpoints
-	rs     *RunStats
+	done   source.Checkpoints
+	rs     *source.RunStats
 	logger *slog.Logger
 	jobs   chan<- dirFile
 
@@ -138,7 +149,7 @@ type walkedDir struct {
 
 // skip names input that could not be listed or followed.
 func (w *dirWalk) skip(rel, reason string) {
-	w.rs.Skipped = append(w.rs.Skipped, SkippedItem{Name: rel, Record: -1, Reason: reason})
+	w.rs.Skipped = append(w.rs.Skipped, source.SkippedItem{Name: rel, Record: -1, Reason: reason})
 }
 
 // dir walks the directory at p, named rel under the root ("" for the root)
@@ -274,8 +285,8 @@ func linkError(err error) string {
 	return err.Error()
 }
 
-func (d *Dir) readFile(ctx context.Context, r *cloudtrail.Reader, f dirFile) *Unit {
-	u := &Unit{Checkpoint: store.Checkpoint{Source: d.Name(), Name: f.rel, Size: f.size, ModTime: f.mod}}
+func (d *Source) readFile(ctx context.Context, r *cloudtrail.Reader, f dirFile) *source.Unit {
+	u := &source.Unit{Checkpoint: store.Checkpoint{Source: d.Name(), Name: f.rel, Size: f.size, ModTime: f.mod}}
 	fh, err := os.Open(f.path)
 	if err != nil {
 		u.Err = fmt.Errorf("%w: open %s: %v", cloudtrail.ErrBadInput, f.rel, err)

@@ -1,4 +1,4 @@
-package source
+package dir
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -41,7 +42,7 @@ func (d trailDir) write(day, name string, records ...string) string {
 	return p
 }
 
-func newCollector(t *testing.T) (*Collector, *store.Store) {
+func newCollector(t *testing.T) (*source.Collector, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -49,7 +50,7 @@ func newCollector(t *testing.T) (*Collector, *store.Store) {
 	}
 	t.Cleanup(func() { st.Close() })
 	cfg, _ := config.Load("")
-	return &Collector{Store: st, Rules: usage.NewRules(cfg)}, st
+	return &source.Collector{Store: st, Rules: usage.NewRules(cfg)}, st
 }
 
 func TestDirCollectIsIncrementalAndExactlyOnce(t *testing.T) {
@@ -64,7 +65,7 @@ func TestDirCollectIsIncrementalAndExactlyOnce(t *testing.T) {
 	d.write("2026-11-20", "README.txt")
 
 	col, _ := newCollector(t)
-	src := &Dir{Root: d.root, Workers: 2}
+	src := &Source{Root: d.root, Workers: 2}
 	sum, err := col.Collect(ctx, src)
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +108,8 @@ func TestDirWindowPrunesDays(t *testing.T) {
 	d.write("2026-11-20", "in.json", record("in", "2026-11-20"))
 	d.write("2026-12-25", "late.json", record("late", "2026-12-25"))
 	col, _ := newCollector(t)
-	win := Window{Since: time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)}
-	sum, err := col.Collect(context.Background(), &Dir{Root: d.root, Window: win})
+	win := source.Window{Since: time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)}
+	sum, err := col.Collect(context.Background(), &Source{Root: d.root, Window: win})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestDirCancelledMidRunCommitsWholeUnitsAndResumes(t *testing.T) {
 	// comes while most of the trail is unread: at most a batch, the units
 	// queued to the committer and one per worker are read by then.
 	col.BatchUnits, col.TxEvents = 10, 10
-	src := &Dir{Root: d.root, Workers: 2}
+	src := &Source{Root: d.root, Workers: 2}
 	first, err := col.Collect(ctx, src)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -194,7 +195,7 @@ func TestDirCancelledMidRunCommitsWholeUnitsAndResumes(t *testing.T) {
 func TestDirMissingRoot(t *testing.T) {
 	t.Parallel()
 	col, _ := newCollector(t)
-	_, err := col.Collect(context.Background(), &Dir{Root: filepath.Join(t.TempDir(), "nope")})
+	_, err := col.Collect(context.Background(), &Source{Root: filepath.Join(t.TempDir(), "nope")})
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("err = %v", err)
 	}
@@ -209,7 +210,7 @@ func TestDirSymlinkedRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	col, _ := newCollector(t)
-	sum, err := col.Collect(context.Background(), &Dir{Root: link})
+	sum, err := col.Collect(context.Background(), &Source{Root: link})
 	if err != nil || sum.QueryEvents != 1 {
 		t.Fatalf("collect through a symlinked root: %+v, %v", sum, err)
 	}
@@ -256,7 +257,7 @@ func TestDirFollowsSymlinks(t *testing.T) {
 	symlink(t, filepath.Join(d.root, "x"), filepath.Join(d.root, "y"))
 
 	col, st := newCollector(t)
-	src := &Dir{Root: d.root, Workers: 2}
+	src := &Source{Root: d.root, Workers: 2}
 	sum, err := col.Collect(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +280,7 @@ func TestDirFollowsSymlinks(t *testing.T) {
 		t.Errorf("skipped %v\nwant %v", gotSkipped, wantSkipped)
 	}
 
-	// Checkpoints are keyed by the names under the root.
+	// source.Checkpoints are keyed by the names under the root.
 	cps, err := st.Checkpoints(context.Background(), src.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +340,7 @@ func TestDirCountsDigestFiles(t *testing.T) {
 	}
 
 	col, _ := newCollector(t)
-	sum, err := col.Collect(context.Background(), &Dir{Root: d.root})
+	sum, err := col.Collect(context.Background(), &Source{Root: d.root})
 	if err != nil {
 		t.Fatal(err)
 	}

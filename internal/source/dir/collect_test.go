@@ -1,4 +1,4 @@
-package source
+package dir
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func TestCollectBatchesAndTransactions(t *testing.T) {
 			}
 			col, st := newCollector(t)
 			col.BatchUnits, col.BatchEvents, col.TxEvents = tt.batchUnits, tt.batchEvents, tt.txEvts
-			src := &Dir{Root: d.root, Workers: 3}
+			src := &Source{Root: d.root, Workers: 3}
 			sum, err := col.Collect(ctx, src)
 			if err != nil {
 				t.Fatal(err)
