@@ -75,13 +75,17 @@ type Summary struct {
 	Skipped   []SkippedItem `json:"skipped"`
 	// MoreSkipped counts bad records beyond those listed in Skipped (a
 	// reader lists at most 100 per object).
-	MoreSkipped int           `json:"more_skipped"`
-	Records     int64         `json:"records"`
-	Bytes       int64         `json:"bytes"`
-	QueryEvents int           `json:"query_events"`
-	Rejected    int           `json:"rejected_events"`
-	NewQueries  int           `json:"new_queries"`
-	NewRejected int           `json:"new_rejected"`
+	MoreSkipped int   `json:"more_skipped"`
+	Records     int64 `json:"records"`
+	Bytes       int64 `json:"bytes"`
+	QueryEvents int   `json:"query_events"`
+	Rejected    int   `json:"rejected_events"`
+	NewQueries  int   `json:"new_queries"`
+	NewRejected int   `json:"new_rejected"`
+	// AckFailures counts transactions whose units the source could not
+	// acknowledge upstream (Acknowledger); their units come again and are
+	// left as stored.
+	AckFailures int           `json:"ack_failures,omitempty"`
 	Duration    time.Duration `json:"-"`
 	Seconds     float64       `json:"seconds"`
 }
@@ -170,6 +174,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 		return err
 	})
 	var committed commitCounts
+	var ackFailures int
 	g.Go(func() error {
 		defer close(committerDone)
 		// The transaction must not be cut short by a cancelled run: what
@@ -185,6 +190,8 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 				w.Close() // rolls back a transaction left by an error
 			}
 		}()
+		ack, _ := src.(Acknowledger)
+		var toAck []store.Checkpoint // the units of the transaction, for ack
 		commit := func() error {
 			err := tx.Commit()
 			tx = nil
@@ -197,6 +204,14 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 				c.Committed(store.CommitResult{NewQueries: pending.Queries, NewRejected: pending.Rejected})
 			}
 			pending, events = commitCounts{}, 0
+			if ack != nil && len(toAck) > 0 {
+				if err := ack.Acknowledge(ctx, toAck); err != nil {
+					ackFailures++
+					logger.Warn("could not acknowledge committed input upstream; it will be delivered again and left as stored",
+						slog.String("source", src.Name()), slog.Int("units", len(toAck)), slog.String("error", err.Error()))
+				}
+				toAck = nil
+			}
 			return nil
 		}
 		for b := range batches {
@@ -219,6 +234,9 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 			}
 			pending.add(res)
 			events += len(b.Queries) + len(b.Rejected)
+			if ack != nil {
+				toAck = append(toAck, b.Checkpoints...)
+			}
 			clear(b.Queries)
 			clear(b.Rejected)
 			clear(b.Checkpoints)
@@ -293,6 +311,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 	})
 	err := g.Wait()
 	sum.NewQueries += committed.Queries
+	sum.AckFailures += ackFailures
 	sum.NewRejected += committed.Rejected
 	sum.Unchanged += rs.Unchanged
 	sum.Ignored += rs.Ignored

@@ -30,6 +30,19 @@ type Source interface {
 	Run(ctx context.Context, done Checkpoints, emit func(context.Context, *Unit) error) (RunStats, error)
 }
 
+// Acknowledger is a Source that tells its upstream what is stored, as a
+// queue deletes the messages a consumer has processed. After each
+// transaction commits, the collector calls Acknowledge with the checkpoints
+// of the units the transaction holds, in the order they were emitted, on
+// the goroutine that commits (the next transaction waits for it: bound its
+// network calls with a timeout). A unit is acknowledged only once its rows
+// and checkpoint are durable. An error is logged and counted in the
+// Summary; the upstream delivers those units again, and the store leaves
+// their rows as they are.
+type Acknowledger interface {
+	Acknowledge(ctx context.Context, committed []store.Checkpoint) error
+}
+
 // Checkpoints looks up what earlier runs finished, one directory (key
 // prefix) at a time, so memory stays bounded by the largest directory and
 // not by the history of the whole trail.
