@@ -194,31 +194,8 @@ func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, o
 		return nil, err
 	}
 	rep := &Report{By: opts.By, Rejected: res.Rejected, Rederived: res.Rederived, total: newTally(), prices: prices}
-	byKey := map[string]*tally{}
-	var keys []string
-	for _, g := range res.Groups {
-		t := byKey[g.Key]
-		if t == nil {
-			t = newTally()
-			byKey[g.Key] = t
-			keys = append(keys, g.Key)
-		}
-		t.add(g, sums)
-		rep.total.add(g, sums)
-	}
-	for _, k := range keys {
-		rep.Rows = append(rep.Rows, newRow(opts.By, k, byKey[k], prices))
-	}
-	cost := metricIndex["cost_usd"]
-	sort.Slice(rep.Rows, func(i, j int) bool {
-		a, b := rep.Rows[i], rep.Rows[j]
-		if !timeDimensions[opts.By] {
-			if ca, cb := a.Values[cost].Float(), b.Values[cost].Float(); ca != cb {
-				return ca > cb
-			}
-		}
-		return a.Key < b.Key
-	})
+	rep.Rows = groupRows(opts.By, res.Groups, sums, prices, rep.total)
+	sortRows(rep.Rows, opts.By)
 	rep.Total = newRow(opts.By, "TOTAL", rep.total, prices)
 	rep.keys = len(rep.Rows)
 	top := opts.Top
@@ -234,6 +211,45 @@ func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, o
 		}
 	}
 	return rep, nil
+}
+
+// groupRows sums groups into one row per key, in the order the keys first
+// come, and adds every group to total too when total is not nil.
+func groupRows(dimension string, groups []store.Group, sums []store.Sum, prices Prices, total *tally) []Row {
+	byKey := map[string]*tally{}
+	var keys []string
+	for _, g := range groups {
+		t := byKey[g.Key]
+		if t == nil {
+			t = newTally()
+			byKey[g.Key] = t
+			keys = append(keys, g.Key)
+		}
+		t.add(g, sums)
+		if total != nil {
+			total.add(g, sums)
+		}
+	}
+	rows := make([]Row, 0, len(keys))
+	for _, k := range keys {
+		rows = append(rows, newRow(dimension, k, byKey[k], prices))
+	}
+	return rows
+}
+
+// sortRows puts the rows of a report by dimension in report order: by cost
+// descending, then key; by key (time) for a time dimension.
+func sortRows(rows []Row, dimension string) {
+	cost := metricIndex["cost_usd"]
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if !timeDimensions[dimension] {
+			if ca, cb := a.Values[cost].Float(), b.Values[cost].Float(); ca != cb {
+				return ca > cb
+			}
+		}
+		return a.Key < b.Key
+	})
 }
 
 func newRow(dimension, key string, t *tally, p Prices) Row {

@@ -3,7 +3,6 @@ package usage
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/athenawatch/athenawatch/internal/store"
 )
@@ -137,7 +136,7 @@ func topShapesByBound(ctx context.Context, src Source, rules *Rules, prices Pric
 				return nil, false, err
 			}
 			found = append(found, rows...)
-			sortByCost(found, cost)
+			sortRows(found, "fingerprint")
 			if len(found) > top {
 				found = found[:top]
 			}
@@ -185,32 +184,5 @@ func shapeReportRows(ctx context.Context, src Source, rules *Rules, prices Price
 	if err != nil {
 		return nil, fmt.Errorf("report by fingerprint: %w", err)
 	}
-	byKey := map[string]*tally{}
-	var keys []string
-	for _, g := range res.Groups {
-		t := byKey[g.Key]
-		if t == nil {
-			t = newTally()
-			byKey[g.Key] = t
-			keys = append(keys, g.Key)
-		}
-		t.add(g, sums)
-	}
-	rows := make([]Row, 0, len(keys))
-	for _, k := range keys {
-		rows = append(rows, newRow("fingerprint", k, byKey[k], prices))
-	}
-	return rows, nil
-}
-
-// sortByCost sorts rows by cost descending, then key: the order of a
-// report by anything but time.
-func sortByCost(rows []Row, cost int) {
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		if ca, cb := a.Values[cost].Float(), b.Values[cost].Float(); ca != cb {
-			return ca > cb
-		}
-		return a.Key < b.Key
-	})
+	return groupRows("fingerprint", res.Groups, sums, prices, nil), nil
 }
