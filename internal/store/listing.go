@@ -188,16 +188,18 @@ var sortIndexes = map[string]string{
 // tell a part's rows without reading them), and whether it leaves out the
 // backlog (migration 0008): the pending rows of its dimension are then
 // found in queries_pending, which holds the dimensions too.
-var filterIndexes = map[string]struct {
-	index, cond      string
-	amounts, backlog bool
-}{
+var filterIndexes = map[string]filterIndex{
 	"user":        {"queries_user_time", notPending, false, true},
 	"team":        {"queries_team_time", notPending, false, true},
 	"database":    {"queries_database_time", notPending, false, true},
 	"workgroup":   {"queries_workgroup_time", notPending, false, true},
 	"state":       {"queries_state_time", "state <> ''", true, false},
 	"fingerprint": {"queries_fingerprint", "fingerprint <> ''", false, false},
+}
+
+type filterIndex struct {
+	index, cond      string
+	amounts, backlog bool
 }
 
 // notPending and isPending split the rows between a filter index that
@@ -219,7 +221,8 @@ const defaultGatherBound = 20_000
 // listPart reads up to n rows of part matching the filter (where, args).
 func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any, part listPart, n int) ([]Query, error) {
 	q := "SELECT " + queryColumns + " FROM queries WHERE " + where + " AND " + part.cond
-	all := append(append(append([]any(nil), args...), part.args...), n)
+	armArgs := append(append([]any(nil), args...), part.args...)
+	all := armArgs
 	if s.listIndexed {
 		index, err := s.gatherIndex(ctx, f, part)
 		if err != nil {
@@ -228,17 +231,18 @@ func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any
 		if index == "" {
 			index = part.index
 		}
+		fi := filterIndexNamed(index)
 		q = "SELECT " + queryColumns + " FROM queries INDEXED BY " + index + " WHERE " + where + " AND " + part.cond
-		if c := indexCond(index); c != "" {
-			q += " AND " + c
+		if fi.cond != "" {
+			q += " AND " + fi.cond
 		}
-		if backlogIndex(index) {
+		if fi.backlog {
 			// The filter's rows out of the backlog, and those in it.
 			q += " UNION ALL SELECT " + queryColumns + " FROM queries INDEXED BY queries_pending WHERE " + where + " AND " + part.cond + " AND " + isPending
-			all = append(append(append(append([]any(nil), args...), part.args...), args...), part.args...)
-			all = append(all, n)
+			all = append(append([]any(nil), armArgs...), armArgs...)
 		}
 	}
+	all = append(all, n)
 	q += " ORDER BY " + part.orderBy + " LIMIT ?"
 	rows, err := s.db.QueryContext(ctx, q, all...)
 	if err != nil {
@@ -256,25 +260,15 @@ func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any
 	return out, rows.Err()
 }
 
-// indexCond is the condition a partial filter index needs in the query.
-func indexCond(index string) string {
+// filterIndexNamed is the filter index called index; for any other index
+// the zero filterIndex (no condition, every row).
+func filterIndexNamed(index string) filterIndex {
 	for _, fi := range filterIndexes {
 		if fi.index == index {
-			return fi.cond
+			return fi
 		}
 	}
-	return ""
-}
-
-// backlogIndex reports whether index is a filter index that leaves out the
-// backlog.
-func backlogIndex(index string) bool {
-	for _, fi := range filterIndexes {
-		if fi.index == index {
-			return fi.backlog
-		}
-	}
-	return false
+	return filterIndex{}
 }
 
 // gatherIndex returns the index of the filter that matches fewest rows,
