@@ -113,26 +113,6 @@ func (d rollupDelta) add(k rollupKey, s rollupSums) {
 const contributionColumns = `event_time, region, user, role, account, team, database, workgroup, state, statement_type, stats_status,
 	fingerprint, rules_fp, provisioned, billed_bytes, data_scanned_bytes, engine_ms, dpu_count`
 
-// addStored adds the stored rows with rowids in (after, last] to d: the
-// rows one statement inserted when some of its rows were already stored.
-func (d rollupDelta) addStored(ctx context.Context, tx *sql.Tx, after, last int64) (int, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+contributionColumns+" FROM queries WHERE rowid > ? AND rowid <= ?", after, last)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		k, s, err := scanContribution(rows)
-		if err != nil {
-			return n, err
-		}
-		d.add(k, s)
-		n++
-	}
-	return n, rows.Err()
-}
-
 // scanContribution reads contributionColumns of a row.
 func scanContribution(row interface{ Scan(...any) error }) (rollupKey, rollupSums, error) {
 	var (

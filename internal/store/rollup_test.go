@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -416,4 +417,24 @@ func TestRollupsForTakesTheNarrowestLevel(t *testing.T) {
 // field is the i-th sum of allRollupSums.
 func (s *rollupSums) field(i int) *int64 {
 	return []*int64{&s.queries, &s.billedBytes, &s.dataScannedBytes, &s.engineMs, &s.dpuMs, &s.noDPU}[i]
+}
+
+// addStored adds the stored rows with rowids in (after, last] to d, read
+// back with their contribution columns: what the rollups must hold.
+func (d rollupDelta) addStored(ctx context.Context, tx *sql.Tx, after, last int64) (int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT "+contributionColumns+" FROM queries WHERE rowid > ? AND rowid <= ?", after, last)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		k, s, err := scanContribution(rows)
+		if err != nil {
+			return n, err
+		}
+		d.add(k, s)
+		n++
+	}
+	return n, rows.Err()
 }
