@@ -67,6 +67,7 @@ type Emulator struct {
 
 	throttle *throttle
 	latency  atomic.Int64 // nanoseconds; see SetLatency
+	s3       *s3State
 }
 
 // scopeKey is the account and region everything in Athena is scoped to.
@@ -94,6 +95,7 @@ func New(opts Options) *Emulator {
 	if e.engine == nil {
 		e.engine = DefaultEngine
 	}
+	e.s3 = newS3State(e)
 	e.services = map[string]*service{
 		"athena": athenaService(),
 		"sts":    stsService(),
@@ -229,6 +231,11 @@ const maxBody = 4 << 20
 // ServeHTTP handles one AWS API call.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w = e.delayed(w, r)
+	if a, ok := parseAuthorization(r.Header.Get("Authorization")); ok && a.service == "s3" {
+		// S3 bodies are objects, not API documents: streamed, never read whole here.
+		e.serveS3(w, r, a)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
 		writeJSONError(w, "", &apiError{Code: "SerializationException", Message: "request body could not be read", Status: http.StatusBadRequest})

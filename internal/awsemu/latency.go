@@ -54,3 +54,10 @@ func (w *delayedWriter) Write(b []byte) (int, error) {
 	w.wait()
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (S3's cut
+// answers hijack it), after the delay.
+func (w *delayedWriter) Unwrap() http.ResponseWriter {
+	w.wait()
+	return w.ResponseWriter
+}

@@ -1,7 +1,6 @@
 package awsemu
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -60,12 +59,24 @@ func parseAuthorization(v string) (authHeader, bool) {
 // X-Amz-Date, and compares it with the one sent. Clock skew is deliberately
 // not checked: the emulator clock may be frozen far from real time.
 func verifySignature(r *http.Request, body []byte, a authHeader, creds Credentials) bool {
+	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
+	if payloadHash == "" || payloadHash == "UNSIGNED-PAYLOAD" && !slices.Contains(a.signedHeaders, "x-amz-content-sha256") {
+		sum := sha256.Sum256(body)
+		payloadHash = hex.EncodeToString(sum[:])
+	}
+	return verifySigned(r, int64(len(body)), payloadHash, a, creds)
+}
+
+// verifySigned checks the signature of a request whose payload hash is
+// given: S3 clients sign the hash they send in X-Amz-Content-Sha256 (or
+// UNSIGNED-PAYLOAD), so an S3 body is not read to check it.
+func verifySigned(r *http.Request, contentLength int64, payloadHash string, a authHeader, creds Credentials) bool {
 	signingTime, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil || signingTime.Format("20060102") != a.date {
 		return false
 	}
 	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	check, err := http.NewRequestWithContext(context.Background(), r.Method, u.String(), bytes.NewReader(body))
+	check, err := http.NewRequestWithContext(context.Background(), r.Method, u.String(), http.NoBody)
 	if err != nil {
 		return false
 	}
@@ -76,7 +87,7 @@ func verifySignature(r *http.Request, body []byte, a authHeader, creds Credentia
 		switch h {
 		case "host":
 		case "content-length":
-			check.ContentLength = int64(len(body))
+			check.ContentLength = contentLength
 		default:
 			if vs, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
 				check.Header[http.CanonicalHeaderKey(h)] = vs
@@ -85,11 +96,6 @@ func verifySignature(r *http.Request, body []byte, a authHeader, creds Credentia
 				return false
 			}
 		}
-	}
-	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
-	if payloadHash == "" || payloadHash == "UNSIGNED-PAYLOAD" && !slices.Contains(a.signedHeaders, "x-amz-content-sha256") {
-		sum := sha256.Sum256(body)
-		payloadHash = hex.EncodeToString(sum[:])
 	}
 	// The signer adds X-Amz-Security-Token from the credentials itself; sign
 	// with the token the client sent so a wrong token fails the comparison.

@@ -17,6 +17,7 @@ import (
 // Committer is the part of the store the collector writes to.
 type Committer interface {
 	CheckpointsIn(ctx context.Context, source, dir string) (map[string]store.Checkpoint, error)
+	CursorsIn(ctx context.Context, source, dir string) (map[string]string, error)
 	Writer(ctx context.Context) (*store.Writer, error)
 }
 
@@ -240,7 +241,8 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 			clear(b.Queries)
 			clear(b.Rejected)
 			clear(b.Checkpoints)
-			*b = store.Batch{Queries: b.Queries[:0], Rejected: b.Rejected[:0], Checkpoints: b.Checkpoints[:0]}
+			clear(b.Cursors)
+			*b = store.Batch{Queries: b.Queries[:0], Rejected: b.Rejected[:0], Checkpoints: b.Checkpoints[:0], Cursors: b.Cursors[:0]}
 			select {
 			case free <- b:
 			default:
@@ -277,6 +279,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 			}
 		}
 		batch := next()
+		nunits := 0 // in batch
 		var first time.Time
 		ticker := time.NewTicker(flushEvery / 4)
 		defer ticker.Stop()
@@ -284,27 +287,28 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 			select {
 			case r, ok := <-units:
 				if !ok {
-					if len(batch.Checkpoints) > 0 {
+					if nunits > 0 {
 						hand(batch)
 					}
 					return nil
 				}
-				if len(batch.Checkpoints) == 0 {
+				if nunits == 0 {
 					first = time.Now()
 				}
 				c.add(sum, batch, r, logger)
-				if len(batch.Checkpoints) >= batchUnits || len(batch.Queries)+len(batch.Rejected) >= batchEvents {
+				nunits++
+				if nunits >= batchUnits || len(batch.Queries)+len(batch.Rejected) >= batchEvents {
 					if !hand(batch) {
 						return nil
 					}
-					batch = next()
+					batch, nunits = next(), 0
 				}
 			case <-ticker.C:
-				if len(batch.Checkpoints) > 0 && time.Since(first) >= flushEvery {
+				if nunits > 0 && time.Since(first) >= flushEvery {
 					if !hand(batch) {
 						return nil
 					}
-					batch = next()
+					batch, nunits = next(), 0
 				}
 			}
 		}
@@ -363,6 +367,26 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, r rows, logger *slog.L
 	sum.QueryEvents += len(r.queries)
 	sum.Rejected += len(r.rejected)
 	events := len(r.queries) + len(r.rejected)
+	for _, cur := range u.Cursors {
+		batch.Cursors = append(batch.Cursors, store.Cursor{Source: sum.Source, Key: cur.Key, Value: cur.Value})
+	}
+	if u.Checkpoint.Name == "" {
+		// No object: events of an API page, or cursors alone.
+		c.addIssues(sum, "", u, logger)
+		sum.Records += int64(u.Records)
+		sum.Bytes += u.Bytes
+		if p := c.Progress; p != nil {
+			p.Records.Add(int64(u.Records))
+			p.Bytes.Add(u.Bytes)
+			p.Queries.Add(int64(events))
+			p.Skipped.Add(int64(len(u.Issues) + u.MoreIssues))
+		}
+		if u.Err != nil {
+			sum.Skipped = append(sum.Skipped, SkippedItem{Name: sum.Source, Record: -1, Reason: u.Err.Error()})
+			logger.Warn("skipped bad input", slog.String("source", sum.Source), slog.String("error", u.Err.Error()))
+		}
+		return
+	}
 	cp := u.Checkpoint
 	cp.Queries = events
 	switch {
@@ -382,14 +406,7 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, r rows, logger *slog.L
 		logger.Warn("skipped bad input", slog.String("object", cp.Name), slog.String("error", u.Err.Error()),
 			slog.Int("events_kept", events))
 	}
-	for _, is := range u.Issues {
-		sum.Skipped = append(sum.Skipped, SkippedItem{Name: cp.Name, Record: is.Record, Reason: is.Err.Error()})
-		logger.Warn("skipped bad record", slog.String("object", cp.Name), slog.Int("record", is.Record), slog.String("error", is.Err.Error()))
-	}
-	if u.MoreIssues > 0 {
-		sum.MoreSkipped += u.MoreIssues
-		logger.Warn("skipped more bad records", slog.String("object", cp.Name), slog.Int("records", u.MoreIssues))
-	}
+	c.addIssues(sum, cp.Name, u, logger)
 	batch.Checkpoints = append(batch.Checkpoints, cp)
 	sum.Records += int64(u.Records)
 	sum.Bytes += u.Bytes
@@ -405,6 +422,21 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, r rows, logger *slog.L
 	}
 }
 
+// addIssues lists u's bad records in sum, under the object name.
+func (c *Collector) addIssues(sum *Summary, name string, u *Unit, logger *slog.Logger) {
+	if name == "" {
+		name = sum.Source
+	}
+	for _, is := range u.Issues {
+		sum.Skipped = append(sum.Skipped, SkippedItem{Name: name, Record: is.Record, Reason: is.Err.Error()})
+		logger.Warn("skipped bad record", slog.String("object", name), slog.Int("record", is.Record), slog.String("error", is.Err.Error()))
+	}
+	if u.MoreIssues > 0 {
+		sum.MoreSkipped += u.MoreIssues
+		logger.Warn("skipped more bad records", slog.String("object", name), slog.Int("records", u.MoreIssues))
+	}
+}
+
 // checkpointLookup serves one source's checkpoints from the store.
 type checkpointLookup struct {
 	store  Committer
@@ -413,4 +445,8 @@ type checkpointLookup struct {
 
 func (l checkpointLookup) In(ctx context.Context, dir string) (map[string]store.Checkpoint, error) {
 	return l.store.CheckpointsIn(ctx, l.source, dir)
+}
+
+func (l checkpointLookup) Cursors(ctx context.Context, dir string) (map[string]string, error) {
+	return l.store.CursorsIn(ctx, l.source, dir)
 }

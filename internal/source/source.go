@@ -50,6 +50,9 @@ type Checkpoints interface {
 	// In returns the checkpoints of the objects directly under dir, by
 	// name; dir is "" for the top level, else a slash-separated path.
 	In(ctx context.Context, dir string) (map[string]store.Checkpoint, error)
+	// Cursors returns the source's cursors (Unit.Cursors) whose keys lie
+	// directly under dir, by key, as In does for checkpoints.
+	Cursors(ctx context.Context, dir string) (map[string]string, error)
 }
 
 // RunStats counts input a source passed over without emitting it.
@@ -63,9 +66,18 @@ type RunStats struct {
 }
 
 // Unit is what one input object yielded.
+//
+// A unit whose Checkpoint has no Name carries no object: it holds events
+// that no one object owns (a page of an API's answer) or only Cursors.
 type Unit struct {
 	Checkpoint store.Checkpoint
-	Events     []*cloudtrail.QueryEvent
+	// Cursors are the source's own progress (a last key, a watermark),
+	// committed in the same transaction as the unit's rows, and after
+	// every unit emitted before it: a cursor may cover all of them. Keys
+	// are slash-separated paths of the source's choosing; values are
+	// opaque to the collector and the store.
+	Cursors []Cursor
+	Events  []*cloudtrail.QueryEvent
 	// Records is how many CloudTrail records the object held; Bytes its
 	// decompressed size.
 	Records int
@@ -78,6 +90,9 @@ type Unit struct {
 	Issues     []cloudtrail.Issue
 	MoreIssues int
 }
+
+// Cursor is one key and value of a source's own progress.
+type Cursor struct{ Key, Value string }
 
 // Window bounds what a source reads. Sources prune by the dates in object
 // names; events inside an object that is read are all kept, so a checkpoint

@@ -139,12 +139,23 @@ type Checkpoint struct {
 	Detail  string
 }
 
-// Batch is committed atomically: its rows and the checkpoints of the inputs
-// they were read from.
+// Cursor is one value of a source's own progress (source_cursors): what
+// the source needs beyond per-object checkpoints to resume, such as the
+// last key listed under a prefix or an event-time watermark. Key is a
+// slash-separated path chosen by the source; Value is opaque to the store.
+type Cursor struct {
+	Source string
+	Key    string
+	Value  string
+}
+
+// Batch is committed atomically: its rows, the checkpoints of the inputs
+// they were read from and the cursors that say how far its sources got.
 type Batch struct {
 	Queries     []Query
 	Rejected    []Rejected
 	Checkpoints []Checkpoint
+	Cursors     []Cursor
 }
 
 // CommitResult says what a commit changed.
@@ -282,6 +293,31 @@ func (s *Store) CheckpointsIn(ctx context.Context, source, dir string) (map[stri
 		args = []any{source, prefix, dir + "0", utf8.RuneCountInString(prefix) + 1}
 	}
 	return s.checkpoints(ctx, source, where, args...)
+}
+
+// CursorsIn returns the cursors of source whose keys lie directly under
+// dir (a slash-separated prefix; "" for the top level), by key.
+func (s *Store) CursorsIn(ctx context.Context, source, dir string) (map[string]string, error) {
+	where, args := "source = ? AND instr(key, '/') = 0", []any{source}
+	if dir != "" {
+		prefix := dir + "/"
+		where = "source = ? AND key >= ? AND key < ? AND instr(substr(key, ?), '/') = 0"
+		args = []any{source, prefix, dir + "0", utf8.RuneCountInString(prefix) + 1}
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT key, value FROM source_cursors WHERE "+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read cursors of %s: %w", source, err)
+	}
+	defer rows.Close()
+	out := make(map[string]string)
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("read cursors of %s: %w", source, err)
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) checkpoints(ctx context.Context, source, where string, args ...any) (map[string]Checkpoint, error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -244,5 +245,42 @@ func TestOpenPathWithURISyntax(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database not at the path given: %v", err)
+	}
+}
+
+func TestCursorsIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	var cs []Cursor
+	for _, key := range []string{"top", "a/1", "a/2", "a/b/3", "a0/4", "é/6", "é/x/7"} {
+		cs = append(cs, Cursor{Source: "s", Key: key, Value: "v:" + key})
+	}
+	cs = append(cs, Cursor{Source: "other", Key: "a/9", Value: "x"})
+	if _, err := st.Commit(ctx, &Batch{Cursors: cs}); err != nil {
+		t.Fatal(err)
+	}
+	// A later batch replaces a value.
+	if _, err := st.Commit(ctx, &Batch{Cursors: []Cursor{{Source: "s", Key: "a/1", Value: "new"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		dir  string
+		want map[string]string
+	}{
+		{"", map[string]string{"top": "v:top"}},
+		{"a", map[string]string{"a/1": "new", "a/2": "v:a/2"}},
+		{"a/b", map[string]string{"a/b/3": "v:a/b/3"}},
+		{"é", map[string]string{"é/6": "v:é/6"}},
+		{"nope", map[string]string{}},
+	}
+	for _, tt := range tests {
+		got, err := st.CursorsIn(ctx, "s", tt.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, tt.want) {
+			t.Errorf("CursorsIn(%q) = %v, want %v", tt.dir, got, tt.want)
+		}
 	}
 }

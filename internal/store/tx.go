@@ -60,6 +60,7 @@ const (
 	stmtQueries
 	stmtRejected
 	stmtCheckpoint
+	stmtCursor
 )
 
 // Page cache sizes in KiB: SQLite's default for every connection, and what
@@ -251,6 +252,9 @@ func (t *Tx) Add(ctx context.Context, b *Batch) (CommitResult, error) {
 		return res, err
 	}
 	if err := t.writeCheckpoints(ctx, b.Checkpoints); err != nil {
+		return res, err
+	}
+	if err := t.writeCursors(ctx, b.Cursors); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -510,6 +514,26 @@ func (t *Tx) writeCheckpoints(ctx context.Context, cps []Checkpoint) error {
 	for _, c := range cps {
 		if _, err := stmt.ExecContext(ctx, c.Source, c.Name, c.Size, millis(c.ModTime), c.Status, c.Queries, c.Detail, now); err != nil {
 			return fmt.Errorf("write checkpoint %s %s: %w", c.Source, c.Name, err)
+		}
+	}
+	return nil
+}
+
+func (t *Tx) writeCursors(ctx context.Context, cs []Cursor) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	stmt, err := t.stmt(ctx, stmtKey{kind: stmtCursor}, func() string {
+		return `INSERT INTO source_cursors (source, key, value, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT(source, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`
+	})
+	if err != nil {
+		return fmt.Errorf("prepare cursor: %w", err)
+	}
+	now := millis(time.Now())
+	for _, c := range cs {
+		if _, err := stmt.ExecContext(ctx, c.Source, c.Key, c.Value, now); err != nil {
+			return fmt.Errorf("write cursor %s %s: %w", c.Source, c.Key, err)
 		}
 	}
 	return nil

@@ -1,0 +1,117 @@
+package awsemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+func (en *env) s3(c Credentials, attempts int) *s3.Client {
+	return s3.NewFromConfig(en.config("us-east-1", c), func(o *s3.Options) {
+		o.UsePathStyle = true
+		o.RetryMaxAttempts = attempts
+	})
+}
+
+func TestS3(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	en := newEnv(t, nil)
+	creds := en.emu.AddUser("111122223333", "trail-reader")
+	c := en.s3(creds, 1)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	// A body well over the emulator's limit for API documents.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<19)
+	keys := []string{"AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/25/b.json.gz", "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/25/a.json.gz", "AWSLogs/111122223333/CloudTrail-Digest/x"}
+	for _, k := range keys {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("trail"), Key: aws.String(k), Body: bytes.NewReader(big)}); err != nil {
+			t.Fatalf("put %s: %v", k, err)
+		}
+	}
+
+	t.Run("list", func(t *testing.T) {
+		out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("trail"), Prefix: aws.String("AWSLogs/111122223333/"), Delimiter: aws.String("/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prefixes []string
+		for _, p := range out.CommonPrefixes {
+			prefixes = append(prefixes, *p.Prefix)
+		}
+		if got := strings.Join(prefixes, ","); got != "AWSLogs/111122223333/CloudTrail-Digest/,AWSLogs/111122223333/CloudTrail/" {
+			t.Fatalf("prefixes = %s", got)
+		}
+		out, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("trail"), Prefix: aws.String("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/25/"),
+			StartAfter: aws.String("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/25/a.json.gz")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Contents) != 1 || !strings.HasSuffix(*out.Contents[0].Key, "/b.json.gz") || *out.Contents[0].Size != int64(len(big)) {
+			t.Fatalf("StartAfter listing = %+v", out.Contents)
+		}
+	})
+
+	get := func(c *s3.Client) ([]byte, error) {
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("trail"), Key: aws.String(keys[0])})
+		if err != nil {
+			return nil, err
+		}
+		defer out.Body.Close()
+		return io.ReadAll(out.Body)
+	}
+	t.Run("get", func(t *testing.T) {
+		b, err := get(c)
+		if err != nil || !bytes.Equal(b, big) {
+			t.Fatalf("get: %d bytes, %v", len(b), err)
+		}
+	})
+	t.Run("slowdown", func(t *testing.T) {
+		en.emu.SetS3Faults(S3Faults{SlowDownEvery: 1})
+		defer en.emu.SetS3Faults(S3Faults{})
+		_, err := get(c)
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "SlowDown" {
+			t.Fatalf("err = %v, want SlowDown", err)
+		}
+		// The SDK's retryer takes a 503 SlowDown as retryable.
+		en.emu.SetS3Faults(S3Faults{SlowDownEvery: 2})
+		b, err := get(en.s3(creds, 3))
+		if err == nil {
+			// First call succeeded (1 % 2 != 0); the second is refused, then retried.
+			b, err = get(en.s3(creds, 3))
+		}
+		if err != nil || !bytes.Equal(b, big) {
+			t.Fatalf("get with retries: %d bytes, %v", len(b), err)
+		}
+	})
+	t.Run("reset", func(t *testing.T) {
+		en.emu.SetS3Faults(S3Faults{ResetEvery: 1})
+		defer en.emu.SetS3Faults(S3Faults{})
+		b, err := get(c)
+		if err == nil || len(b) >= len(big) {
+			t.Fatalf("cut get: %d bytes, err %v; want a short body and an error", len(b), err)
+		}
+	})
+	t.Run("signature", func(t *testing.T) {
+		bad := creds
+		bad.SecretAccessKey = "wrong"
+		_, err := get(en.s3(bad, 1))
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "SignatureDoesNotMatch" {
+			t.Fatalf("err = %v, want SignatureDoesNotMatch", err)
+		}
+	})
+	calls := en.emu.S3Calls()
+	if calls[S3PutObject] != 3 || calls[S3GetObject] < 5 || calls[S3ListObjects] != 2 {
+		t.Fatalf("calls = %v", calls)
+	}
+}
