@@ -1,11 +1,14 @@
 package source
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
@@ -13,11 +16,16 @@ import (
 // Options are what every source is opened with, whatever its kind.
 type Options struct {
 	Window  Window
-	Workers int // objects read in parallel; 0 = number of CPUs
+	Workers int // objects read in parallel; 0 = the source's default
 	Reader  cloudtrail.ReaderOptions
 	Logger  *slog.Logger
 	// Progress, when set, learns how many objects there are to read.
 	Progress *Progress
+	// AWS loads the AWS configuration (credentials, region, endpoints) for
+	// sources that call AWS; it is called when the source runs, not when
+	// it is opened, so that a bad address is told before credentials are
+	// looked for. nil: the SDK's default chain.
+	AWS func(ctx context.Context) (aws.Config, error)
 }
 
 // Opener opens a source from the part of its address after the scheme
