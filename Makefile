@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.2
+VERSITYGW_VERSION := v1.8.0
 # A count, not a duration: a duration -fuzztime races Go 1.26's fuzz
 # coordinator at the deadline (golang/go#75804, fixed in Go 1.27) and fails
 # the run with a bare "context deadline exceeded" and no crasher.
@@ -14,7 +15,8 @@ test: tools check unit race fuzz
 # The tests need, from Debian: gcc for the race detector (cgo), chromium for
 # the dashboard's browser test and prometheus for promtool (the /metrics
 # format check). Each is installed when missing (CI and fresh machines run as
-# root with apt-get; elsewhere through sudo).
+# root with apt-get; elsewhere through sudo). From the Go module proxy:
+# versitygw, a real S3 server the s3 source is tested against.
 tools:
 	@missing=; \
 	command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
@@ -24,6 +26,11 @@ tools:
 		echo "installing$$missing (needed by the tests)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@gobin=$$($(GO) env GOBIN); [ -n "$$gobin" ] || gobin=$$($(GO) env GOPATH)/bin; \
+	if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$$gobin/versitygw" ]; then \
+		echo "installing versitygw $(VERSITYGW_VERSION) (a real S3 server for the s3 source's tests; a few minutes)"; \
+		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
 	fi
 
 build:

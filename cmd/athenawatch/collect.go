@@ -19,6 +19,7 @@ import (
 	"github.com/athenawatch/athenawatch/internal/enrich"
 	"github.com/athenawatch/athenawatch/internal/source"
 	_ "github.com/athenawatch/athenawatch/internal/source/dir" // registers dir:
+	_ "github.com/athenawatch/athenawatch/internal/source/s3"  // registers s3:
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -48,13 +49,13 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 func parseCollect(g *globals, args []string) (collectOptions, error) {
 	fs := newFlagSet(g, "collect", "--source SRC [--source SRC ...] [flags]")
 	var sources multiFlag
-	fs.Var(&sources, "source", "CloudTrail `source` (repeatable; default: sources in the config): dir:PATH")
+	fs.Var(&sources, "source", "CloudTrail `source` (repeatable; default: sources in the config): dir:PATH or s3://BUCKET[/PREFIX]")
 	since := fs.String("since", "", "read only trail files dated from this `time` (7d, 2026-11-01, RFC 3339; default: all)")
 	until := fs.String("until", "", "read only trail files dated before this `time` (default: no bound)")
 	noEnrich := fs.Bool("no-enrich", false, "do not ask Athena for statistics after collecting")
 	strict := fs.Bool("strict", false, "exit 1 when any input was skipped as bad, or statistics could not be asked for (no working AWS credentials)")
 	format := fs.String("format", "text", "summary `format` on stdout: text or json")
-	workers := fs.Int("workers", 0, "files read in parallel (default: config collect.workers, else the number of CPUs)")
+	workers := fs.Int("workers", 0, "files or objects read in parallel (default: config collect.workers, else one per CPU for dir:, 16 for s3:)")
 	if err := parseFlags(fs, args); err != nil {
 		return collectOptions{}, err
 	}
@@ -206,7 +207,7 @@ func sayKept(ctx context.Context, g *globals, summaries []*source.Summary, enric
 }
 
 func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderOptions, g *globals, p *source.Progress) (source.Source, error) {
-	src, err := source.Open(s, source.Options{Window: win, Workers: workers, Reader: ro, Logger: g.logger, Progress: p})
+	src, err := source.Open(s, source.Options{Window: win, Workers: workers, Reader: ro, Logger: g.logger, Progress: p, AWS: g.awsConfig})
 	if err == nil {
 		return src, nil
 	}
@@ -215,12 +216,12 @@ func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderO
 		return nil, err
 	}
 	if errors.Is(err, source.ErrUnknownScheme) {
-		for _, later := range []string{"s3://", "lookup-events", "sqs:", "athena-sql:"} {
+		for _, later := range []string{"lookup-events", "sqs:", "athena-sql:"} {
 			if strings.HasPrefix(s, later) {
-				return nil, usagef("--source %q: this source is not available in this version; use dir: with a local copy of the trail (aws s3 sync)", s)
+				return nil, usagef("--source %q: this source is not available in this version; use s3://BUCKET/PREFIX, or dir: with a local copy of the trail", s)
 			}
 		}
-		return nil, usagef("--source %q: unknown source (want dir:PATH)", s)
+		return nil, usagef("--source %q: unknown source (want dir:PATH or s3://BUCKET/PREFIX)", s)
 	}
 	return nil, usagef("--source %q: %v", s, ae.Err)
 }
@@ -231,8 +232,16 @@ func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderO
 func printSummary(g *globals, s *source.Summary) {
 	mb := float64(s.Bytes) / 1e6
 	src := quoteValue(s.Source)
-	fmt.Fprintf(g.stderr, "collect %s: %d files read (%d unchanged since the last run, %d ignored), %d records, %.1f MB in %.1fs (%.0f MB/s): %d query events (%d new), %d rejected submissions (%d new)\n",
-		src, s.Objects, s.Unchanged, s.Ignored, s.Records, mb, s.Seconds, mb/max(s.Seconds, 1e-9),
+	noun := "files"
+	if !strings.HasPrefix(s.Source, "dir:") {
+		noun = "objects"
+	}
+	ignored := strconv.Itoa(s.Ignored) + " ignored"
+	if s.IgnoredPrefixes > 0 {
+		ignored += fmt.Sprintf(", %d digest or Insights prefixes not listed", s.IgnoredPrefixes)
+	}
+	fmt.Fprintf(g.stderr, "collect %s: %d %s read (%d unchanged since the last run, %s), %d records, %.1f MB in %.1fs (%.0f MB/s): %d query events (%d new), %d rejected submissions (%d new)\n",
+		src, s.Objects, noun, s.Unchanged, ignored, s.Records, mb, s.Seconds, mb/max(s.Seconds, 1e-9),
 		s.QueryEvents, s.NewQueries, s.Rejected, s.NewRejected)
 	if n := s.SkippedCount(); n > 0 {
 		fmt.Fprintf(g.stderr, "collect %s: skipped %d bad inputs:\n", src, n)

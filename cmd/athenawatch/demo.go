@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/athenawatch/athenawatch/internal/awsemu"
 	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
@@ -106,7 +107,22 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 			return err
 		}
 	}
-	if err := execCollect(ctx, &dg, collectOptions{sources: []string{"dir:" + trailDir}, format: "text"}); err != nil {
+	// The organization trail lands in the emulated bucket, out of order as
+	// deliveries for many accounts and regions interleave, and athenawatch
+	// reads it from there.
+	delivery := orgsim.Delivery{Bucket: orgsim.DefaultBucket, Seed: *seed}
+	objects, err := delivery.TrailObjects(trailDir)
+	if err != nil {
+		return err
+	}
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if err := delivery.Put(ctx, s3c, objects); err != nil {
+		return fmt.Errorf("deliver the trail to the emulated bucket: %w", err)
+	}
+	bucketSource := "s3://" + orgsim.DefaultBucket
+	fmt.Fprintf(g.stderr, "demo: delivered %d objects to %s in the organization trail layout (AWSLogs/%s/ACCOUNT/CloudTrail/...)\n",
+		len(objects), bucketSource, orgsim.OrganizationID)
+	if err := execCollect(ctx, &dg, collectOptions{sources: []string{bucketSource}, format: "text"}); err != nil {
 		return err
 	}
 	window := store.Filter{Since: time.Now().Add(-time.Duration(*days+1) * 24 * time.Hour)}

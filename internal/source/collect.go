@@ -69,11 +69,14 @@ const (
 
 // Summary is what one collect of one source did.
 type Summary struct {
-	Source    string        `json:"source"`
-	Objects   int           `json:"objects_read"`
-	Unchanged int           `json:"objects_unchanged"`
-	Ignored   int           `json:"objects_ignored"`
-	Skipped   []SkippedItem `json:"skipped"`
+	Source    string `json:"source"`
+	Objects   int    `json:"objects_read"`
+	Unchanged int    `json:"objects_unchanged"`
+	Ignored   int    `json:"objects_ignored"`
+	// IgnoredPrefixes counts prefixes of digests and Insights events that
+	// were not listed.
+	IgnoredPrefixes int           `json:"prefixes_ignored,omitempty"`
+	Skipped         []SkippedItem `json:"skipped"`
 	// MoreSkipped counts bad records beyond those listed in Skipped (a
 	// reader lists at most 100 per object).
 	MoreSkipped int   `json:"more_skipped"`
@@ -319,6 +322,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 	sum.NewRejected += committed.Rejected
 	sum.Unchanged += rs.Unchanged
 	sum.Ignored += rs.Ignored
+	sum.IgnoredPrefixes += rs.IgnoredPrefixes
 	for _, sk := range rs.Skipped {
 		sum.Skipped = append(sum.Skipped, sk)
 		logger.Warn("skipped input that cannot be listed or followed", slog.String("object", sk.Name), slog.String("error", sk.Reason))

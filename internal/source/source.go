@@ -59,6 +59,9 @@ type Checkpoints interface {
 type RunStats struct {
 	Unchanged int // done in an earlier run and unchanged since
 	Ignored   int // not trail log files by name (digests, other files)
+	// IgnoredPrefixes counts key prefixes not even listed because they
+	// hold no API call records (CloudTrail-Digest, CloudTrail-Insight).
+	IgnoredPrefixes int
 	// Skipped lists input that could not even be listed (an unreadable
 	// directory, a link that leads nowhere or back into itself); the rest
 	// of the source was still read.

@@ -103,8 +103,9 @@ func (s *Source) Run(ctx context.Context, done source.Checkpoints, emit func(con
 	}
 	err := g.Wait()
 	rs = w.rs
+	rs.IgnoredPrefixes = len(w.ignoredPrefixes)
 	if len(w.ignoredPrefixes) > 0 {
-		logger.Info("ignored prefixes that hold no API call records", slog.Int("prefixes", len(w.ignoredPrefixes)),
+		logger.Debug("ignored prefixes that hold no API call records", slog.Int("prefixes", len(w.ignoredPrefixes)),
 			slog.String("first", w.ignoredPrefixes[0]))
 	}
 	logger.Debug("listed S3 prefixes", slog.String("source", s.Name()), slog.Int("prefixes", w.prefixes), slog.Int("closed_days", w.closedDays))

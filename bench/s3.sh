@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# S3 source benchmark: the same trail (the mixed shape of bench/ingest.sh,
+# at least SIZE uncompressed) read by
+#   athenawatch collect --no-enrich --source dir:TRAIL
+#   athenawatch collect --no-enrich --source s3://bench-trail   (the emulator's S3)
+#   athenawatch collect --no-enrich --source s3://bench-trail   (versitygw, posix backend)
+# with the bucket in the organization trail layout. Prints the median of
+# three wall times of each, MB/s and the rate of each s3 run as a share of
+# the dir source's. Target: >= 0.80 from the emulator.
+#
+#   bash bench/s3.sh [SIZE]      SIZE defaults to 1GB
+#
+# BENCH_DIR keeps the generated trail (shared with bench/ingest.sh).
+# versitygw is taken from PATH or GOPATH/bin (make tools installs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${1:-1GB}
+WORK=${BENCH_DIR:-$(mktemp -d)}
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"
+  return 0
+}
+trap cleanup EXIT
+
+go build -o "$WORK/athenawatch" ./cmd/athenawatch
+go build -o "$WORK/runstat" ./bench/runstat
+go build -o "$WORK/gentrail" ./bench/gentrail
+go build -o "$WORK/s3trail" ./bench/s3trail
+
+trail="$WORK/trail-mixed-$SIZE"
+if [ ! -d "$trail" ]; then
+  "$WORK/gentrail" -shape mixed -out "$trail" -size "$SIZE" -seed 1 >"$trail.gen.txt"
+fi
+ubytes=$(find "$trail" -name '*.json.gz' -print0 | xargs -0 zcat | wc -c)
+files=$(find "$trail" -name '*.json.gz' | wc -l)
+echo "trail: $files files, $ubytes bytes uncompressed"
+find "$trail" -name '*.json.gz' -print0 | xargs -0 cat >/dev/null
+
+wall() { sed -E 's/.*wall_seconds=([0-9.]+).*/\1/' "$1"; }
+
+# collect_runs NAME SOURCE [ENV...]: three collects into fresh databases;
+# prints the median wall time.
+collect_runs() {
+  local name=$1 src=$2
+  shift 2
+  local i
+  for i in 1 2 3; do
+    rm -f "$WORK/s3bench.db" "$WORK/s3bench.db-wal" "$WORK/s3bench.db-shm"
+    env "$@" AWS_REGION=us-east-1 "$WORK/runstat" -o "$WORK/$name.$i" -- "$WORK/athenawatch" --db "$WORK/s3bench.db" --log-level warn \
+      collect --no-enrich --format json --source "$src" >"$WORK/$name.$i.json" 2>"$WORK/$name.$i.err" || {
+      cat "$WORK/$name.$i.err" >&2
+      exit 1
+    }
+  done
+  for i in 1 2 3; do wall "$WORK/$name.$i"; done | sort -n | sed -n 2p
+}
+
+dir_wall=$(collect_runs dir "dir:$trail")
+
+# The emulator's S3: s3trail fills the bucket, writes the environment a
+# client needs, and serves until killed.
+rm -f "$WORK/emu.env"
+"$WORK/s3trail" -trail "$trail" -bucket bench-trail -emulator 127.0.0.1:0 -env "$WORK/emu.env" &
+emu_pid=$!
+PIDS+=("$emu_pid")
+while [ ! -s "$WORK/emu.env" ]; do
+  kill -0 "$emu_pid" 2>/dev/null || { echo "s3trail failed" >&2; exit 1; }
+  sleep 0.2
+done
+# shellcheck disable=SC2046
+emu_wall=$(collect_runs emulator s3://bench-trail $(cat "$WORK/emu.env"))
+kill "$emu_pid" 2>/dev/null || true
+
+vgw_wall=""
+vgw=$(command -v versitygw || true)
+[ -n "$vgw" ] || { [ -x "$(go env GOPATH)/bin/versitygw" ] && vgw="$(go env GOPATH)/bin/versitygw"; } || true
+if [ -n "$vgw" ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -rf "$WORK/vgw" && mkdir -p "$WORK/vgw"
+  "$vgw" --access benchaccess --secret benchsecret --port "127.0.0.1:$port" --quiet posix "$WORK/vgw" >"$WORK/vgw.log" 2>&1 &
+  PIDS+=("$!")
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  AWS_ACCESS_KEY_ID=benchaccess AWS_SECRET_ACCESS_KEY=benchsecret "$WORK/s3trail" -trail "$trail" -bucket bench-trail -endpoint "http://127.0.0.1:$port"
+  vgw_wall=$(collect_runs versitygw s3://bench-trail AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=benchaccess AWS_SECRET_ACCESS_KEY=benchsecret)
+else
+  echo "versitygw not found: its run is left out (make tools installs it)" >&2
+fi
+
+awk -v b="$ubytes" -v d="$dir_wall" -v e="$emu_wall" -v v="$vgw_wall" -v cores="$(nproc)" 'BEGIN {
+  printf "cores:                 %d\n", cores
+  printf "dir source:            %.2f s  (%.0f MB/s)\n", d, b/1e6/d
+  printf "s3 source, emulator:   %.2f s  (%.0f MB/s)  rate vs dir: %.3f  (target >= 0.80)\n", e, b/1e6/e, d/e
+  if (v != "") printf "s3 source, versitygw:  %.2f s  (%.0f MB/s)  rate vs dir: %.3f\n", v, b/1e6/v, d/v
+}'
