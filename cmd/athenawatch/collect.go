@@ -18,8 +18,9 @@ import (
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/enrich"
 	"github.com/athenawatch/athenawatch/internal/source"
-	_ "github.com/athenawatch/athenawatch/internal/source/dir" // registers dir:
-	_ "github.com/athenawatch/athenawatch/internal/source/s3"  // registers s3:
+	_ "github.com/athenawatch/athenawatch/internal/source/dir"          // registers dir:
+	_ "github.com/athenawatch/athenawatch/internal/source/lookupevents" // registers lookup-events
+	_ "github.com/athenawatch/athenawatch/internal/source/s3"           // registers s3:
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -49,7 +50,7 @@ func runCollect(ctx context.Context, g *globals, args []string) error {
 func parseCollect(g *globals, args []string) (collectOptions, error) {
 	fs := newFlagSet(g, "collect", "--source SRC [--source SRC ...] [flags]")
 	var sources multiFlag
-	fs.Var(&sources, "source", "CloudTrail `source` (repeatable; default: sources in the config): dir:PATH or s3://BUCKET[/PREFIX]")
+	fs.Var(&sources, "source", "CloudTrail `source` (repeatable; default: sources in the config): dir:PATH, s3://BUCKET[/PREFIX] or lookup-events[:REGION,...]")
 	since := fs.String("since", "", "read only trail files dated from this `time` (7d, 2026-11-01, RFC 3339; default: all)")
 	until := fs.String("until", "", "read only trail files dated before this `time` (default: no bound)")
 	noEnrich := fs.Bool("no-enrich", false, "do not ask Athena for statistics after collecting")
@@ -126,7 +127,8 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 	var srcs []source.Source
 	progress := &source.Progress{}
 	for _, s := range sources {
-		src, err := parseSource(s, opts.window, w, readerOpts, g, progress)
+		src, err := parseSource(s, source.Options{Window: opts.window, Workers: w, Reader: readerOpts, Logger: g.logger,
+			Progress: progress, AWS: g.awsConfig, Roles: cfg.Roles()})
 		if err != nil {
 			return res, err
 		}
@@ -206,8 +208,8 @@ func sayKept(ctx context.Context, g *globals, summaries []*source.Summary, enric
 		signalName(intr.sig), during, files, queries, rejected, stats)
 }
 
-func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderOptions, g *globals, p *source.Progress) (source.Source, error) {
-	src, err := source.Open(s, source.Options{Window: win, Workers: workers, Reader: ro, Logger: g.logger, Progress: p, AWS: g.awsConfig})
+func parseSource(s string, o source.Options) (source.Source, error) {
+	src, err := source.Open(s, o)
 	if err == nil {
 		return src, nil
 	}
@@ -216,12 +218,12 @@ func parseSource(s string, win source.Window, workers int, ro cloudtrail.ReaderO
 		return nil, err
 	}
 	if errors.Is(err, source.ErrUnknownScheme) {
-		for _, later := range []string{"lookup-events", "sqs:", "athena-sql:"} {
+		for _, later := range []string{"sqs:", "athena-sql:", "system:"} {
 			if strings.HasPrefix(s, later) {
-				return nil, usagef("--source %q: this source is not available in this version; use s3://BUCKET/PREFIX, or dir: with a local copy of the trail", s)
+				return nil, usagef("--source %q: this source is not available in this version; use s3://BUCKET/PREFIX, lookup-events or dir: with a local copy of the trail", s)
 			}
 		}
-		return nil, usagef("--source %q: unknown source (want dir:PATH or s3://BUCKET/PREFIX)", s)
+		return nil, usagef("--source %q: unknown source (want dir:PATH, s3://BUCKET/PREFIX or lookup-events[:REGION,...])", s)
 	}
 	return nil, usagef("--source %q: %v", s, ae.Err)
 }

@@ -141,3 +141,32 @@ func TestKillMidCollectS3(t *testing.T) {
 		assertEqualTruth(t, by, s.reportRows(t, db, by), s.expected(by, forgottenAt(s.settled)))
 	}
 }
+
+// TestEndToEndLookupEvents reads the organization's Athena events from
+// CloudTrail's event history, in every account (through the reader roles
+// of the configuration) and region: the store ends equal to the ground
+// truth; the trail's bucket read into the same store adds nothing.
+func TestEndToEndLookupEvents(t *testing.T) {
+	s := simulate(t)
+	s.emu.SetNow(s.settled)
+	db := filepath.Join(t.TempDir(), "lookup.db")
+	src := "lookup-events:" + strings.Join(orgsim.DefaultRegions, ",")
+	r := s.run(t, db, "collect", "--source", src)
+	if r.code != 0 || strings.Contains(r.stderr, "skipped") {
+		t.Fatalf("collect from the event history: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, by := range []string{"user", "database", "team"} {
+		assertEqualTruth(t, by, s.reportRows(t, db, by), s.expected(by, forgottenAt(s.settled)))
+	}
+	calls, throttled := s.emu.CallCounts("LookupEvents")
+	if throttled*10 > calls {
+		t.Fatalf("%d of %d LookupEvents calls throttled", throttled, calls)
+	}
+
+	s.deliver(t, orgsim.Delivery{Bucket: "both-org-trail", Seed: 9}, func(string) bool { return true })
+	r = s.run(t, db, "collect", "--source", "s3://both-org-trail", "--source", src)
+	if r.code != 0 || strings.Count(r.stderr, "(0 new)") != 4 {
+		t.Fatalf("the bucket and the history again: exit %d, want nothing new\n%s", r.code, r.stderr)
+	}
+	assertEqualTruth(t, "user", s.reportRows(t, db, "user"), s.expected("user", forgottenAt(s.settled)))
+}

@@ -57,9 +57,6 @@ const trailEventVersion = "1.09"
 // Options.OnCloudTrail (twice, with a sharedEventID, when the call also
 // concerns another account).
 func (e *Emulator) recordCall(c *call, op operation, apiErr *apiError) {
-	if e.onTrail == nil {
-		return
-	}
 	id := c.p.id
 	if id.Type != "AWSService" {
 		id.AccessKeyID = c.p.creds.AccessKeyID
@@ -118,6 +115,10 @@ func (e *Emulator) emit(rec trailRecord) {
 		return
 	}
 	t, _ := time.Parse(time.RFC3339, rec.EventTime)
+	e.remember(&rec, b, t)
+	if e.onTrail == nil {
+		return
+	}
 	e.onTrail(CloudTrailEvent{
 		Account: rec.RecipientAccountID, Region: rec.AWSRegion,
 		EventID: rec.EventID, EventName: rec.EventName, Time: t, Record: b,

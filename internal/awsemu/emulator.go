@@ -68,6 +68,11 @@ type Emulator struct {
 	throttle *throttle
 	latency  atomic.Int64 // nanoseconds; see SetLatency
 	s3       *s3State
+
+	// history is CloudTrail's event history (LookupEvents), by account
+	// and region, in the order events happened.
+	histMu  sync.Mutex
+	history map[scopeKey][]historyEvent
 }
 
 // scopeKey is the account and region everything in Athena is scoped to.
@@ -86,6 +91,7 @@ func New(opts Options) *Emulator {
 		execs:      make(map[scopeKey]map[string]*execution),
 		tokens:     make(map[scopeKey]map[string]*execution),
 		newID:      randomUUID,
+		history:    make(map[scopeKey][]historyEvent),
 		throttle:   newThrottle(),
 	}
 	e.latency.Store(int64(opts.Latency))
@@ -97,8 +103,9 @@ func New(opts Options) *Emulator {
 	}
 	e.s3 = newS3State(e)
 	e.services = map[string]*service{
-		"athena": athenaService(),
-		"sts":    stsService(),
+		"athena":     athenaService(),
+		"sts":        stsService(),
+		"cloudtrail": cloudTrailService(),
 	}
 	return e
 }

@@ -75,10 +75,12 @@ type jsonProtocol struct {
 }
 
 func (p jsonProtocol) operation(r *http.Request, body []byte) (string, *apiError) {
-	prefix, op, ok := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-	if !ok || prefix != p.targetPrefix {
+	target := r.Header.Get("X-Amz-Target")
+	i := strings.LastIndexByte(target, '.')
+	if i < 0 || target[:i] != p.targetPrefix {
 		return "", &apiError{Code: "UnknownOperationException", Status: http.StatusBadRequest}
 	}
+	op := target[i+1:]
 	if _, known := p.ops[op]; !known {
 		return "", &apiError{Code: "UnknownOperationException", Status: http.StatusBadRequest}
 	}

@@ -27,6 +27,9 @@ var defaultQuotas = map[string]quota{
 	"BatchGetQueryExecution": {20, 40},
 	"ListQueryExecutions":    {5, 10},
 	"ListWorkGroups":         {5, 10},
+	// CloudTrail: LookupEvents 2 calls/s per account and region
+	// (CloudTrail quotas in the AWS General Reference).
+	"LookupEvents": {2, 2},
 }
 
 // throttle keeps one token bucket per (account, region, operation). Buckets

@@ -26,6 +26,9 @@ type Options struct {
 	// it is opened, so that a bad address is told before credentials are
 	// looked for. nil: the SDK's default chain.
 	AWS func(ctx context.Context) (aws.Config, error)
+	// Roles maps the accounts a source reads besides the caller's own to
+	// the role it assumes there (config accounts.<id>.role_arn).
+	Roles map[string]string
 }
 
 // Opener opens a source from the part of its address after the scheme

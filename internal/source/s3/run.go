@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -239,13 +238,7 @@ func (s *Source) newClient(ctx context.Context) (*s3.Client, error) {
 	}
 	cfg = cfg.Copy()
 	workers := max(s.Workers, DefaultWorkers) + max(s.Listers, DefaultListers)
-	cfg.HTTPClient = awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) { d.Timeout = 10 * time.Second }).
-		WithTransportOptions(func(tr *http.Transport) {
-			tr.TLSHandshakeTimeout = 10 * time.Second
-			tr.ResponseHeaderTimeout = time.Minute
-			tr.MaxIdleConnsPerHost = workers
-		})
+	cfg.HTTPClient = source.HTTPClient(workers)
 	// S3 answers 503 SlowDown when a prefix is read hard: retry with
 	// backoff, without the client-side retry quota that gives up early.
 	cfg.Retryer = func() aws.Retryer {
