@@ -1,11 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,8 +171,10 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 			return res, err
 		}
 	}
+	var outcome enrichOutcome
 	if !opts.noEnrich {
-		err := enrichBacklog(ctx, g, cfg, st, rules, time.Time{})
+		var err error
+		outcome, err = enrichBacklog(ctx, g, cfg, st, rules, time.Time{})
 		var noAccess *enrich.AccessError
 		switch {
 		case errors.As(err, &noAccess):
@@ -178,11 +184,87 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 			fmt.Fprintf(g.stderr, "collect: statistics are missing: %v; %d queries are pending. Run 'athenawatch enrich' once AWS credentials work.\n",
 				noAccess.Err, noAccess.Pending)
 		case err != nil:
+			printAccounts(ctx, g, st, summaries, outcome)
 			sayKept(ctx, g, summaries, true)
 			return res, err
 		}
 	}
+	printAccounts(ctx, g, st, summaries, outcome)
 	return res, nil
+}
+
+// printAccounts says on stderr, per account and region, how many query
+// events the run found, how many queries of the store still lack
+// statistics, and why Athena could not be asked about them, when it could
+// not: the view of an organization that tells which accounts and regions
+// athenawatch reaches.
+func printAccounts(ctx context.Context, g *globals, st *store.Store, summaries []*source.Summary, out enrichOutcome) {
+	type row struct {
+		found, rejected, pending int
+		note                     string
+	}
+	rows := map[[2]string]*row{}
+	get := func(account, region string) *row {
+		k := [2]string{account, region}
+		if rows[k] == nil {
+			rows[k] = &row{}
+		}
+		return rows[k]
+	}
+	for _, sum := range summaries {
+		for _, f := range sum.Found {
+			r := get(f.Account, f.Region)
+			r.found += f.QueryEvents
+			r.rejected += f.Rejected
+		}
+	}
+	counts, err := st.PendingCounts(ctx, time.Time{})
+	if err != nil {
+		g.logger.Warn("could not count pending queries", slog.String("error", err.Error()))
+	}
+	for _, c := range counts {
+		get(c.Account, c.Region).pending = c.Queries
+	}
+	keys := slices.SortedFunc(maps.Keys(rows), func(a, b [2]string) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	})
+	if len(keys) == 0 {
+		return
+	}
+	notes := map[[2]string]string{}
+	for _, k := range keys {
+		switch {
+		case out.failed[k] != "":
+			notes[k] = "not reached: " + out.failed[k]
+		case out.unreachable[k[0]] != "" && rows[k].pending > 0:
+			notes[k] = "not reached: " + out.unreachable[k[0]]
+		}
+	}
+	fmt.Fprintf(g.stderr, "collect: by account and region (found: query events read now; pending: stored queries without statistics):\n")
+	line := func(account, region, found, rejected, pending, note string) {
+		l := fmt.Sprintf("  %-14s %-16s %8s %8s %8s  %s", account, region, found, rejected, pending, note)
+		fmt.Fprintln(g.stderr, strings.TrimRight(l, " "))
+	}
+	noteHead := ""
+	if len(notes) > 0 {
+		noteHead = "NOTE"
+	}
+	line("ACCOUNT", "REGION", "FOUND", "REJECTED", "PENDING", noteHead)
+	for _, k := range keys {
+		r := rows[k]
+		line(quoteValue(k[0]), quoteValue(k[1]), strconv.Itoa(r.found), strconv.Itoa(r.rejected), strconv.Itoa(r.pending), quoteNote(notes[k]))
+	}
+}
+
+// quoteNote quotes a note, which holds text from AWS, when it holds
+// anything but printable characters and spaces.
+func quoteNote(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || r != ' ' && !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // sayKept tells, when a signal interrupted collect, what the run committed

@@ -27,16 +27,26 @@ func runEnrich(ctx context.Context, g *globals, args []string) error {
 		return err
 	}
 	defer st.Close()
-	return enrichBacklog(ctx, g, cfg, st, rules, since)
+	_, err = enrichBacklog(ctx, g, cfg, st, rules, since)
+	return err
+}
+
+// enrichOutcome is why queries of some accounts and regions stay pending
+// after an enrich: by account (no way into it) and by account and region
+// (Athena's calls failed).
+type enrichOutcome struct {
+	unreachable map[string]string
+	failed      map[[2]string]string
 }
 
 // enrichBacklog asks Athena about every query without final statistics
 // started at or after since (zero: all). When no credentials work it returns
 // an *enrich.AccessError.
-func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules, since time.Time) error {
+func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules, since time.Time) (enrichOutcome, error) {
+	var out enrichOutcome
 	awsCfg, err := g.awsConfig(ctx)
 	if err != nil {
-		return err
+		return out, err
 	}
 	accounts := make(map[string]string, len(cfg.Accounts))
 	for id, a := range cfg.Accounts {
@@ -52,6 +62,11 @@ func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *stor
 		Calls:       g.athenaCalls,
 	})
 	sum, err := e.EnrichBacklog(ctx, st, rules, since)
+	out.unreachable = e.UnreachableAccounts()
+	out.failed = map[[2]string]string{}
+	for _, ge := range groupErrors(err) {
+		out.failed[[2]string{ge.Account, ge.Region}] = ge.Err.Error()
+	}
 	var noAccess *enrich.AccessError
 	if !errors.As(err, &noAccess) {
 		fmt.Fprintf(g.stderr, "enrich: asked Athena about %d queries in %d calls (%d throttled): %d with statistics (%d still running), %d unknown to Athena (no_stats), %d left pending\n",
@@ -61,5 +76,25 @@ func enrichBacklog(ctx context.Context, g *globals, cfg *config.Config, st *stor
 		fmt.Fprintf(g.stderr, "enrich: %d answers held impossible values (named in the warnings above): %d clamped and stored, %d left pending\n",
 			n, sum.Clamped, sum.Unusable)
 	}
-	return err
+	return out, err
+}
+
+// groupErrors are the account-regions an enrich error names.
+func groupErrors(err error) []*enrich.GroupError {
+	var out []*enrich.GroupError
+	var walk func(error)
+	walk = func(err error) {
+		var ge *enrich.GroupError
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		} else if errors.As(err, &ge) {
+			out = append(out, ge)
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
 }

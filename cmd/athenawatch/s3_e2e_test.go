@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -169,4 +170,39 @@ func TestEndToEndLookupEvents(t *testing.T) {
 		t.Fatalf("the bucket and the history again: exit %d, want nothing new\n%s", r.code, r.stderr)
 	}
 	assertEqualTruth(t, "user", s.reportRows(t, db, "user"), s.expected("user", forgottenAt(s.settled)))
+}
+
+// TestCollectSaysWhichAccountsItReaches: without reader roles for the
+// member accounts, collect names each account and region it found queries
+// in, and why the statistics of the member accounts stay pending.
+func TestCollectSaysWhichAccountsItReaches(t *testing.T) {
+	s := simulate(t)
+	s.emu.SetNow(s.settled)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "no-roles.yaml")
+	if err := os.WriteFile(cfg, []byte("pricing:\n  usd_per_tib: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := athenawatch(t, s.env, "--db", filepath.Join(dir, "a.db"), "--config", cfg, "collect", "--source", "dir:"+s.trailDir)
+	if r.code != 0 {
+		t.Fatalf("collect: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "collect: by account and region") {
+		t.Fatalf("no table by account and region:\n%s", r.stderr)
+	}
+	for member := range s.res.ReaderRoles {
+		var line string
+		for l := range strings.SplitSeq(r.stderr, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), member+" ") && strings.Contains(l, "not reached") {
+				line = l
+				break
+			}
+		}
+		if !strings.Contains(line, "no accounts."+member+".role_arn in the configuration") {
+			t.Errorf("member account %s is not named as not reached, with why:\n%s", member, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stderr, s.res.ManagementAccount+" ") {
+		t.Errorf("the management account is not in the table:\n%s", r.stderr)
+	}
 }

@@ -2,7 +2,9 @@ package enrich
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -87,7 +89,7 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, sinc
 	if len(groups) == 0 && access.Err != nil {
 		return sum, &AccessError{Pending: pending, Err: access.Err}
 	}
-	e.warnUnreachable(access, unreachable)
+	why := e.warnUnreachable(access, unreachable)
 
 	notFinal := 0
 	runSum, err := e.run(ctx, groups, func(ctx context.Context, results []Result) error {
@@ -111,26 +113,42 @@ func (e *Enricher) EnrichBacklog(ctx context.Context, b Backlog, d Deriver, sinc
 	})
 	runSum.NotFinal = notFinal
 	runSum.Unreachable = sum.Unreachable
+	e.mu.Lock()
+	e.unreachable = why
+	e.mu.Unlock()
 	return runSum, err
 }
 
-// warnUnreachable names the accounts whose queries stay pending and why.
-func (e *Enricher) warnUnreachable(access Access, unreachable map[string]int) {
+// UnreachableAccounts says, for each account whose queries the last
+// EnrichBacklog could not ask about, why.
+func (e *Enricher) UnreachableAccounts() map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.unreachable)
+}
+
+// warnUnreachable names the accounts whose queries stay pending and why,
+// and returns why by account.
+func (e *Enricher) warnUnreachable(access Access, unreachable map[string]int) map[string]string {
 	accounts := make([]string, 0, len(unreachable))
 	for a := range unreachable {
 		accounts = append(accounts, a)
 	}
 	sort.Strings(accounts)
+	why := make(map[string]string, len(accounts))
 	for _, account := range accounts {
 		n := unreachable[account]
 		if access.Err != nil {
+			why[account] = "cannot tell which account the AWS credentials belong to: " + access.Err.Error()
 			e.log.Warn("cannot tell which account the AWS credentials belong to; queries of accounts not listed under accounts: in the configuration stay pending",
 				slog.String("account", account), slog.Int("queries", n), slog.String("error", access.Err.Error()))
 			continue
 		}
+		why[account] = fmt.Sprintf("not the credentials' account (%s) and no accounts.%s.role_arn in the configuration", access.Home, account)
 		e.log.Warn("queries of an account athenawatch cannot read stay pending: give it accounts.<id>.role_arn in the configuration",
 			slog.String("account", account), slog.Int("queries", n), slog.String("credentials_account", access.Home))
 	}
+	return why
 }
 
 // apply copies Athena's answer into the stored query.

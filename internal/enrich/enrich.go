@@ -240,6 +240,9 @@ type Enricher struct {
 	mu        sync.Mutex
 	targets   map[groupKey]*target
 	roleCreds map[string]aws.CredentialsProvider
+	// unreachable is why, by account, the last EnrichBacklog could not
+	// ask about an account's queries.
+	unreachable map[string]string
 
 	// backoffBase and backoffMax shape the delay after a throttle or before
 	// re-asking unprocessed ids; tests shorten them.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +93,47 @@ type Summary struct {
 	AckFailures int           `json:"ack_failures,omitempty"`
 	Duration    time.Duration `json:"-"`
 	Seconds     float64       `json:"seconds"`
+	// Found counts the query events read, by the account that owns them
+	// and region, in account and region order.
+	Found []Found `json:"by_account_region"`
+	found map[Found]*Found
+}
+
+// Found is how many query events of one account and region a collect read.
+type Found struct {
+	Account     string `json:"account"`
+	Region      string `json:"region"`
+	QueryEvents int    `json:"query_events"`
+	Rejected    int    `json:"rejected_events"`
+}
+
+func (s *Summary) count(account, region string, rejected bool) {
+	k := Found{Account: account, Region: region}
+	f := s.found[k]
+	if f == nil {
+		if s.found == nil {
+			s.found = map[Found]*Found{}
+		}
+		f = &Found{Account: account, Region: region}
+		s.found[k] = f
+	}
+	if rejected {
+		f.Rejected++
+	} else {
+		f.QueryEvents++
+	}
+}
+
+// sortFound lists s.found in s.Found.
+func (s *Summary) sortFound() {
+	s.Found = make([]Found, 0, len(s.found))
+	for _, f := range s.found {
+		s.Found = append(s.Found, *f)
+	}
+	sort.Slice(s.Found, func(i, j int) bool {
+		a, b := s.Found[i], s.Found[j]
+		return a.Account < b.Account || a.Account == b.Account && a.Region < b.Region
+	})
 }
 
 // SkippedCount is how many bad inputs (objects and records) were skipped.
@@ -327,6 +369,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 		sum.Skipped = append(sum.Skipped, sk)
 		logger.Warn("skipped input that cannot be listed or followed", slog.String("object", sk.Name), slog.String("error", sk.Reason))
 	}
+	sum.sortFound()
 	sum.Duration = time.Since(start)
 	sum.Seconds = sum.Duration.Seconds()
 	if err != nil {
@@ -370,6 +413,12 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, r rows, logger *slog.L
 	batch.Rejected = append(batch.Rejected, r.rejected...)
 	sum.QueryEvents += len(r.queries)
 	sum.Rejected += len(r.rejected)
+	for i := range r.queries {
+		sum.count(r.queries[i].OwnerAccount, r.queries[i].Region, false)
+	}
+	for i := range r.rejected {
+		sum.count(r.rejected[i].OwnerAccount, r.rejected[i].Region, true)
+	}
 	events := len(r.queries) + len(r.rejected)
 	for _, cur := range u.Cursors {
 		batch.Cursors = append(batch.Cursors, store.Cursor{Source: sum.Source, Key: cur.Key, Value: cur.Value})

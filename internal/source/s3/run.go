@@ -274,7 +274,11 @@ func (s *Source) newClient(ctx context.Context) (*s3.Client, error) {
 			case http.StatusNotFound:
 				return nil, fmt.Errorf("%s: bucket %s does not exist", s.Name(), s.Bucket)
 			case http.StatusForbidden:
-				return nil, fmt.Errorf("%s: access denied to bucket %s (athenawatch iam-policy prints the policy the collector needs): %w", s.Name(), s.Bucket, err)
+				// A policy that allows listing only under the trail's
+				// prefix (as athenawatch iam-policy writes it) refuses
+				// HeadBucket: the listing tells whether access works.
+				s.logger().Debug("HeadBucket refused; going on in the configured region", slog.String("bucket", s.Bucket), slog.String("region", region))
+				return client, nil
 			}
 		}
 		return nil, fmt.Errorf("%s: reach bucket %s: %w", s.Name(), s.Bucket, err)

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/athenawatch/athenawatch/internal/source"
@@ -140,7 +142,7 @@ func (w *walk) dir(rel string, cur dayCursor, hasCur bool) error {
 		out, err := w.list(in)
 		if err != nil {
 			if rel == "" {
-				return fmt.Errorf("list s3://%s/%s: %w", w.s.Bucket, aws.ToString(in.Prefix), err)
+				return fmt.Errorf("list s3://%s/%s: %w%s", w.s.Bucket, aws.ToString(in.Prefix), err, accessHint(err))
 			}
 			// One prefix that cannot be listed must not stop the rest.
 			w.skip(w.listPrefix(rel), "cannot list: "+err.Error())
@@ -205,6 +207,20 @@ func (w *walk) dir(rel string, cur dayCursor, hasCur bool) error {
 		return err
 	}
 	return w.subdirs(rel, subdirs)
+}
+
+// accessHint points at the policy a refused listing needs.
+func accessHint(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "AccessDenied":
+			return " (athenawatch iam-policy --source s3://... prints the policy the collector needs)"
+		case "PermanentRedirect", "AuthorizationHeaderMalformed":
+			return " (the bucket is in another region: name it, as in s3://BUCKET/PREFIX?region=eu-west-1)"
+		}
+	}
+	return ""
 }
 
 // subdirs walks the sub-prefixes of rel, in parallel up to the listers'

@@ -1,0 +1,130 @@
+// Package iampolicy writes the least-privilege IAM policies athenawatch
+// needs: one for the identity that runs the collector, and one, with its
+// trust policy, for the reader role it assumes in each member account.
+package iampolicy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Document is an IAM policy document.
+type Document struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a Document.
+type Statement struct {
+	Sid       string                    `json:"Sid"`
+	Effect    string                    `json:"Effect"`
+	Principal map[string]any            `json:"Principal,omitempty"`
+	Action    []string                  `json:"Action"`
+	Resource  any                       `json:"Resource,omitempty"`
+	Condition map[string]map[string]any `json:"Condition,omitempty"`
+}
+
+const version = "2012-10-17"
+
+// Bucket is a trail's bucket and key prefix, as an s3:// source names it.
+type Bucket struct {
+	Name   string
+	Prefix string // without slashes at either end; "" for the whole bucket
+}
+
+// ParseBucket reads s3://BUCKET[/PREFIX][?options].
+func ParseBucket(source string) (Bucket, bool) {
+	rest, ok := strings.CutPrefix(source, "s3://")
+	if !ok {
+		return Bucket{}, false
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	name, prefix, _ := strings.Cut(rest, "/")
+	if name == "" {
+		return Bucket{}, false
+	}
+	return Bucket{Name: name, Prefix: strings.Trim(prefix, "/")}, true
+}
+
+// Options say what the collector reads.
+type Options struct {
+	Buckets []Bucket
+	// KMSKeys are the keys trail objects are encrypted with (SSE-KMS).
+	KMSKeys []string
+	// LookupEvents is set when a lookup-events source reads the event history.
+	LookupEvents bool
+	// ReaderRoles are the roles the collector assumes in member accounts:
+	// ARNs, or one pattern such as arn:aws:iam::*:role/athenawatch-reader.
+	ReaderRoles []string
+}
+
+// Collector is the policy of the identity athenawatch runs as.
+func Collector(o Options) Document {
+	d := Document{Version: version}
+	for i, b := range o.Buckets {
+		sid := fmt.Sprintf("ListTrailBucket%d", i+1)
+		list := Statement{Sid: sid, Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: "arn:aws:s3:::" + b.Name}
+		objects := "arn:aws:s3:::" + b.Name + "/AWSLogs/*"
+		if b.Prefix != "" {
+			// The source lists its prefix and what lies under it, and
+			// HeadBucket (to find the bucket's region) needs ListBucket.
+			list.Condition = map[string]map[string]any{"StringLike": {"s3:prefix": []string{b.Prefix + "/*"}}}
+			objects = "arn:aws:s3:::" + b.Name + "/" + b.Prefix + "/*"
+		}
+		d.Statement = append(d.Statement, list, Statement{
+			Sid: fmt.Sprintf("ReadTrailObjects%d", i+1), Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: objects,
+		})
+	}
+	if len(o.KMSKeys) > 0 {
+		d.Statement = append(d.Statement, Statement{
+			Sid: "DecryptTrailObjects", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: oneOrMany(o.KMSKeys),
+			// Only for reads through S3.
+			Condition: map[string]map[string]any{"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+		})
+	}
+	d.Statement = append(d.Statement, readerStatements(o.LookupEvents)...)
+	if len(o.ReaderRoles) > 0 {
+		d.Statement = append(d.Statement, Statement{
+			Sid: "AssumeReaderRoles", Effect: "Allow", Action: []string{"sts:AssumeRole"}, Resource: oneOrMany(o.ReaderRoles),
+		})
+	}
+	return d
+}
+
+// readerStatements ask Athena about queries and read the event history.
+func readerStatements(lookupEvents bool) []Statement {
+	out := []Statement{{
+		Sid: "ReadQueryStatistics", Effect: "Allow", Action: []string{"athena:BatchGetQueryExecution"},
+		Resource: "arn:aws:athena:*:*:workgroup/*",
+	}}
+	if lookupEvents {
+		// LookupEvents has no resource-level permissions.
+		out = append(out, Statement{Sid: "ReadEventHistory", Effect: "Allow", Action: []string{"cloudtrail:LookupEvents"}, Resource: "*"})
+	}
+	return out
+}
+
+// Reader is the permission policy of the reader role in a member account.
+func Reader(lookupEvents bool) Document {
+	return Document{Version: version, Statement: readerStatements(lookupEvents)}
+}
+
+// ReaderTrust is the reader role's trust policy: the collector's account
+// may assume it (its own IAM policy then says which identity may).
+func ReaderTrust(collectorAccount string) Document {
+	return Document{Version: version, Statement: []Statement{{
+		Sid: "AthenawatchCollector", Effect: "Allow", Action: []string{"sts:AssumeRole"},
+		Principal: map[string]any{"AWS": "arn:aws:iam::" + collectorAccount + ":root"},
+	}}}
+}
+
+func oneOrMany(v []string) any {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	v = slices.Compact(v)
+	if len(v) == 1 {
+		return v[0]
+	}
+	return v
+}
