@@ -188,6 +188,9 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 			sayKept(ctx, g, summaries, true)
 			return res, err
 		}
+		if err := nameIdentityCenterUsers(ctx, g, cfg, st, rules); err != nil {
+			return res, err
+		}
 	}
 	printAccounts(ctx, g, st, summaries, outcome)
 	return res, nil

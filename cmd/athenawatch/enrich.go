@@ -8,6 +8,7 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/enrich"
+	"github.com/athenawatch/athenawatch/internal/identitycenter"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -28,7 +29,42 @@ func runEnrich(ctx context.Context, g *globals, args []string) error {
 	}
 	defer st.Close()
 	_, err = enrichBacklog(ctx, g, cfg, st, rules, since)
+	if nerr := nameIdentityCenterUsers(ctx, g, cfg, st, rules); err == nil {
+		err = nerr
+	}
 	return err
+}
+
+// nameIdentityCenterUsers asks the Identity Store for the names of the
+// Identity Center users of stored queries, with
+// identity.resolve_identity_center. A user it cannot name keeps its id; why
+// is said once.
+func nameIdentityCenterUsers(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, rules *usage.Rules) error {
+	if !cfg.Identity.ResolveIdentityCenter {
+		return nil
+	}
+	awsCfg, err := g.awsConfig(ctx)
+	if err != nil {
+		fmt.Fprintf(g.stderr, "identity: Identity Center users not named: %v\n", err)
+		return nil
+	}
+	r := &identitycenter.Resolver{Store: st, Rules: rules, AWS: awsCfg, Region: cfg.Identity.IdentityCenterRegion, Roles: cfg.Roles(), Logger: g.logger}
+	sum, err := r.Resolve(ctx)
+	if err != nil {
+		return fmt.Errorf("name Identity Center users: %w", err)
+	}
+	if sum.Asked > 0 || sum.Renamed > 0 {
+		fmt.Fprintf(g.stderr, "identity: %d Identity Center users; asked the Identity Store about %d: %d named, %d not (%s); %d queries now show the new name\n",
+			sum.Users, sum.Asked, sum.Named, sum.Failed, orNone(sum.Why), sum.Requery)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no failure"
+	}
+	return quoteNote(s)
 }
 
 // enrichOutcome is why queries of some accounts and regions stay pending

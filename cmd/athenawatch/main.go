@@ -360,6 +360,10 @@ func (g *globals) open(ctx context.Context) (*config.Config, *store.Store, *usag
 		return nil, nil, nil, err
 	}
 	rules := usage.NewRules(cfg)
+	if err := usage.LoadIdentityNames(ctx, st, rules); err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
 	changed, err := usage.Rederive(ctx, st, rules)
 	if err != nil {
 		st.Close()
@@ -396,7 +400,12 @@ func (g *globals) openRead(ctx context.Context) (*config.Config, *store.Store, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return cfg, st, usage.NewRules(cfg), nil
+	rules := usage.NewRules(cfg)
+	if err := usage.LoadIdentityNames(ctx, st, rules); err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, st, rules, nil
 }
 
 // errEmptyDB refuses --db "": SQLite would open a temporary database and

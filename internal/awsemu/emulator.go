@@ -60,10 +60,12 @@ type Emulator struct {
 	roles      map[string]*role      // by role ARN
 	credSeq    int
 	workgroups map[scopeKey]map[string]*WorkGroup
-	execs      map[scopeKey]map[string]*execution
-	tokens     map[scopeKey]map[string]*execution // by ClientRequestToken
-	order      []*execution                       // every execution, in start order
-	newID      func() string                      // UUIDs; tests replace it for reproducible goldens
+	// identityStores are Identity Center identity stores, by id.
+	identityStores map[string]*identityStore
+	execs          map[scopeKey]map[string]*execution
+	tokens         map[scopeKey]map[string]*execution // by ClientRequestToken
+	order          []*execution                       // every execution, in start order
+	newID          func() string                      // UUIDs; tests replace it for reproducible goldens
 
 	throttle *throttle
 	latency  atomic.Int64 // nanoseconds; see SetLatency
@@ -82,17 +84,18 @@ type scopeKey struct{ account, region string }
 // every account and region.
 func New(opts Options) *Emulator {
 	e := &Emulator{
-		log:        opts.Logger,
-		engine:     opts.Engine,
-		onTrail:    opts.OnCloudTrail,
-		keys:       make(map[string]*principal),
-		roles:      make(map[string]*role),
-		workgroups: make(map[scopeKey]map[string]*WorkGroup),
-		execs:      make(map[scopeKey]map[string]*execution),
-		tokens:     make(map[scopeKey]map[string]*execution),
-		newID:      randomUUID,
-		history:    make(map[scopeKey][]historyEvent),
-		throttle:   newThrottle(),
+		log:            opts.Logger,
+		engine:         opts.Engine,
+		onTrail:        opts.OnCloudTrail,
+		keys:           make(map[string]*principal),
+		roles:          make(map[string]*role),
+		workgroups:     make(map[scopeKey]map[string]*WorkGroup),
+		execs:          make(map[scopeKey]map[string]*execution),
+		tokens:         make(map[scopeKey]map[string]*execution),
+		newID:          randomUUID,
+		history:        make(map[scopeKey][]historyEvent),
+		identityStores: make(map[string]*identityStore),
+		throttle:       newThrottle(),
 	}
 	e.latency.Store(int64(opts.Latency))
 	if e.log == nil {
@@ -103,9 +106,10 @@ func New(opts Options) *Emulator {
 	}
 	e.s3 = newS3State(e)
 	e.services = map[string]*service{
-		"athena":     athenaService(),
-		"sts":        stsService(),
-		"cloudtrail": cloudTrailService(),
+		"athena":        athenaService(),
+		"sts":           stsService(),
+		"cloudtrail":    cloudTrailService(),
+		"identitystore": identityStoreService(),
 	}
 	return e
 }

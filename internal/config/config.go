@@ -86,6 +86,13 @@ type Identity struct {
 	// QueryCommentUser is a regex whose group 1, found in the query text,
 	// names the user (BI tools that run every query under one role).
 	QueryCommentUser string `yaml:"query_comment_user"`
+	// ResolveIdentityCenter turns the ids of IAM Identity Center users
+	// (onBehalfOf.userId) into their Identity Store user names.
+	ResolveIdentityCenter bool `yaml:"resolve_identity_center" json:",omitempty"`
+	// IdentityCenterRegion is the region of the Identity Center instance
+	// (the Identity Store is regional; its ARN names no region). Default:
+	// the AWS configuration's region.
+	IdentityCenterRegion string `yaml:"identity_center_region" json:"-"`
 }
 
 // TeamRule assigns a team. A rule matches a query when any glob in any of its
@@ -260,6 +267,9 @@ func (p presence) wholeNumbers() []error {
 
 var accountIDPattern = regexp.MustCompile(`^\d{12}$`)
 
+// regionPattern is the form of an AWS region name.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+
 // Ranges of the tuning numbers. They keep a typo (1e8 calls per second, a
 // burst of a billion) from turning the client into a busy loop or a memory
 // hog, and are wide enough for any real account's quotas.
@@ -316,6 +326,9 @@ func (c *Config) Validate() error {
 
 	if err := checkGlobs("identity.session_as_user", c.Identity.SessionAsUser); err != nil {
 		errs = append(errs, err)
+	}
+	if r := c.Identity.IdentityCenterRegion; r != "" && !regionPattern.MatchString(r) {
+		bad("identity.identity_center_region: %q is not a region name", r)
 	}
 	if c.Identity.QueryCommentUser != "" {
 		re, err := regexp.Compile(c.Identity.QueryCommentUser)

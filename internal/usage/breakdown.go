@@ -18,6 +18,9 @@ type Cell struct {
 // store read: the daily series of every user at once, spend per day and
 // team. Cells come in no particular order; opts.Top is ignored.
 func BuildBreakdown(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions, then string) ([]Cell, error) {
+	if rules != nil {
+		opts.Filter = rules.AliasUsers(opts.Filter)
+	}
 	sums := reportSums()
 	a := store.Aggregation{By: opts.By, Then: then, Filter: opts.Filter, Sums: sums}
 	if rules != nil {

@@ -165,6 +165,9 @@ type Source interface {
 // ShapeSource); by query, rows are the top queries by cost (src must be a
 // QuerySource).
 func BuildReport(ctx context.Context, src Source, rules *Rules, prices Prices, opts ReportOptions) (*Report, error) {
+	if rules != nil {
+		opts.Filter = rules.AliasUsers(opts.Filter)
+	}
 	if opts.By == "query" {
 		return buildQueryReport(ctx, src, rules, prices, opts)
 	}

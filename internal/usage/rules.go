@@ -1,11 +1,15 @@
 package usage
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"path"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/config"
@@ -34,6 +38,11 @@ type Rules struct {
 	pricesPrint string
 	// redactLiterals stores the normalized text only (config redact).
 	redactLiterals bool
+	// resolveIC turns Identity Center user ids into the user names of
+	// names (identity.resolve_identity_center); names is replaced whole
+	// by SetIdentityNames while the rules are in use.
+	resolveIC bool
+	names     atomic.Pointer[map[string]string]
 }
 
 // NewRules builds the rules of cfg.
@@ -48,6 +57,7 @@ func NewRules(cfg *config.Config) *Rules {
 		prices:         PricesOf(cfg),
 		pricesPrint:    pricesFingerprint(cfg.Pricing),
 		redactLiterals: cfg.Redact.Literals,
+		resolveIC:      cfg.Identity.ResolveIdentityCenter,
 	}
 	// The fingerprint covers exactly the configuration the derived columns
 	// depend on, except prices: reports price at read time, and the stored
@@ -102,6 +112,7 @@ func (r *Rules) Fingerprint() string { return r.fingerprint }
 // the shape from the text as given.
 func (r *Rules) Query(q *store.Query) {
 	p := r.identity.Resolve(q.Identity)
+	r.nameIdentityCenterUser(&p, q.Identity)
 	text := q.QueryText()
 	if user, ok := r.identity.UserFromQuery(text); ok {
 		p.User = user
@@ -129,9 +140,86 @@ func (r *Rules) Query(q *store.Query) {
 	q.CostUSD = QueryCostUSD(q, r.prices)
 }
 
+// SetIdentityNames gives the rules the user names of Identity Center
+// users, by user id. It takes effect only with
+// identity.resolve_identity_center; rows derived before keep their user
+// until they are derived again.
+func (r *Rules) SetIdentityNames(names map[string]string) {
+	m := maps.Clone(names)
+	r.names.Store(&m)
+}
+
+// LoadIdentityNames gives r the Identity Center user names recorded in st,
+// when identity.resolve_identity_center is on.
+func LoadIdentityNames(ctx context.Context, st *store.Store, r *Rules) error {
+	if !r.resolveIC || !st.HasIdentityNames() {
+		return nil
+	}
+	names, err := st.IdentityNames(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		if n.Error == "" && n.UserName != "" {
+			m[n.UserID] = n.UserName
+		}
+	}
+	r.SetIdentityNames(m)
+	return nil
+}
+
+// AliasUsers returns f where a user value that is the id of an Identity
+// Center user whose name is known also matches the name: queries stay
+// found by the raw id once they show the name.
+func (r *Rules) AliasUsers(f store.Filter) store.Filter {
+	if r == nil || !r.resolveIC || len(f.Match["user"]) == 0 {
+		return f
+	}
+	m := r.names.Load()
+	if m == nil {
+		return f
+	}
+	var extra []string
+	for _, v := range f.Match["user"] {
+		if name := (*m)[v]; name != "" && !slices.Contains(f.Match["user"], name) {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) == 0 {
+		return f
+	}
+	match := maps.Clone(f.Match)
+	match["user"] = append(slices.Clone(f.Match["user"]), extra...)
+	f.Match = match
+	return f
+}
+
+// ResolvesIdentityCenter reports whether identity.resolve_identity_center is on.
+func (r *Rules) ResolvesIdentityCenter() bool { return r.resolveIC }
+
+// nameIdentityCenterUser puts the user name of an Identity Center user in
+// place of its id, when the user is the id and the name is known: the id
+// is still in the stored identity, and the query is found by either.
+func (r *Rules) nameIdentityCenterUser(p *cloudtrail.Principal, id cloudtrail.Identity) {
+	if !r.resolveIC {
+		return
+	}
+	uid := strings.TrimSpace(id.OnBehalfOfUserID)
+	if uid == "" || p.User != uid {
+		return
+	}
+	if m := r.names.Load(); m != nil {
+		if name := (*m)[uid]; name != "" {
+			p.User = name
+		}
+	}
+}
+
 // Rejected fills the derived columns of a rejected submission.
 func (r *Rules) Rejected(rj *store.Rejected) {
 	p := r.identity.Resolve(rj.Identity)
+	r.nameIdentityCenterUser(&p, rj.Identity)
 	if p.Account == "" {
 		p.Account = rj.OwnerAccount
 	}

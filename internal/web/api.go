@@ -198,7 +198,7 @@ func (s *Server) parseList(params url.Values) (store.ListOptions, error) {
 	if err != nil {
 		return o, err
 	}
-	o.Filter = req.Filter
+	o.Filter = s.rules.AliasUsers(req.Filter)
 	return o, nil
 }
 

@@ -214,7 +214,8 @@ func (s *Server) healthText() string {
 
 // filter parses the page's selection.
 func (s *Server) filter(b base) (store.Filter, error) {
-	return b.F.parse(s.opts.Now())
+	f, err := b.F.parse(s.opts.Now())
+	return s.rules.AliasUsers(f), err
 }
 
 // report is a report over the store, priced and derived as the CLI's.

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -57,6 +58,11 @@ func New(o Options) (*Server, error) {
 		rules:  usage.NewRules(o.Config),
 		prices: usage.PricesOf(o.Config),
 		mux:    http.NewServeMux(),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := usage.LoadIdentityNames(ctx, o.Store, s.rules); err != nil {
+		return nil, err
 	}
 	s.auth = newAuth(o.Token, o.Now, o.Logger)
 	s.routes()

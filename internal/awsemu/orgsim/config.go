@@ -14,8 +14,10 @@ type athenawatchConfig struct {
 		ProvisionedWorkgroups []string `yaml:"provisioned_workgroups"`
 	} `yaml:"pricing"`
 	Identity struct {
-		SessionAsUser    []string `yaml:"session_as_user"`
-		QueryCommentUser string   `yaml:"query_comment_user"`
+		SessionAsUser         []string `yaml:"session_as_user"`
+		QueryCommentUser      string   `yaml:"query_comment_user"`
+		ResolveIdentityCenter bool     `yaml:"resolve_identity_center"`
+		IdentityCenterRegion  string   `yaml:"identity_center_region"`
 	} `yaml:"identity"`
 	Teams    []teamRule                `yaml:"teams"`
 	Accounts map[string]accountSetting `yaml:"accounts"`
@@ -39,6 +41,10 @@ func (r *Result) ConfigYAML() []byte {
 	c.Pricing.ProvisionedWorkgroups = []string{ProvisionedWorkgroup}
 	c.Identity.SessionAsUser = []string{"analytics-app-*"}
 	c.Identity.QueryCommentUser = QueryCommentUserRegex
+	// Trusted identity propagation records user ids; the Identity Store
+	// of the management account names them.
+	c.Identity.ResolveIdentityCenter = true
+	c.Identity.IdentityCenterRegion = DefaultRegions[0]
 	byTeam := make(map[string][]string)
 	for user, team := range r.UserTeams {
 		byTeam[team] = append(byTeam[team], user)

@@ -83,7 +83,9 @@ const (
 	QueryCommentUserRegex = `--\s*user:\s*(\S+)`
 	// IdentityStoreARN is the Identity Center identity store behind trusted
 	// identity propagation sessions.
-	IdentityStoreARN = "arn:aws:identitystore::111111111111:identitystore/d-9067c1a2b3"
+	IdentityStoreARN = "arn:aws:identitystore::111111111111:identitystore/" + IdentityStoreID
+	// IdentityStoreID is the id of that identity store.
+	IdentityStoreID = "d-9067c1a2b3"
 )
 
 // PrincipalKind is how a principal reaches Athena.
@@ -148,8 +150,11 @@ type Principal struct {
 	SessionName string
 	// SourceIdentity is set at AssumeRole (KindSourceIdentity).
 	SourceIdentity string
-	// OnBehalfOfUserID is the Identity Center user id (KindTrustedIdentity).
+	// OnBehalfOfUserID is the Identity Center user id (KindTrustedIdentity);
+	// User is then the user name the Identity Store gives it, and
+	// DisplayName its display name.
 	OnBehalfOfUserID string
+	DisplayName      string
 	// People are the comment users of the BI tool (KindBI) with their teams.
 	People []Person
 
@@ -223,7 +228,7 @@ func NewOrg(regions []string) *Org {
 			Weight: 5, MedianScan: 5e10},
 		{Name: "heidi", Kind: KindTrustedIdentity, Account: mgmt, HomeRegion: region(0),
 			RoleName: "quicksight-tip-access", SessionName: "quicksight-tip-heidi",
-			OnBehalfOfUserID: "94482488-3041-7026-18f0-7c5e9a1b2d3f", User: "94482488-3041-7026-18f0-7c5e9a1b2d3f", Team: TeamFinance,
+			OnBehalfOfUserID: "94482488-3041-7026-18f0-7c5e9a1b2d3f", User: "heidi", DisplayName: "Heidi Hopper", Team: TeamFinance,
 			Databases: []string{"finance"}, Workgroups: []string{"primary"}, Weight: 4, MedianScan: 1e8},
 	}
 	return &Org{Regions: regions, Principals: ps}

@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/identitycenter"
 	"github.com/athenawatch/athenawatch/internal/source"
 	dirsource "github.com/athenawatch/athenawatch/internal/source/dir"
 	"github.com/athenawatch/athenawatch/internal/store"
@@ -54,6 +58,18 @@ func TestTrailReadsBackAsGroundTruth(t *testing.T) {
 	if len(sum.Skipped) != 0 || sum.Ignored != res.Trail.DigestFiles || sum.Objects != res.Trail.Files {
 		t.Errorf("collect: %d files read, %d ignored, skipped %v; the trail has %d log files and %d digests",
 			sum.Objects, sum.Ignored, sum.Skipped, res.Trail.Files, res.Trail.DigestFiles)
+	}
+
+	// What collect does next with identity.resolve_identity_center: the
+	// Identity Store names the Identity Center users.
+	c := res.CollectorCredentials
+	resolver := &identitycenter.Resolver{Store: st, Rules: rules, Region: cfg.Identity.IdentityCenterRegion, AWS: aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
+		BaseEndpoint: aws.String(srv.URL),
+	}}
+	if isum, err := resolver.Resolve(ctx); err != nil || isum.Named != 1 || isum.Failed != 0 {
+		t.Fatalf("naming Identity Center users: %+v, %v", isum, err)
 	}
 
 	truth := make(map[string]Query)

@@ -414,6 +414,10 @@ func (r *runner) register(org *Org) *Result {
 				},
 				OnBehalfOf: &awsemu.OnBehalfOf{UserID: p.OnBehalfOfUserID, IdentityStoreARN: IdentityStoreARN},
 			})
+			// The Identity Store of the management account names the user.
+			emu.AddIdentityCenterUser(ManagementAccount.ID, IdentityStoreID, awsemu.IdentityCenterUser{
+				UserID: p.OnBehalfOfUserID, UserName: p.User, DisplayName: p.DisplayName,
+			})
 		default:
 			emu.AddRole(p.Account, p.RoleName)
 		}

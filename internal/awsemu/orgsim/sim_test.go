@@ -193,7 +193,7 @@ func TestRun(t *testing.T) {
 	if states[awsemu.StateRunning] == 0 || states[awsemu.StateFailed] == 0 {
 		t.Errorf("states %v: want some RUNNING and FAILED", states)
 	}
-	for _, u := range []string{"alice", "bob@example.com", "carol", "etl-nightly", "94482488-3041-7026-18f0-7c5e9a1b2d3f", "erin"} {
+	for _, u := range []string{"alice", "bob@example.com", "carol", "etl-nightly", "heidi", "erin"} {
 		if !users[u] {
 			t.Errorf("no query of user %s", u)
 		}

@@ -29,13 +29,13 @@ const (
 
 // bucketEnv is an emulated S3 bucket holding an organization trail.
 type bucketEnv struct {
-	t      *testing.T
+	t      testing.TB
 	emu    *awsemu.Emulator
 	cfg    aws.Config
 	client *s3.Client
 }
 
-func newBucket(t *testing.T) *bucketEnv {
+func newBucket(t testing.TB) *bucketEnv {
 	t.Helper()
 	emu := awsemu.New(awsemu.Options{})
 	srv := httptest.NewServer(emu)
@@ -93,7 +93,7 @@ func (b *bucketEnv) source(prefix string) *Source {
 
 func (b *bucketEnv) gets() int { return b.emu.S3Calls()[awsemu.S3GetObject] }
 
-func newCollector(t *testing.T) (*source.Collector, *store.Store) {
+func newCollector(t testing.TB) (*source.Collector, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
