@@ -202,10 +202,7 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 // not: the view of an organization that tells which accounts and regions
 // athenawatch reaches.
 func printAccounts(ctx context.Context, g *globals, st *store.Store, summaries []*source.Summary, out enrichOutcome) {
-	type row struct {
-		found, rejected, pending int
-		note                     string
-	}
+	type row struct{ found, rejected, pending int }
 	rows := map[[2]string]*row{}
 	get := func(account, region string) *row {
 		k := [2]string{account, region}

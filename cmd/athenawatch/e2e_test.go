@@ -317,9 +317,26 @@ func TestKillMidCollect(t *testing.T) {
 		}
 		return nil
 	})
+	s.killCollects(t, db, total, 100*time.Millisecond, 60*time.Millisecond, "--workers", "1", "--source", "dir:"+s.trailDir)
+	r := s.run(t, db, "collect", "--source", "dir:"+s.trailDir)
+	if r.code != 0 {
+		t.Fatalf("collect after kills: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, by := range []string{"user", "database"} {
+		assertEqualTruth(t, by, s.reportRows(t, db, by), s.expected(by, forgottenAt(s.settled)))
+	}
+}
+
+// killCollects runs `collect --no-enrich ARGS` and kills it with SIGKILL
+// after delay, then after growing delays (by step), until three kills
+// landed in the middle of a collect (some of total objects committed, not
+// all) or every object is committed. A run where no kill landed midway
+// proves nothing and fails.
+func (s *simulation) killCollects(t *testing.T, db string, total int, delay, step time.Duration, args ...string) {
+	t.Helper()
 	partial := 0
-	for i, delay := 0, 100*time.Millisecond; i < 15 && partial < 3; i, delay = i+1, delay+60*time.Millisecond {
-		cmd := exec.Command(binary, "--db", db, "--config", s.configPath, "collect", "--no-enrich", "--workers", "1", "--source", "dir:"+s.trailDir)
+	for i := 0; i < 20 && partial < 3; i, delay = i+1, delay+step {
+		cmd := exec.Command(binary, append([]string{"--db", db, "--config", s.configPath, "collect", "--no-enrich"}, args...)...)
 		cmd.Env = append(scrubbedEnv(), s.env...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -328,7 +345,7 @@ func TestKillMidCollect(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		done := countCheckpoints(t, db)
-		t.Logf("kill after %v: %d of %d files committed", delay, done, total)
+		t.Logf("kill after %v: %d of %d objects committed", delay, done, total)
 		if done > 0 && done < total {
 			partial++
 		}
@@ -338,13 +355,6 @@ func TestKillMidCollect(t *testing.T) {
 	}
 	if partial == 0 {
 		t.Fatal("no kill landed in the middle of a collect; the test proves nothing")
-	}
-	r := s.run(t, db, "collect", "--source", "dir:"+s.trailDir)
-	if r.code != 0 {
-		t.Fatalf("collect after kills: exit %d\n%s", r.code, r.stderr)
-	}
-	for _, by := range []string{"user", "database"} {
-		assertEqualTruth(t, by, s.reportRows(t, db, by), s.expected(by, forgottenAt(s.settled)))
 	}
 }
 

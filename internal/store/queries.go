@@ -283,27 +283,28 @@ func (s *Store) Checkpoints(ctx context.Context, source string) (map[string]Chec
 // CheckpointsIn returns the checkpoints of source for the objects directly
 // under dir (a slash-separated prefix; "" for the top level), by name.
 func (s *Store) CheckpointsIn(ctx context.Context, source, dir string) (map[string]Checkpoint, error) {
-	where, args := "source = ? AND instr(name, '/') = 0", []any{source}
-	if dir != "" {
-		// A range on the primary key: names starting with "dir/", that is
-		// from "dir/" up to "dir0" ('0' follows '/'), then no deeper.
-		prefix := dir + "/"
-		where = "source = ? AND name >= ? AND name < ? AND instr(substr(name, ?), '/') = 0"
-		// substr counts characters, not bytes.
-		args = []any{source, prefix, dir + "0", utf8.RuneCountInString(prefix) + 1}
-	}
+	where, args := childrenOf("name", source, dir)
 	return s.checkpoints(ctx, source, where, args...)
+}
+
+// childrenOf is the condition on a source's rows whose path column lies
+// directly under dir ("" for the top level): a range on the primary key,
+// paths starting with "dir/", that is from "dir/" up to "dir0" ('0'
+// follows '/'), then no deeper.
+func childrenOf(column, source, dir string) (string, []any) {
+	if dir == "" {
+		return "source = ? AND instr(" + column + ", '/') = 0", []any{source}
+	}
+	prefix := dir + "/"
+	// substr counts characters, not bytes.
+	return "source = ? AND " + column + " >= ? AND " + column + " < ? AND instr(substr(" + column + ", ?), '/') = 0",
+		[]any{source, prefix, dir + "0", utf8.RuneCountInString(prefix) + 1}
 }
 
 // CursorsIn returns the cursors of source whose keys lie directly under
 // dir (a slash-separated prefix; "" for the top level), by key.
 func (s *Store) CursorsIn(ctx context.Context, source, dir string) (map[string]string, error) {
-	where, args := "source = ? AND instr(key, '/') = 0", []any{source}
-	if dir != "" {
-		prefix := dir + "/"
-		where = "source = ? AND key >= ? AND key < ? AND instr(substr(key, ?), '/') = 0"
-		args = []any{source, prefix, dir + "0", utf8.RuneCountInString(prefix) + 1}
-	}
+	where, args := childrenOf("key", source, dir)
 	rows, err := s.db.QueryContext(ctx, "SELECT key, value FROM source_cursors WHERE "+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read cursors of %s: %w", source, err)

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,7 +25,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	ct "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -89,24 +87,13 @@ func Open(addr string, o source.Options) (source.Source, error) {
 			}
 		}
 	}
-	params, err := url.ParseQuery(query)
+	opts, err := source.AddressOptions(query, "overlap")
 	if err != nil {
-		return nil, fmt.Errorf("options %q: %v", query, err)
+		return nil, err
 	}
-	for k, vs := range params {
-		v := vs[len(vs)-1]
-		switch k {
-		case "overlap":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 || d > 24*time.Hour {
-				return nil, fmt.Errorf("overlap=%q: want a duration from 0s to 24h, such as 20m", v)
-			}
-			s.Overlap = d
-			if d == 0 {
-				s.Overlap = -1
-			}
-		default:
-			return nil, fmt.Errorf("unknown option %q (want overlap)", k)
+	if v, ok := opts["overlap"]; ok {
+		if s.Overlap, err = source.DurationOption("overlap", v, 24*time.Hour, "20m"); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
@@ -277,16 +264,10 @@ func (s *Source) read(ctx context.Context, done source.Checkpoints, emit func(co
 // targets are the accounts and regions to read: the caller's account and
 // each account in Roles, in every region.
 func (s *Source) targets(ctx context.Context) ([]target, error) {
-	load := s.AWS
-	if load == nil {
-		load = func(ctx context.Context) (aws.Config, error) { return awsconfig.LoadDefaultConfig(ctx) }
-	}
-	cfg, err := load(ctx)
+	cfg, err := source.LoadAWS(ctx, s.Name(), s.AWS, 8)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Name(), err)
+		return nil, err
 	}
-	cfg = cfg.Copy()
-	cfg.HTTPClient = source.HTTPClient(8)
 	regions := s.Regions
 	if len(regions) == 0 {
 		if cfg.Region == "" {

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
@@ -228,17 +227,10 @@ func permanent(err error) bool {
 // newClient builds an S3 client from the AWS configuration, with bounds on
 // connecting and on waiting for answers, and finds the bucket's region.
 func (s *Source) newClient(ctx context.Context) (*s3.Client, error) {
-	load := s.AWS
-	if load == nil {
-		load = func(ctx context.Context) (aws.Config, error) { return awsconfig.LoadDefaultConfig(ctx) }
-	}
-	cfg, err := load(ctx)
+	cfg, err := source.LoadAWS(ctx, s.Name(), s.AWS, max(s.Workers, DefaultWorkers)+max(s.Listers, DefaultListers))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Name(), err)
+		return nil, err
 	}
-	cfg = cfg.Copy()
-	workers := max(s.Workers, DefaultWorkers) + max(s.Listers, DefaultListers)
-	cfg.HTTPClient = source.HTTPClient(workers)
 	// S3 answers 503 SlowDown when a prefix is read hard: retry with
 	// backoff, without the client-side retry quota that gives up early.
 	cfg.Retryer = func() aws.Retryer {

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -123,30 +122,20 @@ func parseAddress(addr string) (*Source, error) {
 	if strings.Contains(s.Prefix, "//") {
 		return nil, fmt.Errorf("prefix %q has an empty path segment", s.Prefix)
 	}
-	params, err := url.ParseQuery(query)
+	opts, err := source.AddressOptions(query, "late", "region")
 	if err != nil {
-		return nil, fmt.Errorf("options %q: %v", query, err)
+		return nil, err
 	}
-	for k, vs := range params {
-		v := vs[len(vs)-1]
-		switch k {
-		case "late":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 || d > 7*24*time.Hour {
-				return nil, fmt.Errorf("late=%q: want a duration from 0s to 168h, such as 1h", v)
-			}
-			s.Late = d
-			if d == 0 {
-				s.Late = -1 // explicitly none
-			}
-		case "region":
-			if !regionName.MatchString(v) {
-				return nil, fmt.Errorf("region=%q is not a region name", v)
-			}
-			s.Region = v
-		default:
-			return nil, fmt.Errorf("unknown option %q (want late or region)", k)
+	if v, ok := opts["late"]; ok {
+		if s.Late, err = source.DurationOption("late", v, 7*24*time.Hour, "1h"); err != nil {
+			return nil, err
 		}
+	}
+	if v, ok := opts["region"]; ok {
+		if !regionName.MatchString(v) {
+			return nil, fmt.Errorf("region=%q is not a region name", v)
+		}
+		s.Region = v
 	}
 	return s, nil
 }
