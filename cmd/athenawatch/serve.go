@@ -37,7 +37,7 @@ func runServe(ctx context.Context, g *globals, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`; any address but loopback needs env ATHENAWATCH_TOKEN")
 	every := fs.Duration("collect-every", 5*time.Minute, "collect and enrich in the background every `interval` (0: never, serve the database as it is)")
 	var sources multiFlag
-	fs.Var(&sources, "source", "CloudTrail `source` to collect from (repeatable; default: sources in the config): dir:PATH")
+	fs.Var(&sources, "source", "CloudTrail `source` to collect from (repeatable; default: sources in the config): dir:PATH, s3://BUCKET[/PREFIX] or lookup-events[:REGION,...]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func runServe(ctx context.Context, g *globals, args []string) error {
 	}
 	defer st.Close()
 	health := &web.Health{}
-	srv, err := web.New(web.Options{Store: st, Config: cfg, Token: token, Logger: g.logger, Health: health})
+	srv, err := web.New(web.Options{Store: st, Config: cfg, Rules: rules, Token: token, Logger: g.logger, Health: health})
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,14 @@ const (
 // S3Faults makes S3 misbehave as it does at scale. Each N counts GetObject
 // calls: every SlowDownEvery-th is refused with 503 SlowDown before any
 // body, every ResetEvery-th has its connection closed half-way through the
-// body. Zero turns a fault off.
+// body. SlowDownFirst and ResetFirst fault the first GETs of every object
+// instead: SlowDownFirst refused, then ResetFirst cut, then the rest
+// answered. Zero turns a fault off.
 type S3Faults struct {
 	SlowDownEvery int
 	ResetEvery    int
+	SlowDownFirst int
+	ResetFirst    int
 }
 
 type s3State struct {
@@ -46,7 +50,8 @@ type s3State struct {
 
 	mu     sync.Mutex
 	faults S3Faults
-	gets   int // GetObject calls since the faults were set
+	gets   int            // GetObject calls since the faults were set
+	keyGet map[string]int // GetObject calls by object since then
 	calls  map[S3Op]int
 }
 
@@ -71,7 +76,7 @@ func (c emulatorClock) Since(t time.Time) time.Duration { return c.e.Now().Sub(t
 func (e *Emulator) SetS3Faults(f S3Faults) {
 	e.s3.mu.Lock()
 	defer e.s3.mu.Unlock()
-	e.s3.faults, e.s3.gets = f, 0
+	e.s3.faults, e.s3.gets, e.s3.keyGet = f, 0, map[string]int{}
 }
 
 // S3Calls returns how many S3 calls of each operation were answered since
@@ -126,8 +131,18 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, a authHeader)
 	var slowDown, reset bool
 	if op == S3GetObject {
 		st.gets++
-		slowDown = st.faults.SlowDownEvery > 0 && st.gets%st.faults.SlowDownEvery == 0
-		reset = !slowDown && st.faults.ResetEvery > 0 && st.gets%st.faults.ResetEvery == 0
+		f := st.faults
+		slowDown = f.SlowDownEvery > 0 && st.gets%f.SlowDownEvery == 0
+		reset = !slowDown && f.ResetEvery > 0 && st.gets%f.ResetEvery == 0
+		if f.SlowDownFirst > 0 || f.ResetFirst > 0 {
+			if st.keyGet == nil {
+				st.keyGet = map[string]int{}
+			}
+			st.keyGet[r.URL.Path]++
+			n := st.keyGet[r.URL.Path]
+			slowDown = slowDown || n <= f.SlowDownFirst
+			reset = reset || !slowDown && n <= f.SlowDownFirst+f.ResetFirst
+		}
 	}
 	st.mu.Unlock()
 	switch {

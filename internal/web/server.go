@@ -21,6 +21,10 @@ type Options struct {
 	Store *store.Store
 	// Config gives the rules (users, teams) and prices reports use.
 	Config *config.Config
+	// Rules, when set, are the rules of Config that the background
+	// collector uses too, so that the names it learns (Identity Center
+	// users) reach the pages at once; nil builds them from Config.
+	Rules *usage.Rules
 	// Token, when set, is required of every request but /healthz: as a
 	// bearer token, or through the session cookie the login form sets.
 	Token string
@@ -53,9 +57,13 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	rules := o.Rules
+	if rules == nil {
+		rules = usage.NewRules(o.Config)
+	}
 	s := &Server{
 		opts:   o,
-		rules:  usage.NewRules(o.Config),
+		rules:  rules,
 		prices: usage.PricesOf(o.Config),
 		mux:    http.NewServeMux(),
 	}

@@ -39,6 +39,14 @@ func (s *Source) listTimeout() time.Duration {
 	return DefaultListTimeout
 }
 
+// backoffBase is the unit of the delay before an object is read again.
+func (s *Source) backoffBase() time.Duration {
+	if s.retryBase > 0 {
+		return s.retryBase
+	}
+	return 100 * time.Millisecond
+}
+
 func (s *Source) objectTimeout() time.Duration {
 	if s.ObjectTimeout > 0 {
 		return s.ObjectTimeout
@@ -124,8 +132,8 @@ func (s *Source) read(ctx context.Context, client API, r *cloudtrail.Reader, o o
 	var lastErr error
 	for attempt := 1; attempt <= attempts; attempt++ {
 		if attempt > 1 {
-			// Full jitter over an exponential ceiling: 0.2 s, 0.4 s, 0.8 s...
-			ceiling := 100 * time.Millisecond << attempt
+			// Full jitter over an exponential ceiling: 0.4 s, 0.8 s, 1.6 s...
+			ceiling := s.backoffBase() << attempt
 			t := time.NewTimer(rand.N(ceiling))
 			select {
 			case <-t.C:
@@ -234,7 +242,12 @@ func (s *Source) newClient(ctx context.Context) (*s3.Client, error) {
 	// S3 answers 503 SlowDown when a prefix is read hard: retry with
 	// backoff, without the client-side retry quota that gives up early.
 	cfg.Retryer = func() aws.Retryer {
-		return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None }), 5)
+		return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
+			o.RateLimiter = ratelimit.None
+			if s.sdkBackoff != nil {
+				o.Backoff = s.sdkBackoff
+			}
+		}), 5)
 	}
 	region := s.Region
 	if region == "" {

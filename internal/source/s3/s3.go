@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
@@ -84,6 +85,11 @@ type Source struct {
 	Progress                   *source.Progress
 	// Now is the clock that decides which days are closed; nil is time.Now.
 	Now func() time.Time
+
+	// retryBase and sdkBackoff shorten the delays before an object or a
+	// call is tried again; tests set them.
+	retryBase  time.Duration
+	sdkBackoff retry.BackoffDelayer
 }
 
 func init() { source.Register("s3", Open) }
