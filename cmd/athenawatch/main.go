@@ -95,6 +95,7 @@ func commandList() []command {
 		{"enrich", "ask Athena for the statistics of queries that have none yet", runEnrich},
 		{"report", "usage per user, role, team, database, workgroup, account, region or day", runReport},
 		{"serve", "serve the dashboard, the JSON API and /metrics; collect in the background", runServe},
+		{"budgets", "budgets check: where each budget's scopes stand in the current period", runBudgets},
 		{"iam-policy", "print the least-privilege IAM policies for the collector and the reader role", runIAMPolicy},
 		{"demo", "run a local AWS emulator and a simulated organization through the whole pipeline", runDemo},
 		{"help", "show help for athenawatch or one command", runHelp},

@@ -14,6 +14,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	// Budgets name IANA time zones; the binary carries the database so
+	// that they load on machines without one.
+	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -162,17 +166,45 @@ const (
 	MaxMetricsTop     = 500
 )
 
-// Budget is a spending limit (evaluated by the budgets command).
+// Budget is a spending limit (evaluated by the budgets command). Validate
+// fills in the defaults of the keys left out.
 type Budget struct {
-	Name       string            `yaml:"name"`
+	Name string `yaml:"name"`
+	// Scope selects the queries: keys user, team, workgroup, account; glob
+	// values; "*" makes a budget of each value separately. Empty: all.
 	Scope      map[string]string `yaml:"scope"`
 	LimitUSD   float64           `yaml:"limit_usd"`
 	LimitBytes int64             `yaml:"limit_bytes"`
-	Period     string            `yaml:"period"`
-	Thresholds []float64         `yaml:"thresholds"`
-	Kind       string            `yaml:"kind"`
-	Notify     []string          `yaml:"notify"`
+	// Period is day, week (from Monday) or month (default), calendar
+	// periods in TimeZone (an IANA name; default UTC).
+	Period   string `yaml:"period"`
+	TimeZone string `yaml:"time_zone"`
+	// Thresholds are fractions of the limit that alert (default [1.0]),
+	// sorted.
+	Thresholds []float64 `yaml:"thresholds"`
+	// Kind is actual (default), forecast (projected to pass the limit by
+	// the period's end) or anomaly (a day's spend over AnomalyFactor ×
+	// the trailing median day).
+	Kind          string  `yaml:"kind"`
+	AnomalyFactor float64 `yaml:"anomaly_factor"`
+	Notify        []string `yaml:"notify"`
+	// Action is notify (default), stop or block.
+	Action string `yaml:"action"`
+	// Allow are user globs the budget's actions never touch.
+	Allow []string `yaml:"allow"`
 }
+
+// Budget scope keys, periods, kinds and actions.
+var (
+	BudgetScopeKeys = []string{"user", "team", "workgroup", "account"}
+	BudgetPeriods   = []string{"day", "week", "month"}
+	BudgetKinds     = []string{"actual", "forecast", "anomaly"}
+	BudgetActions   = []string{"notify", "stop", "block"}
+)
+
+// DefaultAnomalyFactor is how many times the trailing median day a day's
+// spend must be to be an anomaly.
+const DefaultAnomalyFactor = 3
 
 // Notifier is an alert destination (used by the budgets command).
 type Notifier struct {
@@ -242,6 +274,7 @@ type presence struct {
 		MaxRecordMB *float64 `yaml:"max_record_mb"`
 	} `yaml:"collect"`
 	Budgets []struct {
+		LimitUSD   *float64 `yaml:"limit_usd"`
 		LimitBytes *float64 `yaml:"limit_bytes"`
 	} `yaml:"budgets"`
 }
@@ -406,8 +439,94 @@ func (c *Config) Validate() error {
 				bad("%s.thresholds[%d]: %v is out of range: want a fraction of the limit above 0 and at most %d (0.8 = 80 %%)", key, j, th, maxBudgetThreshold)
 			}
 		}
+		c.validateBudget(i, key, bad)
 	}
 	return errors.Join(errs...)
+}
+
+// limitGiven reports whether the YAML wrote a limit of budget i.
+func (c *Config) limitGiven(i int) bool {
+	if i >= len(c.given.Budgets) {
+		return false
+	}
+	g := c.given.Budgets[i]
+	return g.LimitUSD != nil || g.LimitBytes != nil
+}
+
+// validateBudget checks the keys of budget i and fills in their defaults.
+func (c *Config) validateBudget(i int, key string, bad func(string, ...any)) {
+	b := &c.Budgets[i]
+	if b.Name == "" {
+		bad("%s.name: a budget needs a name (alerts are kept by it)", key)
+	}
+	for j := range i {
+		if b.Name != "" && c.Budgets[j].Name == b.Name {
+			bad("%s.name: %q is the name of budgets[%d] too", key, b.Name, j)
+		}
+	}
+	stars := 0
+	for k, v := range b.Scope {
+		if !slices.Contains(BudgetScopeKeys, k) {
+			bad("%s.scope.%s: unknown key (want %s)", key, k, strings.Join(BudgetScopeKeys, ", "))
+		}
+		if v == "*" {
+			stars++
+		}
+		if err := checkGlobs(key+".scope."+k, []string{v}); err != nil {
+			bad("%v", err)
+		}
+	}
+	if stars > 1 {
+		bad("%s.scope: at most one key may be \"*\" (each value separately)", key)
+	}
+	switch {
+	case b.LimitUSD > 0 && b.LimitBytes > 0:
+		bad("%s: limit_usd and limit_bytes both set: a budget has one limit", key)
+	case b.LimitUSD == 0 && b.LimitBytes == 0 && b.Kind != "anomaly" && !c.limitGiven(i):
+		bad("%s: no limit: set limit_usd or limit_bytes (an explicit 0 alerts on any spend)", key)
+	}
+	oneOf := func(field string, v *string, allowed []string, def string) {
+		if *v == "" {
+			*v = def
+		}
+		if !slices.Contains(allowed, *v) {
+			bad("%s.%s: %q is none of %s", key, field, *v, strings.Join(allowed, ", "))
+		}
+	}
+	oneOf("period", &b.Period, BudgetPeriods, "month")
+	oneOf("kind", &b.Kind, BudgetKinds, "actual")
+	oneOf("action", &b.Action, BudgetActions, "notify")
+	if b.Kind == "anomaly" {
+		if b.Period != "day" {
+			bad("%s.period: an anomaly budget compares days: want day", key)
+		}
+		switch f := b.AnomalyFactor; {
+		case f == 0:
+			b.AnomalyFactor = DefaultAnomalyFactor
+		case !(f > 1 && f <= 1000):
+			bad("%s.anomaly_factor: %v is out of range: want more than 1 and at most 1000", key, f)
+		}
+	} else if b.AnomalyFactor != 0 {
+		bad("%s.anomaly_factor: only for kind anomaly", key)
+	}
+	if b.TimeZone == "" {
+		b.TimeZone = "UTC"
+	}
+	if _, err := time.LoadLocation(b.TimeZone); err != nil {
+		bad("%s.time_zone: %q is not a time zone (want an IANA name such as Europe/Berlin)", key, b.TimeZone)
+	}
+	if len(b.Thresholds) == 0 {
+		b.Thresholds = []float64{1}
+	}
+	b.Thresholds = slices.Compact(slices.Sorted(slices.Values(b.Thresholds)))
+	if err := checkGlobs(key+".allow", b.Allow); err != nil {
+		bad("%v", err)
+	}
+	for _, n := range b.Notify {
+		if !slices.ContainsFunc(c.Notifiers, func(x Notifier) bool { return x.Name == n }) {
+			bad("%s.notify: no notifier named %q", key, n)
+		}
+	}
 }
 
 func checkGlobs(key string, globs []string) error {

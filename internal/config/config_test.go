@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -99,6 +100,19 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"threshold NaN", "budgets: [{limit_usd: 5, thresholds: [0.8, .nan]}]", "budgets[0].thresholds[1]: NaN is out of range"},
 		{"threshold Inf", "budgets: [{limit_usd: 5, thresholds: [.inf]}]", "budgets[0].thresholds[0]: +Inf is out of range"},
 		{"threshold zero", "budgets: [{limit_usd: 5, thresholds: [0]}]", "budgets[0].thresholds[0]: 0 is out of range"},
+		{"budget without name", "budgets: [{limit_usd: 5}]", "budgets[0].name: a budget needs a name"},
+		{"budget names twice", "budgets: [{name: b, limit_usd: 5}, {name: b, limit_usd: 6}]", `budgets[1] (b).name: "b" is the name of budgets[0] too`},
+		{"budget scope key", "budgets: [{name: b, limit_usd: 5, scope: {colour: red}}]", "budgets[0] (b).scope.colour: unknown key"},
+		{"budget two stars", `budgets: [{name: b, limit_usd: 5, scope: {user: "*", team: "*"}}]`, `at most one key may be "*"`},
+		{"budget no limit", "budgets: [{name: b}]", "budgets[0] (b): no limit"},
+		{"budget two limits", "budgets: [{name: b, limit_usd: 5, limit_bytes: 10}]", "both set"},
+		{"budget period", "budgets: [{name: b, limit_usd: 5, period: year}]", `budgets[0] (b).period: "year" is none of day, week, month`},
+		{"budget kind", "budgets: [{name: b, limit_usd: 5, kind: hope}]", `budgets[0] (b).kind: "hope" is none of`},
+		{"budget action", "budgets: [{name: b, limit_usd: 5, action: shout}]", `budgets[0] (b).action: "shout" is none of notify, stop, block`},
+		{"budget time zone", "budgets: [{name: b, limit_usd: 5, time_zone: Mars/Olympus}]", `budgets[0] (b).time_zone: "Mars/Olympus" is not a time zone`},
+		{"anomaly period", "budgets: [{name: b, kind: anomaly, period: month}]", "an anomaly budget compares days"},
+		{"anomaly factor", "budgets: [{name: b, kind: anomaly, period: day, anomaly_factor: 1}]", "anomaly_factor: 1 is out of range"},
+		{"budget notifier", "budgets: [{name: b, limit_usd: 5, notify: [nobody]}]", `no notifier named "nobody"`},
 		{"threshold negative", "budgets: [{limit_usd: 5, thresholds: [-0.5]}]", "budgets[0].thresholds[0]: -0.5 is out of range"},
 		{"threshold huge", "budgets: [{limit_usd: 5, thresholds: [1000]}]", "budgets[0].thresholds[0]: 1000 is out of range"},
 		{"in flight explicit 0", "enrich: {in_flight: 0}", "enrich.in_flight: 0 is out of range: want 1 to 64"},
@@ -185,5 +199,20 @@ budgets: [{name: team, limit_usd: 0, thresholds: [0.5, 1, 1.5]}]
 	want := Enrich{Rate: 0.5, Burst: 1000, Concurrency: 256}
 	if c.Enrich != want || c.Collect.MaxRecordMB != 1024 || c.PriceUSDPerTiB("x") != 6.75 || c.PriceUSDPerTiB("sa-east-1") != 9 || c.Pricing.USDPerDPUHour != 0.36 {
 		t.Fatalf("numbers changed: %+v", c)
+	}
+}
+
+func TestBudgetDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("budgets: [{name: b, limit_usd: 5, thresholds: [1, 0.5, 1]}, {name: spikes, kind: anomaly, period: day}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Budgets[0]
+	if b.Period != "month" || b.Kind != "actual" || b.Action != "notify" || b.TimeZone != "UTC" || !slices.Equal(b.Thresholds, []float64{0.5, 1}) {
+		t.Fatalf("defaults: %+v", b)
+	}
+	if a := c.Budgets[1]; a.AnomalyFactor != DefaultAnomalyFactor || !slices.Equal(a.Thresholds, []float64{1}) {
+		t.Fatalf("anomaly defaults: %+v", a)
 	}
 }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/athenawatch/athenawatch/internal/budget"
+	"github.com/athenawatch/athenawatch/internal/usage"
+)
+
+func runBudgets(ctx context.Context, g *globals, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		return usagef("budgets: want a subcommand: check")
+	}
+	switch args[0] {
+	case "check":
+		return runBudgetsCheck(ctx, g, args[1:])
+	case "-h", "--help", "help":
+		return runBudgetsCheck(ctx, g, []string{"--help"})
+	}
+	return usagef("budgets %s: unknown subcommand (want check)", args[0])
+}
+
+func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
+	fs := newFlagSet(g, "budgets check", "[--at TIME] [--format table|json]")
+	atFlag := fs.String("at", "", "evaluate as of this `time` (RFC 3339 or a date; default: now)")
+	format := fs.String("format", "table", "`format`: table or json")
+	notify := fs.Bool("notify", false, "send the alerts that are due (not in this version)")
+	enforce := fs.Bool("enforce", false, "take the budgets' actions (not in this version)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *notify || *enforce {
+		return usagef("budgets check: --notify and --enforce come with a later version; this one reports where each budget stands")
+	}
+	if *format != "table" && *format != "json" {
+		return usagef("--format %q: table or json", *format)
+	}
+	now := time.Now()
+	at := now
+	if *atFlag != "" {
+		t, err := usage.ParseTime(*atFlag, now)
+		if err != nil {
+			return usagef("--at: %v", err)
+		}
+		at = t
+	}
+	cfg, st, rules, err := g.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(cfg.Budgets) == 0 {
+		return usagef("budgets check: no budgets in the configuration (see budgets: in the README)")
+	}
+	e := &budget.Evaluator{Src: st, Rules: rules, Prices: usage.PricesOf(cfg)}
+	statuses, err := e.Evaluate(ctx, cfg.Budgets, at)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		if statuses == nil {
+			statuses = []budget.Status{}
+		}
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(statuses)
+	}
+	printBudgets(g, statuses, at)
+	return nil
+}
+
+// printBudgets writes the statuses as a table. Scope values come from the
+// store (user names can come from SQL comments): they are quoted as log
+// values are.
+func printBudgets(g *globals, statuses []budget.Status, at time.Time) {
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "BUDGET\tSCOPE\tPERIOD\tSPENT\tLIMIT\t%\tFORECAST\tSTATE\tPENDING\t")
+	amount := func(s budget.Status, v float64) string {
+		if s.Unit == "bytes" {
+			return usage.HumanBytes(int64(v))
+		}
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	for _, s := range statuses {
+		period := s.Period + " from " + s.PeriodStart.Format("2006-01-02")
+		limit, pct := amount(s, s.Limit), fmt.Sprintf("%.0f", 100*s.Ratio)
+		if s.Kind == "anomaly" {
+			limit = fmt.Sprintf("usual %s", amount(s, s.UsualDay))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", quoteNote(s.Budget), quoteNote(s.Scope), period,
+			amount(s, s.Spent), limit, pct, amount(s, s.Forecast), s.State, s.Pending)
+	}
+	tw.Flush()
+	pending := 0
+	for _, s := range statuses {
+		if s.Pending > 0 {
+			pending++
+		}
+	}
+	fmt.Fprintf(g.stdout, "%d scopes of budgets as of %s.", len(statuses), at.UTC().Format(time.RFC3339))
+	if pending > 0 {
+		fmt.Fprintf(g.stdout, " In %d of them, PENDING queries still lack statistics: their cost is not in SPENT yet (run 'athenawatch enrich').", pending)
+	}
+	fmt.Fprintln(g.stdout)
+	for _, s := range statuses {
+		if s.Note != "" {
+			fmt.Fprintf(g.stdout, "%s %s: %s\n", quoteNote(s.Budget), quoteNote(s.Scope), s.Note)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBudgetsCheck: on the simulated organization, each user's spend in a
+// month budget equals the report by user over the same window, to the
+// cent, and the states follow the limit.
+func TestBudgetsCheck(t *testing.T) {
+	s := simulate(t)
+	s.emu.SetNow(s.settled)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "b.db")
+	if r := s.run(t, db, "collect", "--source", "dir:"+s.trailDir); r.code != 0 {
+		t.Fatalf("collect: exit %d\n%s", r.code, r.stderr)
+	}
+	base, err := os.ReadFile(s.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "budgets.yaml")
+	budgets := "\nbudgets:\n  - {name: user-month, scope: {user: \"*\"}, limit_usd: 0.5, period: month, thresholds: [0.5, 1.0]}\n"
+	if err := os.WriteFile(cfg, append(base, budgets...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	at := s.end.Format(time.RFC3339)
+	r := athenawatch(t, s.env, "--db", db, "--config", cfg, "budgets", "check", "--at", at, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("budgets check: exit %d\n%s", r.code, r.stderr)
+	}
+	var rows []struct {
+		Scope    string  `json:"scope"`
+		SpentUSD float64 `json:"spent_usd"`
+		Ratio    float64 `json:"ratio"`
+		State    string  `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("decode: %v\n%s", err, r.stdout)
+	}
+	month := time.Date(s.end.Year(), s.end.Month(), 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+	rep := athenawatch(t, s.env, "--db", db, "--config", cfg, "report", "--by", "user", "--since", month, "--until", at, "--format", "json")
+	want := decodeRows(t, "user", rep.stdout)
+	if len(rows) == 0 || len(rows) != len(want) {
+		t.Fatalf("%d budget scopes, %d users in the report", len(rows), len(want))
+	}
+	over := 0
+	for _, row := range rows {
+		user := strings.TrimPrefix(row.Scope, "user=")
+		cost, _ := want[user]["cost_usd"].Float64()
+		if math.Abs(cost-row.SpentUSD) > 0.005 {
+			t.Errorf("%s: budget spent %.4f, report %.4f", user, row.SpentUSD, cost)
+		}
+		wantState := "ok"
+		switch {
+		case row.SpentUSD >= 0.5:
+			wantState = "over"
+			over++
+		case row.SpentUSD >= 0.25:
+			wantState = "warning"
+		}
+		if row.State != wantState || math.Abs(row.Ratio-row.SpentUSD/0.5) > 1e-9 {
+			t.Errorf("%s: state %s ratio %v for %.4f of 0.50", user, row.State, row.Ratio, row.SpentUSD)
+		}
+	}
+	if over == 0 {
+		t.Fatal("no user over the limit: the test proves little")
+	}
+	r = athenawatch(t, s.env, "--db", db, "--config", cfg, "budgets", "check", "--at", at)
+	if r.code != 0 || !strings.Contains(r.stdout, "user-month") || !strings.Contains(r.stdout, "over") {
+		t.Fatalf("table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
