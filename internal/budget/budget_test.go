@@ -146,7 +146,7 @@ func (f *fixture) query(user string, at time.Time, tib float64, pending bool) {
 	q := store.Query{
 		Region: "us-east-1", QueryID: id, EventID: "e-" + id, EventTime: at, OwnerAccount: "111111111111", StatsStatus: store.StatusFinal,
 		Identity: cloudtrail.Identity{Type: "IAMUser", UserName: user, AccountID: "111111111111"},
-		Stats: store.Stats{State: "SUCCEEDED", StatementType: "DML", Workgroup: "primary", DataScannedBytes: int64(tib * (1 << 40)), QueryText: "SELECT 1"},
+		Stats:    store.Stats{State: "SUCCEEDED", StatementType: "DML", Workgroup: "primary", DataScannedBytes: int64(tib * (1 << 40)), QueryText: "SELECT 1"},
 	}
 	if pending {
 		q.StatsStatus, q.Stats = store.StatusPending, store.Stats{}

@@ -185,8 +185,8 @@ type Budget struct {
 	// Kind is actual (default), forecast (projected to pass the limit by
 	// the period's end) or anomaly (a day's spend over AnomalyFactor ×
 	// the trailing median day).
-	Kind          string  `yaml:"kind"`
-	AnomalyFactor float64 `yaml:"anomaly_factor"`
+	Kind          string   `yaml:"kind"`
+	AnomalyFactor float64  `yaml:"anomaly_factor"`
 	Notify        []string `yaml:"notify"`
 	// Action is notify (default), stop or block.
 	Action string `yaml:"action"`
