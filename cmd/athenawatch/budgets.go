@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/athenawatch/athenawatch/internal/budget"
+	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
 
@@ -30,13 +33,13 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 	fs := newFlagSet(g, "budgets check", "[--at TIME] [--format table|json]")
 	atFlag := fs.String("at", "", "evaluate as of this `time` (RFC 3339 or a date; default: now)")
 	format := fs.String("format", "table", "`format`: table or json")
-	notify := fs.Bool("notify", false, "send the alerts that are due (not in this version)")
+	notify := fs.Bool("notify", false, "record the alerts the budgets call for and send those due to their notifiers")
 	enforce := fs.Bool("enforce", false, "take the budgets' actions (not in this version)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *notify || *enforce {
-		return usagef("budgets check: --notify and --enforce come with a later version; this one reports where each budget stands")
+	if *enforce {
+		return usagef("budgets check: --enforce comes with a later version; this one reports and alerts")
 	}
 	if *format != "table" && *format != "json" {
 		return usagef("--format %q: table or json", *format)
@@ -50,7 +53,11 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 		}
 		at = t
 	}
-	cfg, st, rules, err := g.openRead(ctx)
+	open := g.openRead
+	if *notify {
+		open = g.open // alerts are recorded
+	}
+	cfg, st, rules, err := open(ctx)
 	if err != nil {
 		return err
 	}
@@ -63,15 +70,63 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	var notifyErr error
+	if *notify {
+		notifyErr = sendAlerts(ctx, g, cfg, st, e, statuses, at)
+	}
 	if *format == "json" {
 		if statuses == nil {
 			statuses = []budget.Status{}
 		}
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(statuses)
+		if err := enc.Encode(statuses); err != nil {
+			return err
+		}
+		return notifyErr
 	}
 	printBudgets(g, statuses, at)
+	return notifyErr
+}
+
+// sendAlerts records the alerts the statuses call for, each once, with a
+// delivery to each of its budget's notifiers, then sends every delivery
+// that is due. A notifier whose secret is missing keeps its deliveries
+// queued and makes the run fail.
+func sendAlerts(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, e *budget.Evaluator, statuses []budget.Status, at time.Time) error {
+	alerts, err := e.Alerts(ctx, cfg.Budgets, statuses, at, cfg.DashboardURL)
+	if err != nil {
+		return err
+	}
+	notify := map[string][]string{}
+	for _, b := range cfg.Budgets {
+		notify[b.Name] = b.Notify
+	}
+	fired, err := st.RecordAlerts(ctx, alerts, func(a store.Alert) []string { return notify[a.Budget] })
+	if err != nil {
+		return err
+	}
+	senders, sendersErr := budget.Senders(cfg, os.Getenv, nil)
+	broken := map[string]error{}
+	for _, n := range cfg.Notifiers {
+		if _, ok := senders[n.Name]; !ok {
+			broken[n.Name] = sendersErr
+		}
+	}
+	d := &budget.Deliverer{Store: st, Senders: senders, Broken: broken, Logger: g.logger}
+	sum, err := d.Run(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "budgets: %d new alerts; %d deliveries sent, %d to try again later, %d given up, %d waiting for a notifier that cannot send",
+		len(fired), sum.Sent, sum.Failed, sum.GivenUp, sum.Waiting)
+	if sum.Why != "" {
+		fmt.Fprintf(g.stderr, " (%s)", quoteNote(sum.Why))
+	}
+	fmt.Fprintln(g.stderr)
+	if sendersErr != nil {
+		return fmt.Errorf("budgets: notifiers that cannot send, their alerts wait: %w", sendersErr)
+	}
 	return nil
 }
 

@@ -2,12 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/athenawatch/athenawatch/internal/budget"
 )
 
 // TestBudgetsCheck: on the simulated organization, each user's spend in a
@@ -75,5 +83,49 @@ func TestBudgetsCheck(t *testing.T) {
 	r = athenawatch(t, s.env, "--db", db, "--config", cfg, "budgets", "check", "--at", at)
 	if r.code != 0 || !strings.Contains(r.stdout, "user-month") || !strings.Contains(r.stdout, "over") {
 		t.Fatalf("table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Alerts: each user over a threshold, once per threshold, to a
+	// webhook; a second run sends nothing.
+	var mu sync.Mutex
+	got := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if budget.Sign([]byte("hook-secret-123"), r.Header.Get(budget.HeaderTimestamp), body) == r.Header.Get(budget.HeaderSignature) {
+			got[r.Header.Get(budget.HeaderIdempotencyKey)]++
+		}
+	}))
+	defer hook.Close()
+	notify := fmt.Sprintf("\nnotifiers: [{name: ops, type: webhook, url: %q, secret_env: HOOK_SECRET}]\n", hook.URL)
+	alerting := strings.Replace(budgets, "thresholds: [0.5, 1.0]}", "thresholds: [0.5, 1.0], notify: [ops]}", 1)
+	if err := os.WriteFile(cfg, append(append(base, alerting...), notify...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(slices.Clone(s.env), "HOOK_SECRET=hook-secret-123")
+	wantAlerts := 0
+	for _, row := range rows {
+		if row.SpentUSD >= 0.5 {
+			wantAlerts += 2
+		} else if row.SpentUSD >= 0.25 {
+			wantAlerts++
+		}
+	}
+	for run := range 2 {
+		r = athenawatch(t, env, "--db", db, "--config", cfg, "budgets", "check", "--at", at, "--notify")
+		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "hook-secret-123") {
+			t.Fatalf("budgets check --notify (run %d): exit %d\n%s%s", run, r.code, r.stdout, r.stderr)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != wantAlerts {
+		t.Fatalf("webhook got %d alerts, want %d", len(got), wantAlerts)
+	}
+	for k, n := range got {
+		if n != 1 {
+			t.Fatalf("alert %s delivered %d times", k, n)
+		}
 	}
 }

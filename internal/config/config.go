@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"path"
 	"regexp"
@@ -55,10 +56,12 @@ type Config struct {
 	Redact   Redact             `yaml:"redact"`
 	Metrics  Metrics            `yaml:"metrics"`
 
-	// Budgets and Notifiers are read by the budgets command (a later part);
-	// they are parsed here so one file serves every command.
+	// Budgets and Notifiers are read by the budgets command.
 	Budgets   []Budget   `yaml:"budgets"`
 	Notifiers []Notifier `yaml:"notifiers"`
+	// DashboardURL is the dashboard's address as the people alerted reach
+	// it; alerts link to it when set.
+	DashboardURL string `yaml:"dashboard_url"`
 
 	// QueryCommentUser is Identity.QueryCommentUser compiled by Validate.
 	QueryCommentUser *regexp.Regexp `yaml:"-"`
@@ -207,12 +210,21 @@ var (
 const DefaultAnomalyFactor = 3
 
 // Notifier is an alert destination (used by the budgets command).
+// Secrets come from the environment or a file only, never from this file:
+// a webhook's signing secret (SecretEnv, SecretFile) and a Slack incoming
+// webhook's URL, which is itself a secret (URLEnv, URLFile).
 type Notifier struct {
-	Name      string `yaml:"name"`
-	Type      string `yaml:"type"`
-	URL       string `yaml:"url"`
-	SecretEnv string `yaml:"secret_env"`
+	Name       string `yaml:"name"`
+	Type       string `yaml:"type"` // webhook or slack
+	URL        string `yaml:"url"`
+	URLEnv     string `yaml:"url_env"`
+	URLFile    string `yaml:"url_file"`
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
 }
+
+// NotifierTypes are the notifier types of this version.
+var NotifierTypes = []string{"webhook", "slack"}
 
 // Load reads and validates the YAML file at name. An empty name yields the
 // defaults.
@@ -420,6 +432,9 @@ func (c *Config) Validate() error {
 	}
 	intRange("collect.max_record_mb", c.Collect.MaxRecordMB, 1, maxRecordMB, DefaultMaxRecordMB, c.given.Collect.MaxRecordMB != nil)
 
+	for i := range c.Notifiers {
+		c.validateNotifier(i, bad)
+	}
 	for i, b := range c.Budgets {
 		key := fmt.Sprintf("budgets[%d]", i)
 		if b.Name != "" {
@@ -442,6 +457,47 @@ func (c *Config) Validate() error {
 		c.validateBudget(i, key, bad)
 	}
 	return errors.Join(errs...)
+}
+
+// validateNotifier checks notifier i.
+func (c *Config) validateNotifier(i int, bad func(string, ...any)) {
+	n := c.Notifiers[i]
+	key := fmt.Sprintf("notifiers[%d]", i)
+	if n.Name == "" {
+		bad("%s.name: a notifier needs a name (budgets name it in notify)", key)
+	} else {
+		key = fmt.Sprintf("notifiers[%d] (%s)", i, n.Name)
+	}
+	for j := range i {
+		if n.Name != "" && c.Notifiers[j].Name == n.Name {
+			bad("%s.name: %q is the name of notifiers[%d] too", key, n.Name, j)
+		}
+	}
+	if !slices.Contains(NotifierTypes, n.Type) {
+		bad("%s.type: %q is none of %s (Amazon SNS and e-mail come with a later version)", key, n.Type, strings.Join(NotifierTypes, ", "))
+	}
+	urls := 0
+	for _, v := range []string{n.URL, n.URLEnv, n.URLFile} {
+		if v != "" {
+			urls++
+		}
+	}
+	if urls != 1 {
+		bad("%s: want exactly one of url, url_env, url_file", key)
+	}
+	if n.Type == "slack" && n.URL != "" {
+		bad("%s.url: a Slack webhook URL is a secret: give url_env or url_file, not the URL itself", key)
+	}
+	if n.URL != "" {
+		if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("%s.url: %q is not an http(s) URL", key, n.URL)
+		} else if u.User != nil {
+			bad("%s.url: credentials in the URL: give a signing secret with secret_env or secret_file instead", key)
+		}
+	}
+	if n.SecretEnv != "" && n.SecretFile != "" {
+		bad("%s: secret_env and secret_file both set", key)
+	}
 }
 
 // limitGiven reports whether the YAML wrote a limit of budget i.

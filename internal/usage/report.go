@@ -55,6 +55,17 @@ func (r Row) Value(key string) Value {
 	return Value{}
 }
 
+// Detail returns the detail column with the given key (see detailColumns),
+// or nil when the row has none.
+func (r Row) Detail(key string) any {
+	for i, c := range detailColumns[r.Dimension] {
+		if c.Key == key && i < len(r.Details) {
+			return r.Details[i]
+		}
+	}
+	return nil
+}
+
 // MarshalJSON writes the row with the dimension as a key, then the metrics.
 func (r Row) MarshalJSON() ([]byte, error) {
 	if len(r.Values) != len(Metrics) {
