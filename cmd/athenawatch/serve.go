@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/athenawatch/athenawatch/internal/budget"
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
@@ -184,4 +185,26 @@ func (c *collector) round(ctx context.Context, g *globals, sources []string) {
 		g.logger.Info("collect round done", "new_queries", r.NewQueries, "skipped", r.Skipped, "seconds", r.Ended.Sub(r.Started).Seconds())
 	}
 	c.health.RoundDone(r)
+	c.checkBudgets(ctx, g)
+}
+
+// checkBudgets records and sends the budget alerts due after a round,
+// when a budget names notifiers.
+func (c *collector) checkBudgets(ctx context.Context, g *globals) {
+	notifies := false
+	for _, b := range c.cfg.Budgets {
+		notifies = notifies || len(b.Notify) > 0
+	}
+	if !notifies || ctx.Err() != nil {
+		return
+	}
+	e := &budget.Evaluator{Src: c.st, Rules: c.rules, Prices: usage.PricesOf(c.cfg)}
+	at := time.Now()
+	statuses, err := e.Evaluate(ctx, c.cfg.Budgets, at)
+	if err == nil {
+		err = sendAlerts(ctx, g, c.cfg, c.st, e, statuses, at)
+	}
+	if err != nil && ctx.Err() == nil {
+		g.logger.Error("budget check failed; the next round tries again", "err", err)
+	}
 }

@@ -311,3 +311,16 @@ func ratio(v, limit float64) float64 {
 	}
 	return 0
 }
+
+// Match is the selection of one scope of b, key to value (a glob): the
+// budget's scope with the "*" key's value set to value.
+func Match(b config.Budget, value string) map[string]string {
+	out := make(map[string]string, len(b.Scope))
+	for k, v := range b.Scope {
+		if v == "*" {
+			v = value
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -128,3 +129,50 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, at, next time.Time, re
 	}
 	return nil
 }
+
+// RecentAlerts returns up to limit alerts, newest first.
+func (s *Store) RecentAlerts(ctx context.Context, limit int) ([]Alert, error) {
+	if s.version < alertsVersion {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT budget, scope, period_start, threshold, alert_key, fired_at, payload
+		FROM budget_alerts ORDER BY fired_at DESC, budget, scope LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		var a Alert
+		var start, fired int64
+		if err := rows.Scan(&a.Budget, &a.Scope, &start, &a.Threshold, &a.Key, &fired, &a.Payload); err != nil {
+			return nil, fmt.Errorf("read alerts: %w", err)
+		}
+		a.PeriodStart, a.FiredAt = time.UnixMilli(start).UTC(), time.UnixMilli(fired).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// DeliveriesOf returns the deliveries of the alerts with the given keys.
+func (s *Store) DeliveriesOf(ctx context.Context, keys []string) (map[string][]Delivery, error) {
+	out := map[string][]Delivery{}
+	if len(keys) == 0 || s.version < alertsVersion {
+		return out, nil
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	ds, err := s.deliveries(ctx, "alert_key IN ("+strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",")+") ORDER BY id", args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		out[d.Key] = append(out[d.Key], d)
+	}
+	return out, nil
+}
+
+// alertsVersion is the schema version that added budget alerts.
+const alertsVersion = 14

@@ -60,7 +60,8 @@ func newFixture(t *testing.T, opts Options) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg, err := config.Parse([]byte("teams:\n  - {name: analysts, users: [alice, bob]}\n"))
+	cfg, err := config.Parse([]byte("teams:\n  - {name: analysts, users: [alice, bob]}\n" +
+		"budgets:\n  - {name: user-week, scope: {user: \"*\"}, limit_usd: 0.02, period: week, thresholds: [0.5, 1]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

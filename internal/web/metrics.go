@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/athenawatch/athenawatch/internal/budget"
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
@@ -62,6 +64,7 @@ type metricsCollector struct {
 	rounds, failures, collected        *prometheus.Desc
 	skipped                            *prometheus.Desc
 	callDuration, throttles, callErrs  *prometheus.Desc
+	budgetRatio, budgetScopes          *prometheus.Desc
 
 	mu      sync.Mutex
 	cached  []prometheus.Metric
@@ -92,6 +95,9 @@ func newMetricsCollector(s *Server, top int) *metricsCollector {
 		callDuration: d("athena_call_duration_seconds", "Latency of BatchGetQueryExecution calls"),
 		throttles:    d("athena_throttles_total", "BatchGetQueryExecution calls Athena throttled"),
 		callErrs:     d("athena_call_errors_total", "BatchGetQueryExecution calls that failed other than by throttling"),
+		budgetRatio: d("budget_ratio", fmt.Sprintf("What each budget's thresholds compare, per scope, in its current period: spent / limit (actual), forecast / limit (forecast), today / (factor x usual day) (anomaly); the %d highest scopes of each budget", top),
+			"budget", "scope"),
+		budgetScopes: d("budget_scopes", "Scopes of each budget in its current period (budget_ratio has the highest only)", "budget"),
 	}
 	for _, dim := range usageDimensions {
 		for _, f := range usageFamilies {
@@ -107,7 +113,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	for _, d := range []*prometheus.Desc{c.pending, c.noStats, c.rejected, c.usageErr, c.usageAge, c.lastEnd, c.lastSuccess, c.lastDuration,
-		c.rounds, c.failures, c.collected, c.skipped, c.callDuration, c.throttles, c.callErrs} {
+		c.rounds, c.failures, c.collected, c.skipped, c.callDuration, c.throttles, c.callErrs, c.budgetRatio, c.budgetScopes} {
 		ch <- d
 	}
 }
@@ -212,6 +218,28 @@ func (c *metricsCollector) readUsage(ctx context.Context) ([]prometheus.Metric, 
 			for j, f := range usageFamilies {
 				out = append(out, prometheus.MustNewConstMetric(c.usageDescs[dim+"/"+f.suffix], prometheus.CounterValue, sums[label][j], label))
 			}
+		}
+	}
+	if len(c.s.opts.Config.Budgets) == 0 {
+		return out, nil
+	}
+	statuses, _, err := c.s.budgetStatuses(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("budgets: %w", err)
+	}
+	byBudget := map[string][]budget.Status{}
+	for _, st := range statuses {
+		byBudget[st.Budget] = append(byBudget[st.Budget], st)
+	}
+	for _, b := range c.s.opts.Config.Budgets {
+		sts := byBudget[b.Name]
+		sort.SliceStable(sts, func(i, j int) bool { return sts[i].Ratio > sts[j].Ratio })
+		out = append(out, prometheus.MustNewConstMetric(c.budgetScopes, prometheus.GaugeValue, float64(len(sts)), b.Name))
+		for i, st := range sts {
+			if i == c.top {
+				break
+			}
+			out = append(out, prometheus.MustNewConstMetric(c.budgetRatio, prometheus.GaugeValue, st.Ratio, b.Name, st.Scope))
 		}
 	}
 	return out, nil

@@ -26,7 +26,7 @@ var templateFS embed.FS
 var assetFS embed.FS
 
 // pageNames are the templates of the pages; each is parsed with the layout.
-var pageNames = []string{"overview", "dims", "dim", "queries", "query", "pick", "shapes", "shape", "error"}
+var pageNames = []string{"overview", "dims", "dim", "queries", "query", "pick", "shapes", "shape", "budgets", "error"}
 
 var templateFuncs = template.FuncMap{
 	"usd":       usd,
@@ -41,6 +41,7 @@ var templateFuncs = template.FuncMap{
 	"time":      timeText,
 	"bar":       chart.Bar,
 	"urlpath":   url.PathEscape,
+	"mulf":      func(a, b float64) float64 { return a * b },
 	"color":     chart.Color,
 	"metric":    func(r usage.Row, key string) usage.Value { return r.Value(key) },
 	"int":       func(r usage.Row, key string) int64 { return r.Value(key).Int() },
@@ -79,7 +80,7 @@ var parsedPages = func() pages {
 // nav is the site's navigation, in order.
 var nav = []struct{ Path, Name string }{
 	{"/", "Overview"}, {"/users", "Users"}, {"/teams", "Teams"}, {"/databases", "Databases"},
-	{"/workgroups", "Workgroups"}, {"/queries", "Queries"}, {"/shapes", "Shapes"},
+	{"/workgroups", "Workgroups"}, {"/queries", "Queries"}, {"/shapes", "Shapes"}, {"/budgets", "Budgets"},
 }
 
 // base is what the layout of every page shows.
@@ -115,6 +116,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /queries/{region}/{id}", s.page(s.queryDetail))
 	mux.HandleFunc("GET /shapes", s.page(s.shapeList))
 	mux.HandleFunc("GET /shapes/{fingerprint}", s.page(s.shapeDetail))
+	mux.HandleFunc("GET /budgets", s.page(s.budgetsPage))
 	mux.HandleFunc("GET /", s.page(func(ctx context.Context, r *http.Request, b base) (string, any, error) {
 		return "", nil, notFound("There is no page at %s.", r.URL.Path)
 	}))
