@@ -106,7 +106,7 @@ func sendAlerts(ctx context.Context, g *globals, cfg *config.Config, st *store.S
 	if err != nil {
 		return err
 	}
-	senders, sendersErr := budget.Senders(cfg, os.Getenv, nil)
+	senders, sendersErr := budget.Senders(cfg, budget.Env{Getenv: os.Getenv, AWS: g.awsConfig})
 	broken := map[string]error{}
 	for _, n := range cfg.Notifiers {
 		if _, ok := senders[n.Name]; !ok {

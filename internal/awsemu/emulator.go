@@ -62,6 +62,7 @@ type Emulator struct {
 	workgroups map[scopeKey]map[string]*WorkGroup
 	// identityStores are Identity Center identity stores, by id.
 	identityStores map[string]*identityStore
+	topics         map[string]*snsTopic // by ARN
 	execs          map[scopeKey]map[string]*execution
 	tokens         map[scopeKey]map[string]*execution // by ClientRequestToken
 	order          []*execution                       // every execution, in start order
@@ -95,6 +96,7 @@ func New(opts Options) *Emulator {
 		newID:          randomUUID,
 		history:        make(map[scopeKey][]historyEvent),
 		identityStores: make(map[string]*identityStore),
+		topics:         make(map[string]*snsTopic),
 		throttle:       newThrottle(),
 	}
 	e.latency.Store(int64(opts.Latency))
@@ -110,6 +112,7 @@ func New(opts Options) *Emulator {
 		"sts":           stsService(),
 		"cloudtrail":    cloudTrailService(),
 		"identitystore": identityStoreService(),
+		"sns":           snsService(),
 	}
 	return e
 }

@@ -65,12 +65,18 @@ func alerting(t *testing.T, url string) (*fixture, time.Time) {
 notifiers: [{name: ops, type: webhook, url: "`+url+`", secret_env: OPS_SECRET}]
 budgets: [{name: user-month, scope: {user: "*"}, limit_usd: 10, thresholds: [0.5, 1], notify: [ops]}]
 `)
+	return f, alertingQueries(f)
+}
+
+// alertingQueries gives alice $15 and bob $1 of queries on 2026-11-18 and
+// returns that day's noon.
+func alertingQueries(f *fixture) time.Time {
 	at := time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		f.query("alice", at.Add(-time.Duration(i+1)*time.Hour), 1, false) // $15
 	}
 	f.query("bob", at.Add(-time.Hour), 0.2, false) // $1: no alert
-	return f, at
+	return at
 }
 
 func (f *fixture) fire(ctx context.Context, at time.Time) []store.Alert {
@@ -93,7 +99,7 @@ func TestAlertsAreDeliveredExactlyOnce(t *testing.T) {
 	ctx := context.Background()
 	rcv := newReceiver(t, 2, http.StatusServiceUnavailable, "s3cr3t-value")
 	f, at := alerting(t, rcv.srv.URL)
-	senders, err := Senders(f.cfg, func(k string) string { return map[string]string{"OPS_SECRET": "s3cr3t-value"}[k] }, nil)
+	senders, err := Senders(f.cfg, Env{Getenv: func(k string) string { return map[string]string{"OPS_SECRET": "s3cr3t-value"}[k] }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +153,7 @@ func TestCrashBetweenSendingAndRecordingResendsTheSameKey(t *testing.T) {
 	ctx := context.Background()
 	rcv := newReceiver(t, 0, 0, "k")
 	f, at := alerting(t, rcv.srv.URL)
-	senders, _ := Senders(f.cfg, func(string) string { return "k" }, nil)
+	senders, _ := Senders(f.cfg, Env{Getenv: func(string) string { return "k" }})
 	f.fire(ctx, at)
 	crashed := false
 	d := &Deliverer{Store: f.st, Senders: senders, sent: func(store.Delivery) error {
@@ -177,7 +183,7 @@ func TestRefusedAlertIsGivenUpAndMissingSecretWaits(t *testing.T) {
 	rcv := newReceiver(t, 100, http.StatusNotFound, "")
 	f, at := alerting(t, rcv.srv.URL)
 	f.fire(ctx, at)
-	_, err := Senders(f.cfg, func(string) string { return "" }, nil)
+	_, err := Senders(f.cfg, Env{Getenv: func(string) string { return "" }})
 	if err == nil || !strings.Contains(err.Error(), "OPS_SECRET") {
 		t.Fatalf("missing secret: %v", err)
 	}
@@ -185,7 +191,7 @@ func TestRefusedAlertIsGivenUpAndMissingSecretWaits(t *testing.T) {
 	if sum, err := d.Run(ctx); err != nil || sum.Waiting != 2 || sum.Sent+sum.Failed+sum.GivenUp != 0 {
 		t.Fatalf("broken notifier: %+v, %v", sum, err)
 	}
-	senders, _ := Senders(f.cfg, func(string) string { return "k" }, nil)
+	senders, _ := Senders(f.cfg, Env{Getenv: func(string) string { return "k" }})
 	d = &Deliverer{Store: f.st, Senders: senders}
 	if sum, err := d.Run(ctx); err != nil || sum.GivenUp != 2 || !strings.Contains(sum.Why, "HTTP 404") || strings.Contains(sum.Why, rcv.srv.URL) {
 		t.Fatalf("refused: %+v, %v", sum, err)

@@ -16,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/athenawatch/athenawatch/internal/config"
 )
@@ -32,17 +35,34 @@ type PermanentError struct{ Err error }
 func (e *PermanentError) Error() string { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// Env is what senders are built with: where secrets come from, the HTTP
+// client of webhooks (nil: one with a 15 s timeout) and the AWS
+// configuration of SNS (loaded at the first message).
+type Env struct {
+	Getenv func(string) string
+	HTTP   *http.Client
+	AWS    func(context.Context) (aws.Config, error)
+}
+
 // Senders builds the senders of the configured notifiers, reading their
-// secrets from the environment (getenv) or files. A secret that is
-// configured and missing is an error naming the variable or file, never
-// the secret.
-func Senders(cfg *config.Config, getenv func(string) string, client *http.Client) (map[string]Sender, error) {
+// secrets from the environment or files. A secret that is configured and
+// missing is an error naming the variable or file, never the secret.
+func Senders(cfg *config.Config, env Env) (map[string]Sender, error) {
+	client := env.HTTP
 	if client == nil {
 		client = &http.Client{Timeout: 15 * time.Second}
+	}
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
 	}
 	out := map[string]Sender{}
 	var errs []error
 	for _, n := range cfg.Notifiers {
+		if n.Type == "sns" {
+			out[n.Name] = &snsSender{name: n.Name, topic: n.TopicARN, load: env.AWS}
+			continue
+		}
 		target, err := secret(n.URL, n.URLEnv, n.URLFile, getenv)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("notifier %s: url: %w", n.Name, err))
@@ -184,9 +204,25 @@ func slackEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// PlainText is an alert as plain text, for e-mail and SMS.
+func PlainText(m Message) string {
+	return messageText(m, func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				return '?'
+			}
+			return r
+		}, s)
+	}, false)
+}
+
 // SlackText is an alert as a Slack message: who, how much, the top
 // queries and a link to the dashboard.
-func SlackText(m Message) string {
+func SlackText(m Message) string { return messageText(m, slackEscape, true) }
+
+// messageText writes an alert as text: esc escapes values from the store,
+// markup adds Slack's bold, code and link markup.
+func messageText(m Message, esc func(string) string, markup bool) string {
 	amount := func(v float64) string {
 		if m.Unit == "bytes" {
 			return strconv.FormatFloat(v/(1<<30), 'f', 1, 64) + " GiB"
@@ -194,7 +230,11 @@ func SlackText(m Message) string {
 		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Athena budget %s*: %s ", slackEscape(m.Budget), slackEscape(m.Scope))
+	if markup {
+		fmt.Fprintf(&b, "*Athena budget %s*: %s ", esc(m.Budget), esc(m.Scope))
+	} else {
+		fmt.Fprintf(&b, "Athena budget %s: %s ", esc(m.Budget), esc(m.Scope))
+	}
 	switch m.Kind {
 	case "forecast":
 		fmt.Fprintf(&b, "is heading for %s of %s this %s (%.0f%%; spent %s so far)", amount(m.Forecast), amount(m.Limit), m.Period, 100*m.Ratio, amount(m.Spent))
@@ -214,12 +254,20 @@ func SlackText(m Message) string {
 			if len(text) > 120 {
 				text = strings.ToValidUTF8(text[:120], "") + "…"
 			}
-			text = strings.ReplaceAll(text, "`", "'")
-			fmt.Fprintf(&b, "\n• $%.2f by %s: `%s`", q.CostUSD, slackEscape(q.User), slackEscape(text))
+			if markup {
+				text = strings.ReplaceAll(text, "`", "'")
+				fmt.Fprintf(&b, "\n• $%.2f by %s: `%s`", q.CostUSD, esc(q.User), esc(text))
+			} else {
+				fmt.Fprintf(&b, "\n- $%.2f by %s: %s", q.CostUSD, esc(q.User), esc(text))
+			}
 		}
 	}
-	if m.DashboardURL != "" {
+	switch {
+	case m.DashboardURL == "":
+	case markup:
 		fmt.Fprintf(&b, "\n<%s|Open in athenawatch>", strings.NewReplacer("|", "%7C", ">", "%3E", "<", "%3C").Replace(m.DashboardURL))
+	default:
+		fmt.Fprintf(&b, "\nDashboard: %s", m.DashboardURL)
 	}
 	return b.String()
 }

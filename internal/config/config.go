@@ -215,7 +215,8 @@ const DefaultAnomalyFactor = 3
 // webhook's URL, which is itself a secret (URLEnv, URLFile).
 type Notifier struct {
 	Name       string `yaml:"name"`
-	Type       string `yaml:"type"` // webhook or slack
+	Type       string `yaml:"type"`      // webhook, slack or sns
+	TopicARN   string `yaml:"topic_arn"` // sns
 	URL        string `yaml:"url"`
 	URLEnv     string `yaml:"url_env"`
 	URLFile    string `yaml:"url_file"`
@@ -224,7 +225,7 @@ type Notifier struct {
 }
 
 // NotifierTypes are the notifier types of this version.
-var NotifierTypes = []string{"webhook", "slack"}
+var NotifierTypes = []string{"webhook", "slack", "sns"}
 
 // Load reads and validates the YAML file at name. An empty name yields the
 // defaults.
@@ -474,7 +475,20 @@ func (c *Config) validateNotifier(i int, bad func(string, ...any)) {
 		}
 	}
 	if !slices.Contains(NotifierTypes, n.Type) {
-		bad("%s.type: %q is none of %s (Amazon SNS and e-mail come with a later version)", key, n.Type, strings.Join(NotifierTypes, ", "))
+		bad("%s.type: %q is none of %s (e-mail comes with a later version)", key, n.Type, strings.Join(NotifierTypes, ", "))
+	}
+	if n.Type == "sns" {
+		if parts := strings.Split(n.TopicARN, ":"); len(parts) != 6 || parts[0] != "arn" || parts[2] != "sns" || !regionPattern.MatchString(parts[3]) ||
+			!accountIDPattern.MatchString(parts[4]) || parts[5] == "" {
+			bad("%s.topic_arn: %q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", key, n.TopicARN)
+		}
+		if n.URL != "" || n.URLEnv != "" || n.URLFile != "" || n.SecretEnv != "" || n.SecretFile != "" {
+			bad("%s: an sns notifier takes topic_arn only (its credentials are athenawatch's AWS credentials)", key)
+		}
+		return
+	}
+	if n.TopicARN != "" {
+		bad("%s.topic_arn: only for type sns", key)
 	}
 	urls := 0
 	for _, v := range []string{n.URL, n.URLEnv, n.URLFile} {
