@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/tls"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +44,9 @@ type Env struct {
 	Getenv func(string) string
 	HTTP   *http.Client
 	AWS    func(context.Context) (aws.Config, error)
+	// TLS is the TLS configuration of SMTP's STARTTLS (nil: the system's
+	// roots).
+	TLS *tls.Config
 }
 
 // Senders builds the senders of the configured notifiers, reading their
@@ -58,9 +63,25 @@ func Senders(cfg *config.Config, env Env) (map[string]Sender, error) {
 	}
 	out := map[string]Sender{}
 	var errs []error
+	var err error
 	for _, n := range cfg.Notifiers {
-		if n.Type == "sns" {
+		switch n.Type {
+		case "sns":
 			out[n.Name] = &snsSender{name: n.Name, topic: n.TopicARN, load: env.AWS}
+			continue
+		case "email":
+			host, _, _ := net.SplitHostPort(n.SMTP)
+			e := &emailSender{name: n.Name, addr: n.SMTP, host: host, from: n.From, to: n.To, toUser: n.ToUser, userEmails: cfg.UserEmails, tls: env.TLS}
+			if n.UsernameEnv != "" {
+				if e.username, err = secret("", n.UsernameEnv, "", getenv); err == nil {
+					e.password, err = secret("", n.PasswordEnv, "", getenv)
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("notifier %s: login: %w", n.Name, err))
+					continue
+				}
+			}
+			out[n.Name] = e
 			continue
 		}
 		target, err := secret(n.URL, n.URLEnv, n.URLFile, getenv)

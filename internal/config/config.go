@@ -9,6 +9,8 @@ import (
 	"io"
 	"maps"
 	"math"
+	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path"
@@ -62,6 +64,9 @@ type Config struct {
 	// DashboardURL is the dashboard's address as the people alerted reach
 	// it; alerts link to it when set.
 	DashboardURL string `yaml:"dashboard_url"`
+	// UserEmails maps users to e-mail addresses: an email notifier with
+	// to_user also writes to the user an alert is about.
+	UserEmails map[string]string `yaml:"user_emails"`
 
 	// QueryCommentUser is Identity.QueryCommentUser compiled by Validate.
 	QueryCommentUser *regexp.Regexp `yaml:"-"`
@@ -214,18 +219,27 @@ const DefaultAnomalyFactor = 3
 // a webhook's signing secret (SecretEnv, SecretFile) and a Slack incoming
 // webhook's URL, which is itself a secret (URLEnv, URLFile).
 type Notifier struct {
-	Name       string `yaml:"name"`
-	Type       string `yaml:"type"`      // webhook, slack or sns
-	TopicARN   string `yaml:"topic_arn"` // sns
-	URL        string `yaml:"url"`
-	URLEnv     string `yaml:"url_env"`
-	URLFile    string `yaml:"url_file"`
-	SecretEnv  string `yaml:"secret_env"`
-	SecretFile string `yaml:"secret_file"`
+	Name     string `yaml:"name"`
+	Type     string `yaml:"type"`      // webhook, slack, sns or email
+	TopicARN string `yaml:"topic_arn"` // sns
+	// email: the SMTP server (host:port, STARTTLS required unless the host
+	// is a loopback address), the sender, the recipients, whether the
+	// user an alert is about gets it too, and the login's variables.
+	SMTP        string   `yaml:"smtp"`
+	From        string   `yaml:"from"`
+	To          []string `yaml:"to"`
+	ToUser      bool     `yaml:"to_user"`
+	UsernameEnv string   `yaml:"username_env"`
+	PasswordEnv string   `yaml:"password_env"`
+	URL         string   `yaml:"url"`
+	URLEnv      string   `yaml:"url_env"`
+	URLFile     string   `yaml:"url_file"`
+	SecretEnv   string   `yaml:"secret_env"`
+	SecretFile  string   `yaml:"secret_file"`
 }
 
 // NotifierTypes are the notifier types of this version.
-var NotifierTypes = []string{"webhook", "slack", "sns"}
+var NotifierTypes = []string{"webhook", "slack", "sns", "email"}
 
 // Load reads and validates the YAML file at name. An empty name yields the
 // defaults.
@@ -436,6 +450,11 @@ func (c *Config) Validate() error {
 	for i := range c.Notifiers {
 		c.validateNotifier(i, bad)
 	}
+	for _, u := range slices.Sorted(maps.Keys(c.UserEmails)) {
+		if _, err := mail.ParseAddress(c.UserEmails[u]); err != nil {
+			bad("user_emails.%s: %q is not an e-mail address", u, c.UserEmails[u])
+		}
+	}
 	for i, b := range c.Budgets {
 		key := fmt.Sprintf("budgets[%d]", i)
 		if b.Name != "" {
@@ -475,7 +494,27 @@ func (c *Config) validateNotifier(i int, bad func(string, ...any)) {
 		}
 	}
 	if !slices.Contains(NotifierTypes, n.Type) {
-		bad("%s.type: %q is none of %s (e-mail comes with a later version)", key, n.Type, strings.Join(NotifierTypes, ", "))
+		bad("%s.type: %q is none of %s", key, n.Type, strings.Join(NotifierTypes, ", "))
+	}
+	if n.Type == "email" {
+		if host, port, err := net.SplitHostPort(n.SMTP); err != nil || host == "" || port == "" {
+			bad("%s.smtp: %q is not HOST:PORT of an SMTP server", key, n.SMTP)
+		}
+		if _, err := mail.ParseAddress(n.From); err != nil {
+			bad("%s.from: %q is not an e-mail address", key, n.From)
+		}
+		for _, to := range n.To {
+			if _, err := mail.ParseAddress(to); err != nil {
+				bad("%s.to: %q is not an e-mail address", key, to)
+			}
+		}
+		if len(n.To) == 0 && !n.ToUser {
+			bad("%s: no recipient: give to, or to_user with user_emails", key)
+		}
+		if (n.UsernameEnv == "") != (n.PasswordEnv == "") {
+			bad("%s: username_env and password_env go together", key)
+		}
+		return
 	}
 	if n.Type == "sns" {
 		if parts := strings.Split(n.TopicARN, ":"); len(parts) != 6 || parts[0] != "arn" || parts[2] != "sns" || !regionPattern.MatchString(parts[3]) ||
