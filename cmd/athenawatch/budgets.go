@@ -33,13 +33,10 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 	fs := newFlagSet(g, "budgets check", "[--at TIME] [--format table|json]")
 	atFlag := fs.String("at", "", "evaluate as of this `time` (RFC 3339 or a date; default: now)")
 	format := fs.String("format", "table", "`format`: table or json")
-	notify := fs.Bool("notify", false, "record the alerts the budgets call for and send those due to their notifiers")
-	enforce := fs.Bool("enforce", false, "take the budgets' actions (not in this version)")
+	notify := fs.Bool("notify", false, "record the alerts the budgets call for and send those due to their notifiers; record what stop budgets would do")
+	enforce := fs.Bool("enforce", false, "take the budgets' actions: stop the running queries of scopes over a stop budget")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if *enforce {
-		return usagef("budgets check: --enforce comes with a later version; this one reports and alerts")
 	}
 	if *format != "table" && *format != "json" {
 		return usagef("--format %q: table or json", *format)
@@ -54,8 +51,8 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 		at = t
 	}
 	open := g.openRead
-	if *notify {
-		open = g.open // alerts are recorded
+	if *notify || *enforce {
+		open = g.open // alerts and actions are recorded
 	}
 	cfg, st, rules, err := open(ctx)
 	if err != nil {
@@ -74,6 +71,11 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 	if *notify {
 		notifyErr = sendAlerts(ctx, g, cfg, st, e, statuses, at)
 	}
+	if *notify || *enforce {
+		if err := enforceBudgets(ctx, g, cfg, st, statuses, !*enforce); err != nil && notifyErr == nil {
+			notifyErr = err
+		}
+	}
 	if *format == "json" {
 		if statuses == nil {
 			statuses = []budget.Status{}
@@ -87,6 +89,44 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 	}
 	printBudgets(g, statuses, at)
 	return notifyErr
+}
+
+// enforceBudgets stops the running queries of the scopes over a stop
+// budget, or, in a dry run, records what it would stop.
+func enforceBudgets(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, statuses []budget.Status, dryRun bool) error {
+	stops := false
+	for _, b := range cfg.Budgets {
+		stops = stops || b.Action == "stop"
+	}
+	if !stops {
+		return nil
+	}
+	e := &budget.Enforcer{Store: st, DryRun: dryRun, Logger: g.logger}
+	if !dryRun {
+		awsCfg, err := g.awsConfig(ctx)
+		if err != nil {
+			return err
+		}
+		e.Stopper = &budget.AthenaStopper{AWS: awsCfg, Roles: cfg.Roles()}
+	}
+	sum, err := e.Enforce(ctx, cfg.Budgets, statuses)
+	if err != nil {
+		return err
+	}
+	switch {
+	case dryRun && sum.WouldStop > 0:
+		fmt.Fprintf(g.stderr, "budgets: dry run: %d running queries would be stopped (recorded; --enforce stops them)\n", sum.WouldStop)
+	case !dryRun && sum.Stopped+sum.Failed > 0:
+		fmt.Fprintf(g.stderr, "budgets: stopped %d running queries, %d stops failed", sum.Stopped, sum.Failed)
+		if sum.Why != "" {
+			fmt.Fprintf(g.stderr, " (%s)", quoteNote(sum.Why))
+		}
+		fmt.Fprintln(g.stderr)
+	}
+	if sum.Allowed > 0 {
+		fmt.Fprintf(g.stderr, "budgets: %d running queries of allowlisted users left alone\n", sum.Allowed)
+	}
+	return nil
 }
 
 // sendAlerts records the alerts the statuses call for, each once, with a

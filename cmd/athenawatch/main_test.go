@@ -102,7 +102,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing dir", []string{"--db", db, "collect", "--no-enrich", "--source", "dir:/nonexistent/trail"}, exitError, "/nonexistent/trail"},
 		{"help", []string{"report", "--help"}, exitOK, "--filter"},
 		{"budgets no subcommand", []string{"--db", db, "budgets"}, exitUsage, "subcommand"},
-		{"budgets enforce", []string{"--db", db, "budgets", "check", "--enforce"}, exitUsage, "later version"},
+		{"budgets format", []string{"--db", db, "budgets", "check", "--format", "xml"}, exitUsage, "table or json"},
 		{"iam-policy bad account", []string{"iam-policy", "--collector-account", "12"}, exitUsage, "12-digit"},
 		{"iam-policy bad key", []string{"iam-policy", "--kms-key", "alias/trail"}, exitUsage, "KMS key ARN"},
 		{"iam-policy", []string{"iam-policy", "--source", "s3://org-trail/logs", "--collector-account", "111122223333"}, exitOK, `"arn:aws:s3:::org-trail/logs/*"`},

@@ -191,18 +191,22 @@ func (c *collector) round(ctx context.Context, g *globals, sources []string) {
 // checkBudgets records and sends the budget alerts due after a round,
 // when a budget names notifiers.
 func (c *collector) checkBudgets(ctx context.Context, g *globals) {
-	notifies := false
+	notifies, stops := false, false
 	for _, b := range c.cfg.Budgets {
 		notifies = notifies || len(b.Notify) > 0
+		stops = stops || b.Action == "stop"
 	}
-	if !notifies || ctx.Err() != nil {
+	if !notifies && !stops || ctx.Err() != nil {
 		return
 	}
 	e := &budget.Evaluator{Src: c.st, Rules: c.rules, Prices: usage.PricesOf(c.cfg)}
 	at := time.Now()
 	statuses, err := e.Evaluate(ctx, c.cfg.Budgets, at)
-	if err == nil {
+	if err == nil && notifies {
 		err = sendAlerts(ctx, g, c.cfg, c.st, e, statuses, at)
+	}
+	if err == nil && stops {
+		err = enforceBudgets(ctx, g, c.cfg, c.st, statuses, !c.cfg.BudgetEnforcement)
 	}
 	if err != nil && ctx.Err() == nil {
 		g.logger.Error("budget check failed; the next round tries again", "err", err)

@@ -67,6 +67,9 @@ type Config struct {
 	// UserEmails maps users to e-mail addresses: an email notifier with
 	// to_user also writes to the user an alert is about.
 	UserEmails map[string]string `yaml:"user_emails"`
+	// BudgetEnforcement makes serve take the budgets' actions; without
+	// it serve records what they would do (a dry run).
+	BudgetEnforcement bool `yaml:"budget_enforcement"`
 
 	// QueryCommentUser is Identity.QueryCommentUser compiled by Validate.
 	QueryCommentUser *regexp.Regexp `yaml:"-"`
@@ -605,6 +608,9 @@ func (c *Config) validateBudget(i int, key string, bad func(string, ...any)) {
 	oneOf("period", &b.Period, BudgetPeriods, "month")
 	oneOf("kind", &b.Kind, BudgetKinds, "actual")
 	oneOf("action", &b.Action, BudgetActions, "notify")
+	if b.Action == "block" {
+		bad("%s.action: block (the preventive quota) comes with a later version; stop stops the scope's running queries", key)
+	}
 	if b.Kind == "anomaly" {
 		if b.Period != "day" {
 			bad("%s.period: an anomaly budget compares days: want day", key)

@@ -80,6 +80,30 @@ func (s *Server) alerts(ctx context.Context) ([]alertView, error) {
 	return out, nil
 }
 
+// actionView is a budget action as the page and the API show it.
+type actionView struct {
+	At      time.Time `json:"at"`
+	Budget  string    `json:"budget"`
+	Scope   string    `json:"scope"`
+	Action  string    `json:"action"`
+	Target  string    `json:"target"`
+	DryRun  bool      `json:"dry_run"`
+	Outcome string    `json:"outcome"`
+	Reason  string    `json:"reason"`
+}
+
+func (s *Server) actions(ctx context.Context) ([]actionView, error) {
+	as, err := s.opts.Store.RecentActions(ctx, recentAlerts)
+	if err != nil {
+		return nil, err
+	}
+	out := []actionView{}
+	for _, a := range as {
+		out = append(out, actionView{At: a.At, Budget: a.Budget, Scope: a.Scope, Action: a.Action, Target: a.Target, DryRun: a.DryRun, Outcome: a.Outcome, Reason: a.Reason})
+	}
+	return out, nil
+}
+
 // apiBudgets answers GET /api/v1/budgets: every budget's scopes now, and
 // the recent alerts with their deliveries.
 func (s *Server) apiBudgets(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +120,12 @@ func (s *Server) apiBudgets(w http.ResponseWriter, r *http.Request) {
 	if statuses == nil {
 		statuses = []budget.Status{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"as_of": at.UTC(), "budgets": statuses, "alerts": alerts})
+	actions, err := s.actions(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"as_of": at.UTC(), "budgets": statuses, "alerts": alerts, "actions": actions})
 }
 
 // budgetRow is one scope of a budget on the page.
@@ -115,10 +144,11 @@ type budgetRow struct {
 
 type budgetsData struct {
 	base
-	Rows   []budgetRow
-	Alerts []alertView
-	AsOf   time.Time
-	None   bool // no budget configured
+	Rows    []budgetRow
+	Alerts  []alertView
+	Actions []actionView
+	AsOf    time.Time
+	None    bool // no budget configured
 }
 
 func (s *Server) budgetsPage(ctx context.Context, r *http.Request, b base) (string, any, error) {
@@ -131,7 +161,11 @@ func (s *Server) budgetsPage(ctx context.Context, r *http.Request, b base) (stri
 	if err != nil {
 		return "", nil, err
 	}
-	d := budgetsData{base: b, Alerts: alerts, AsOf: at, None: len(s.opts.Config.Budgets) == 0}
+	actions, err := s.actions(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	d := budgetsData{base: b, Alerts: alerts, Actions: actions, AsOf: at, None: len(s.opts.Config.Budgets) == 0}
 	for _, st := range statuses {
 		amount := func(v float64) string {
 			if st.Unit == "bytes" {

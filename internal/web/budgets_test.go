@@ -29,7 +29,14 @@ func TestBudgetsPageAndAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if _, err := f.st.RecordAction(ctx, store.Action{At: testNow, Budget: "user-week", Scope: "user=alice", PeriodStart: statuses[0].PeriodStart,
+		Action: "stop", Target: "us-east-1/q-01", DryRun: true, Outcome: "would stop (dry run)", Reason: "user-week: user=alice is at 500%"}); err != nil {
+		t.Fatal(err)
+	}
 	res, body := f.get(t, "/budgets")
+	if !strings.Contains(body, "would stop (dry run)") || !strings.Contains(body, `href="/queries/us-east-1/q-01"`) {
+		t.Fatalf("the page lacks the action:\n%s", body)
+	}
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, "user-week") || !strings.Contains(body, "Recent alerts") ||
 		!strings.Contains(body, "ops: retrying") || !strings.Contains(body, `class="badge bad"`) {
 		t.Fatalf("budgets page: %d\n%s", res.StatusCode, body)
@@ -42,7 +49,11 @@ func TestBudgetsPageAndAPI(t *testing.T) {
 	res, body = f.get(t, "/api/v1/budgets")
 	var got struct {
 		Budgets []budget.Status `json:"budgets"`
-		Alerts  []struct {
+		Actions []struct {
+			Target string `json:"target"`
+			DryRun bool   `json:"dry_run"`
+		} `json:"actions"`
+		Alerts []struct {
 			Budget     string `json:"budget"`
 			Deliveries []struct {
 				Notifier, State string
@@ -52,7 +63,8 @@ func TestBudgetsPageAndAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("api: %d %v\n%s", res.StatusCode, err, body)
 	}
-	if len(got.Budgets) != len(statuses) || len(got.Alerts) != len(alerts) || got.Alerts[0].Deliveries[0].State != "retrying" {
+	if len(got.Budgets) != len(statuses) || len(got.Alerts) != len(alerts) || got.Alerts[0].Deliveries[0].State != "retrying" ||
+		len(got.Actions) != 1 || !got.Actions[0].DryRun {
 		t.Fatalf("api: %+v", got)
 	}
 

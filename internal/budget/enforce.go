@@ -1,0 +1,208 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/store"
+)
+
+// Stopper stops a query in its account and region.
+type Stopper interface {
+	Stop(ctx context.Context, account, region, queryID string) error
+}
+
+// AthenaStopper stops queries with StopQueryExecution, in each account
+// through the role the configuration gives it (the credentials' own
+// otherwise).
+type AthenaStopper struct {
+	AWS   aws.Config
+	Roles map[string]string
+
+	mu    sync.Mutex
+	creds map[string]aws.CredentialsProvider
+}
+
+// Stop implements Stopper.
+func (a *AthenaStopper) Stop(ctx context.Context, account, region, queryID string) error {
+	a.mu.Lock()
+	if a.creds == nil {
+		a.creds = map[string]aws.CredentialsProvider{}
+	}
+	creds, ok := a.creds[account]
+	if !ok {
+		creds = a.AWS.Credentials
+		if role := a.Roles[account]; role != "" {
+			stsClient := sts.NewFromConfig(a.AWS, func(o *sts.Options) {
+				if o.Region == "" {
+					o.Region = region
+				}
+			})
+			creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role,
+				func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "athenawatch" }))
+		}
+		a.creds[account] = creds
+	}
+	a.mu.Unlock()
+	client := athena.NewFromConfig(a.AWS, func(o *athena.Options) {
+		o.Region = region
+		o.Credentials = creds
+	})
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := client.StopQueryExecution(cctx, &athena.StopQueryExecutionInput{QueryExecutionId: aws.String(queryID)})
+	return err
+}
+
+// Enforcer takes the actions of budgets over their limit. It only acts
+// with DryRun false; either way it records, once per query and mode, what
+// it did or would have done, and why.
+type Enforcer struct {
+	Store   *store.Store
+	Stopper Stopper
+	DryRun  bool
+	Logger  *slog.Logger
+	// Now is the clock of the records; nil is time.Now.
+	Now func() time.Time
+}
+
+// EnforceSummary counts what one Enforce did.
+type EnforceSummary struct {
+	Stopped   int // queries stopped now
+	WouldStop int // queries a dry run would have stopped (newly recorded)
+	Failed    int // stops that failed (recorded with the reason)
+	Allowed   int // running queries of allowlisted users, left alone
+	Why       string
+}
+
+// Enforce stops the running queries of every scope of a stop budget that
+// is over its limit: its queries without final statistics whose state is
+// QUEUED, RUNNING or not known yet, in the period, except those of users
+// the budget's allowlist names.
+func (e *Enforcer) Enforce(ctx context.Context, budgets []config.Budget, statuses []Status) (EnforceSummary, error) {
+	var sum EnforceSummary
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	byName := map[string]config.Budget{}
+	for _, b := range budgets {
+		byName[b.Name] = b
+	}
+	for _, s := range statuses {
+		b := byName[s.Budget]
+		if b.Action != "stop" || s.State != StateOver {
+			continue
+		}
+		running, err := e.running(ctx, b, s)
+		if err != nil {
+			return sum, err
+		}
+		reason := fmt.Sprintf("%s: %s is at %.0f%% of its limit this %s", b.Name, s.Scope, 100*s.Ratio, s.Period)
+		for _, q := range running {
+			if allowed(b.Allow, q.User) {
+				sum.Allowed++
+				continue
+			}
+			a := store.Action{At: now().UTC(), Budget: b.Name, Scope: s.Scope, PeriodStart: s.PeriodStart, Action: "stop",
+				Target: q.Region + "/" + q.QueryID, DryRun: e.DryRun, Reason: reason + "; query by " + q.User}
+			if e.DryRun {
+				a.Outcome = "would stop (dry run)"
+				recorded, err := e.Store.RecordAction(ctx, a)
+				if err != nil {
+					return sum, err
+				}
+				if recorded {
+					sum.WouldStop++
+				}
+				continue
+			}
+			a.Outcome = "stopped"
+			if err := e.Stopper.Stop(ctx, q.OwnerAccount, q.Region, q.QueryID); err != nil {
+				a.Outcome = "failed: " + err.Error()
+				sum.Failed++
+				if sum.Why == "" {
+					sum.Why = err.Error()
+				}
+			} else {
+				sum.Stopped++
+			}
+			if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), a); err != nil {
+				return sum, err
+			}
+		}
+	}
+	return sum, nil
+}
+
+// running are the queries of a scope in its period that may still run.
+func (e *Enforcer) running(ctx context.Context, b config.Budget, s Status) ([]store.Query, error) {
+	match := Match(b, s.Key)
+	counts, err := e.Store.PendingCounts(ctx, s.PeriodStart)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Query
+	for _, c := range counts {
+		var after store.PendingKey
+		for {
+			page, err := e.Store.PendingQueries(ctx, s.PeriodStart, c.Account, c.Region, after, 1000)
+			if err != nil {
+				return nil, err
+			}
+			for _, q := range page {
+				if st := q.Stats.State; (st == "" || st == "QUEUED" || st == "RUNNING") && matches(match, q) {
+					out = append(out, q)
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+			last := page[len(page)-1]
+			after = store.PendingKey{Time: last.EventTime, QueryID: last.QueryID}
+		}
+	}
+	return out, nil
+}
+
+// matches reports whether a query is in a scope (key to glob).
+func matches(match map[string]string, q store.Query) bool {
+	for k, glob := range match {
+		var v string
+		switch k {
+		case "user":
+			v = q.User
+		case "team":
+			v = q.Team
+		case "workgroup":
+			v = q.Workgroup
+		case "account":
+			v = q.Account
+		}
+		if ok, _ := path.Match(glob, v); !ok && glob != v {
+			return false
+		}
+	}
+	return true
+}
+
+// allowed reports whether a user is on an allowlist of globs.
+func allowed(globs []string, user string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, user); ok || strings.EqualFold(g, user) {
+			return true
+		}
+	}
+	return false
+}

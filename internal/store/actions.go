@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Action is one thing a budget did, or would have done (DryRun).
+type Action struct {
+	At          time.Time
+	Budget      string
+	Scope       string
+	PeriodStart time.Time
+	Action      string // stop, block, unblock
+	Target      string // what it acted on: region/query-id, a principal
+	DryRun      bool
+	Outcome     string // done, failed: ..., would
+	Reason      string
+}
+
+// actionsVersion is the schema version that added budget_actions.
+const actionsVersion = 15
+
+// RecordAction records an action unless the same (budget, period, action,
+// target, mode) is recorded already; it reports whether it recorded it.
+func (s *Store) RecordAction(ctx context.Context, a Action) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO budget_actions (at, budget, scope, period_start, action, target, dry_run, outcome, reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		millis(a.At), a.Budget, a.Scope, millis(a.PeriodStart), a.Action, a.Target, a.DryRun, a.Outcome, a.Reason)
+	if err != nil {
+		return false, fmt.Errorf("record budget action: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// RecentActions returns up to limit actions, newest first.
+func (s *Store) RecentActions(ctx context.Context, limit int) ([]Action, error) {
+	if s.version < actionsVersion {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT at, budget, scope, period_start, action, target, dry_run, outcome, reason
+		FROM budget_actions ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read budget actions: %w", err)
+	}
+	defer rows.Close()
+	var out []Action
+	for rows.Next() {
+		var a Action
+		var at, start int64
+		if err := rows.Scan(&at, &a.Budget, &a.Scope, &start, &a.Action, &a.Target, &a.DryRun, &a.Outcome, &a.Reason); err != nil {
+			return nil, fmt.Errorf("read budget actions: %w", err)
+		}
+		a.At, a.PeriodStart = time.UnixMilli(at).UTC(), time.UnixMilli(start).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
