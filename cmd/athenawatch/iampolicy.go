@@ -61,6 +61,14 @@ func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 		}
 	}
 	o.KMSKeys = keys
+	for _, b := range cfg.Budgets {
+		o.Stop = o.Stop || b.Action == "stop"
+	}
+	for _, n := range cfg.Notifiers {
+		if n.Type == "sns" {
+			o.Topics = append(o.Topics, n.TopicARN)
+		}
+	}
 	roles := cfg.Roles()
 	for _, id := range slices.Sorted(maps.Keys(roles)) {
 		o.ReaderRoles = append(o.ReaderRoles, roles[id])
@@ -77,7 +85,7 @@ func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 		doc        iampolicy.Document
 	}{
 		{"collector", "Policy of the identity athenawatch runs as (the collector)", iampolicy.Collector(o)},
-		{"reader", "Permission policy of the reader role in each member account", iampolicy.Reader(o.LookupEvents)},
+		{"reader", "Permission policy of the reader role in each member account", iampolicy.Reader(o.LookupEvents, o.Stop)},
 		{"reader_trust", "Trust policy of that role", iampolicy.ReaderTrust(account)},
 	}
 	if *format == "json" {

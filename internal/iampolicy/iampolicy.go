@@ -57,6 +57,10 @@ type Options struct {
 	// ReaderRoles are the roles the collector assumes in member accounts:
 	// ARNs, or one pattern such as arn:aws:iam::*:role/athenawatch-reader.
 	ReaderRoles []string
+	// Stop is set when a budget stops queries (action stop).
+	Stop bool
+	// Topics are the SNS topics budget alerts are published to.
+	Topics []string
 }
 
 // Collector is the policy of the identity athenawatch runs as.
@@ -83,7 +87,10 @@ func Collector(o Options) Document {
 			Condition: map[string]map[string]any{"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
 		})
 	}
-	d.Statement = append(d.Statement, readerStatements(o.LookupEvents)...)
+	d.Statement = append(d.Statement, readerStatements(o.LookupEvents, o.Stop)...)
+	if len(o.Topics) > 0 {
+		d.Statement = append(d.Statement, Statement{Sid: "PublishBudgetAlerts", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: oneOrMany(o.Topics)})
+	}
 	if len(o.ReaderRoles) > 0 {
 		d.Statement = append(d.Statement, Statement{
 			Sid: "AssumeReaderRoles", Effect: "Allow", Action: []string{"sts:AssumeRole"}, Resource: oneOrMany(o.ReaderRoles),
@@ -92,12 +99,17 @@ func Collector(o Options) Document {
 	return d
 }
 
-// readerStatements ask Athena about queries and read the event history.
-func readerStatements(lookupEvents bool) []Statement {
+// readerStatements ask Athena about queries, read the event history and
+// stop queries of scopes over a stop budget.
+func readerStatements(lookupEvents, stop bool) []Statement {
 	out := []Statement{{
 		Sid: "ReadQueryStatistics", Effect: "Allow", Action: []string{"athena:BatchGetQueryExecution"},
 		Resource: "arn:aws:athena:*:*:workgroup/*",
 	}}
+	if stop {
+		out = append(out, Statement{Sid: "StopQueriesOverBudget", Effect: "Allow", Action: []string{"athena:StopQueryExecution"},
+			Resource: "arn:aws:athena:*:*:workgroup/*"})
+	}
 	if lookupEvents {
 		// LookupEvents has no resource-level permissions.
 		out = append(out, Statement{Sid: "ReadEventHistory", Effect: "Allow", Action: []string{"cloudtrail:LookupEvents"}, Resource: "*"})
@@ -106,8 +118,8 @@ func readerStatements(lookupEvents bool) []Statement {
 }
 
 // Reader is the permission policy of the reader role in a member account.
-func Reader(lookupEvents bool) Document {
-	return Document{Version: version, Statement: readerStatements(lookupEvents)}
+func Reader(lookupEvents, stop bool) Document {
+	return Document{Version: version, Statement: readerStatements(lookupEvents, stop)}
 }
 
 // ReaderTrust is the reader role's trust policy: the collector's account
