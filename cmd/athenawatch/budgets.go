@@ -59,7 +59,7 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if len(cfg.Budgets) == 0 {
+	if len(cfg.Budgets) == 0 && (!*notify || len(cfg.Digest.Notify) == 0) {
 		return usagef("budgets check: no budgets in the configuration (see budgets: in the README)")
 	}
 	e := &budget.Evaluator{Src: st, Rules: rules, Prices: usage.PricesOf(cfg)}
@@ -138,9 +138,16 @@ func sendAlerts(ctx context.Context, g *globals, cfg *config.Config, st *store.S
 	if err != nil {
 		return err
 	}
-	notify := map[string][]string{}
+	notify := map[string][]string{budget.DigestName: cfg.Digest.Notify}
 	for _, b := range cfg.Budgets {
 		notify[b.Name] = b.Notify
+	}
+	if len(cfg.Digest.Notify) > 0 {
+		digests, err := e.Digests(ctx, cfg.Digest, at, cfg.DashboardURL)
+		if err != nil {
+			return err
+		}
+		alerts = append(alerts, digests...)
 	}
 	fired, err := st.RecordAlerts(ctx, alerts, func(a store.Alert) []string { return notify[a.Budget] })
 	if err != nil {

@@ -196,6 +196,7 @@ func (c *collector) checkBudgets(ctx context.Context, g *globals) {
 		notifies = notifies || len(b.Notify) > 0
 		stops = stops || b.Action == "stop"
 	}
+	notifies = notifies || len(c.cfg.Digest.Notify) > 0
 	if !notifies && !stops || ctx.Err() != nil {
 		return
 	}

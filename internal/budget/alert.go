@@ -41,6 +41,11 @@ type Message struct {
 	FiredAt        time.Time  `json:"fired_at"`
 	TopQueries     []TopQuery `json:"top_queries"`
 	DashboardURL   string     `json:"dashboard_url,omitempty"`
+	// A weekly digest (kind digest) also has the week's queries, the week
+	// before's spend and the top users.
+	Queries       int64     `json:"queries,omitempty"`
+	PreviousSpent float64   `json:"previous_spent,omitempty"`
+	TopUsers      []TopUser `json:"top_users,omitempty"`
 }
 
 // TopQuery is one of the costliest queries of an alert's scope and period.
@@ -50,6 +55,14 @@ type TopQuery struct {
 	User    string  `json:"user"`
 	CostUSD float64 `json:"cost_usd"`
 	Text    string  `json:"text"`
+}
+
+// subject is a one-line title of an alert, for e-mail and SNS.
+func subject(m Message) string {
+	if m.Kind == "digest" {
+		return fmt.Sprintf("athenawatch: weekly digest, %s, week from %s", m.Scope, m.PeriodStart.Format("2006-01-02"))
+	}
+	return fmt.Sprintf("athenawatch: budget %s, %s past %.0f%%", m.Budget, m.Scope, 100*m.Threshold)
 }
 
 // alertKey is an alert's idempotency key: a hash of what makes it one.

@@ -60,7 +60,7 @@ func (e *emailSender) message(key string, m Message, to []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From: %s\r\n", e.from)
 	fmt.Fprintf(&b, "To: %s\r\n", strings.Join(to, ", "))
-	fmt.Fprintf(&b, "Subject: %s\r\n", headerText(fmt.Sprintf("athenawatch: budget %s, %s past %.0f%%", m.Budget, m.Scope, 100*m.Threshold)))
+	fmt.Fprintf(&b, "Subject: %s\r\n", headerText(subject(m)))
 	fmt.Fprintf(&b, "Date: %s\r\n", time.Now().UTC().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "Message-ID: <%s@athenawatch>\r\n", key)
 	fmt.Fprintf(&b, "X-Athenawatch-Idempotency-Key: %s\r\n", key)

@@ -251,12 +251,15 @@ func messageText(m Message, esc func(string) string, markup bool) string {
 		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	var b strings.Builder
-	if markup {
+	if m.Kind == "digest" {
+		b.WriteString(digestText(m, esc))
+	} else if markup {
 		fmt.Fprintf(&b, "*Athena budget %s*: %s ", esc(m.Budget), esc(m.Scope))
 	} else {
 		fmt.Fprintf(&b, "Athena budget %s: %s ", esc(m.Budget), esc(m.Scope))
 	}
 	switch m.Kind {
+	case "digest":
 	case "forecast":
 		fmt.Fprintf(&b, "is heading for %s of %s this %s (%.0f%%; spent %s so far)", amount(m.Forecast), amount(m.Limit), m.Period, 100*m.Ratio, amount(m.Spent))
 	case "anomaly":
@@ -264,7 +267,9 @@ func messageText(m Message, esc func(string) string, markup bool) string {
 	default:
 		fmt.Fprintf(&b, "spent %s of %s this %s (%.0f%%)", amount(m.Spent), amount(m.Limit), m.Period, 100*m.Ratio)
 	}
-	fmt.Fprintf(&b, ", past the %.0f%% threshold.", 100*m.Threshold)
+	if m.Kind != "digest" {
+		fmt.Fprintf(&b, ", past the %.0f%% threshold.", 100*m.Threshold)
+	}
 	if m.Pending > 0 {
 		fmt.Fprintf(&b, " %d queries still lack statistics and are not counted yet.", m.Pending)
 	}

@@ -62,9 +62,8 @@ func (s *snsSender) Send(ctx context.Context, key string, payload []byte) error 
 	if err != nil {
 		return &PermanentError{err}
 	}
-	subject := fmt.Sprintf("athenawatch: %s %s at %.0f%%", m.Budget, m.Scope, 100*m.Threshold)
 	_, err = s.client.Publish(ctx, &sns.PublishInput{
-		TopicArn: aws.String(s.topic), Subject: aws.String(asciiSubject(subject)), Message: aws.String(string(body)),
+		TopicArn: aws.String(s.topic), Subject: aws.String(asciiSubject(subject(m))), Message: aws.String(string(body)),
 		MessageStructure: aws.String("json"),
 		MessageAttributes: map[string]snstypes.MessageAttributeValue{
 			"idempotency_key": {DataType: aws.String("String"), StringValue: aws.String(key)},

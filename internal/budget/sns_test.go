@@ -52,7 +52,7 @@ budgets: [{name: user-month, scope: {user: "*"}, limit_usd: 10, notify: [topic, 
 	}
 	got := emu.Published(topic)
 	if len(got) != 1 || got[0].MessageStructure != "json" || got[0].Attributes["idempotency_key"] != alerts[0].Key ||
-		!strings.Contains(got[0].Subject, "user-month user=alice at 100%") {
+		!strings.Contains(got[0].Subject, "budget user-month, user=alice past 100%") {
 		t.Fatalf("published %+v", got)
 	}
 	var per map[string]string

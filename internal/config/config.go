@@ -70,6 +70,9 @@ type Config struct {
 	// BudgetEnforcement makes serve take the budgets' actions; without
 	// it serve records what they would do (a dry run).
 	BudgetEnforcement bool `yaml:"budget_enforcement"`
+	// Digest, when it names notifiers, sends each team's spend of the
+	// last calendar week (Monday to Monday in TimeZone) once.
+	Digest Digest `yaml:"digest"`
 
 	// QueryCommentUser is Identity.QueryCommentUser compiled by Validate.
 	QueryCommentUser *regexp.Regexp `yaml:"-"`
@@ -203,6 +206,12 @@ type Budget struct {
 	Action string `yaml:"action"`
 	// Allow are user globs the budget's actions never touch.
 	Allow []string `yaml:"allow"`
+}
+
+// Digest configures the weekly digest per team.
+type Digest struct {
+	Notify   []string `yaml:"notify"`
+	TimeZone string   `yaml:"time_zone"`
 }
 
 // Budget scope keys, periods, kinds and actions.
@@ -453,6 +462,17 @@ func (c *Config) Validate() error {
 	for i := range c.Notifiers {
 		c.validateNotifier(i, bad)
 	}
+	for _, n := range c.Digest.Notify {
+		if !slices.ContainsFunc(c.Notifiers, func(x Notifier) bool { return x.Name == n }) {
+			bad("digest.notify: no notifier named %q", n)
+		}
+	}
+	if c.Digest.TimeZone == "" {
+		c.Digest.TimeZone = "UTC"
+	}
+	if _, err := time.LoadLocation(c.Digest.TimeZone); err != nil {
+		bad("digest.time_zone: %q is not a time zone (want an IANA name such as Europe/Berlin)", c.Digest.TimeZone)
+	}
 	for _, u := range slices.Sorted(maps.Keys(c.UserEmails)) {
 		if _, err := mail.ParseAddress(c.UserEmails[u]); err != nil {
 			bad("user_emails.%s: %q is not an e-mail address", u, c.UserEmails[u])
@@ -570,6 +590,9 @@ func (c *Config) validateBudget(i int, key string, bad func(string, ...any)) {
 	b := &c.Budgets[i]
 	if b.Name == "" {
 		bad("%s.name: a budget needs a name (alerts are kept by it)", key)
+	}
+	if b.Name == "weekly-digest" {
+		bad("%s.name: weekly-digest is the name of the digests", key)
 	}
 	for j := range i {
 		if b.Name != "" && c.Budgets[j].Name == b.Name {
