@@ -18,15 +18,17 @@ import (
 
 func runBudgets(ctx context.Context, g *globals, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		return usagef("budgets: want a subcommand: check")
+		return usagef("budgets: want a subcommand: check or recommend")
 	}
 	switch args[0] {
 	case "check":
 		return runBudgetsCheck(ctx, g, args[1:])
+	case "recommend":
+		return runBudgetsRecommend(ctx, g, args[1:])
 	case "-h", "--help", "help":
 		return runBudgetsCheck(ctx, g, []string{"--help"})
 	}
-	return usagef("budgets %s: unknown subcommand (want check)", args[0])
+	return usagef("budgets %s: unknown subcommand (want check or recommend)", args[0])
 }
 
 func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
@@ -215,4 +217,92 @@ func printBudgets(g *globals, statuses []budget.Status, at time.Time) {
 			fmt.Fprintf(g.stdout, "%s %s: %s\n", quoteNote(s.Budget), quoteNote(s.Scope), s.Note)
 		}
 	}
+}
+
+func runBudgetsRecommend(ctx context.Context, g *globals, args []string) error {
+	fs := newFlagSet(g, "budgets recommend", "[--since 30d] [--format table|json] [--apply]")
+	sinceFlag := fs.String("since", "30d", "the history to learn from (`time`: 30d, 2026-11-01, RFC 3339)")
+	format := fs.String("format", "table", "`format`: table or json")
+	apply := fs.Bool("apply", false, "set the recommended cutoffs on the workgroups (UpdateWorkGroup), after printing what changes")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *format != "table" && *format != "json" {
+		return usagef("--format %q: table or json", *format)
+	}
+	since, err := usage.ParseTime(*sinceFlag, time.Now())
+	if err != nil {
+		return usagef("--since: %v", err)
+	}
+	cfg, st, _, err := g.openRead(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	recs, err := budget.Recommend(ctx, st, since)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		if recs == nil {
+			recs = []budget.Recommendation{}
+		}
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(recs); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "ACCOUNT\tREGION\tWORKGROUP\tQUERIES\tP99.9\tMAX\tCUTOFF\tWOULD CUT\t")
+		for _, r := range recs {
+			cutoff := usage.HumanBytes(r.Cutoff)
+			if r.Cutoff == 0 {
+				cutoff = r.Note
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t\n", quoteNote(r.Account), quoteNote(r.Region), quoteNote(r.Workgroup), r.Queries,
+				usage.HumanBytes(r.P999), usage.HumanBytes(r.Max), cutoff, r.WouldCutCount)
+		}
+		tw.Flush()
+		for _, r := range recs {
+			for _, q := range r.WouldCut {
+				fmt.Fprintf(g.stdout, "would have cut %s %s/%s: %s by %s\n", quoteNote(r.Workgroup), q.Region, q.QueryID, usage.HumanBytes(q.Stats.DataScannedBytes), quoteNote(q.User))
+			}
+		}
+	}
+	if !*apply {
+		return nil
+	}
+	awsCfg, err := g.awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	a := &budget.AthenaStopper{AWS: awsCfg, Roles: cfg.Roles()}
+	failed := 0
+	for _, r := range recs {
+		if r.Cutoff == 0 {
+			continue
+		}
+		before, err := a.Cutoff(ctx, r.Account, r.Region, r.Workgroup)
+		if err == nil && before == r.Cutoff {
+			continue
+		}
+		was := "none"
+		if before > 0 {
+			was = usage.HumanBytes(before)
+		}
+		if err == nil {
+			err = a.SetCutoff(ctx, r.Account, r.Region, r.Workgroup, r.Cutoff)
+		}
+		if err != nil {
+			failed++
+			fmt.Fprintf(g.stderr, "budgets recommend: %s %s %s: %s\n", r.Account, r.Region, quoteNote(r.Workgroup), quoteNote(err.Error()))
+			continue
+		}
+		fmt.Fprintf(g.stderr, "budgets recommend: %s %s %s: cutoff %s -> %s\n", r.Account, r.Region, quoteNote(r.Workgroup), was, usage.HumanBytes(r.Cutoff))
+	}
+	if failed > 0 {
+		return fmt.Errorf("budgets recommend: %d workgroups could not be changed", failed)
+	}
+	return nil
 }

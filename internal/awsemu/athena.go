@@ -64,6 +64,7 @@ func athenaService() *service {
 		"ListWorkGroups":         {readOnly: true, handle: athenaListWorkGroups},
 		"GetWorkGroup":           {readOnly: true, handle: athenaGetWorkGroup},
 		"CreateWorkGroup":        {readOnly: false, handle: athenaCreateWorkGroup},
+		"UpdateWorkGroup":        {readOnly: false, handle: athenaUpdateWorkGroup},
 	}
 	for name, op := range ops {
 		handle := op.handle
@@ -197,6 +198,11 @@ func athenaStart(c *call) (any, error) {
 		e.mu.Unlock()
 		return nil, invalidRequest("%s", workGroupNotFound)
 	}
+	if wgDef.Disabled {
+		e.mu.Unlock()
+		return nil, invalidRequest("WorkGroup %s is disabled.", wg)
+	}
+	cutoff := wgDef.config.BytesScannedCutoffPerQuery
 	// The workgroup's location applies when the query names none, and
 	// always when the workgroup enforces its settings.
 	if wgDef.OutputLocation != "" && (outputLoc == "" || wgDef.config.EnforceWorkGroupConfiguration) {
@@ -221,6 +227,13 @@ func athenaStart(c *call) (any, error) {
 		return nil, rejection(out)
 	}
 	normalizeOutcome(&out, req.QueryString)
+	if cutoff > 0 && out.DataScannedBytes > cutoff && out.State == StateSucceeded {
+		// The workgroup's data usage control: Athena cancels a query when
+		// it has scanned the cutoff, and bills what it scanned.
+		frac := float64(cutoff) / float64(out.DataScannedBytes)
+		out.State, out.DataScannedBytes = StateCancelled, cutoff
+		out.EngineTime = time.Duration(float64(out.EngineTime) * frac)
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -104,6 +104,9 @@ type WorkGroup struct {
 	Created     time.Time
 
 	config workGroupConfigJSON // as GetWorkGroup shows it
+	// Disabled is State DISABLED (UpdateWorkGroup): the workgroup refuses
+	// new queries.
+	Disabled bool
 }
 
 // DefaultEngine decides outcomes deterministically from a hash of the query

@@ -121,6 +121,68 @@ func athenaCreateWorkGroup(c *call) (any, error) {
 	return struct{}{}, nil
 }
 
+func workGroupState(wg *WorkGroup) string {
+	if wg.Disabled {
+		return "DISABLED"
+	}
+	return "ENABLED"
+}
+
+// athenaUpdateWorkGroup changes a workgroup's state, description and
+// per-query cutoff.
+func athenaUpdateWorkGroup(c *call) (any, error) {
+	var in struct {
+		WorkGroup            *string
+		Description          *string
+		State                *string
+		ConfigurationUpdates *struct {
+			BytesScannedCutoffPerQuery       *int64
+			RemoveBytesScannedCutoffPerQuery *bool
+			EnforceWorkGroupConfiguration    *bool
+		}
+	}
+	if err := decodeInput(c, &in); err != nil {
+		return nil, err
+	}
+	name, err := checkWorkGroupName(in.WorkGroup, "workGroup")
+	if err != nil {
+		return nil, err
+	}
+	if in.State != nil && *in.State != "ENABLED" && *in.State != "DISABLED" {
+		return nil, validationError(*in.State, "state", "Member must satisfy enum value set: [ENABLED, DISABLED]")
+	}
+	if in.Description != nil && len(*in.Description) > maxWorkGroupDescBytes {
+		return nil, validationError("***", "description", "Member must have length less than or equal to 1024")
+	}
+	if u := in.ConfigurationUpdates; u != nil && u.BytesScannedCutoffPerQuery != nil && *u.BytesScannedCutoffPerQuery < minBytesScannedCutoff {
+		return nil, validationError("***", "configurationUpdates.bytesScannedCutoffPerQuery", "Member must have value greater than or equal to 10000000")
+	}
+	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
+	wg, ok := c.e.workgroupsLocked(c.account, c.region)[name]
+	if !ok {
+		return nil, invalidRequest("%s", workGroupNotFound)
+	}
+	if in.State != nil {
+		wg.Disabled = *in.State == "DISABLED"
+	}
+	if in.Description != nil {
+		wg.Description = *in.Description
+	}
+	if u := in.ConfigurationUpdates; u != nil {
+		if u.BytesScannedCutoffPerQuery != nil {
+			wg.config.BytesScannedCutoffPerQuery = *u.BytesScannedCutoffPerQuery
+		}
+		if deref(u.RemoveBytesScannedCutoffPerQuery) {
+			wg.config.BytesScannedCutoffPerQuery = 0
+		}
+		if u.EnforceWorkGroupConfiguration != nil {
+			wg.config.EnforceWorkGroupConfiguration = *u.EnforceWorkGroupConfiguration
+		}
+	}
+	return struct{}{}, nil
+}
+
 func athenaGetWorkGroup(c *call) (any, error) {
 	var in struct{ WorkGroup *string }
 	if err := decodeInput(c, &in); err != nil {
@@ -142,6 +204,6 @@ func athenaGetWorkGroup(c *call) (any, error) {
 		Configuration workGroupConfigJSON
 		Description   string `json:",omitempty"`
 		CreationTime  epochSeconds
-	}{wg.Name, "ENABLED", wg.config, wg.Description, epochSeconds(wg.Created)}
+	}{wg.Name, workGroupState(wg), wg.config, wg.Description, epochSeconds(wg.Created)}
 	return map[string]any{"WorkGroup": out}, nil
 }

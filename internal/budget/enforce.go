@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
+	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/athenawatch/athenawatch/internal/config"
@@ -36,6 +37,37 @@ type AthenaStopper struct {
 
 // Stop implements Stopper.
 func (a *AthenaStopper) Stop(ctx context.Context, account, region, queryID string) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := a.client(account, region).StopQueryExecution(cctx, &athena.StopQueryExecutionInput{QueryExecutionId: aws.String(queryID)})
+	return err
+}
+
+// Cutoff returns a workgroup's BytesScannedCutoffPerQuery (0: none).
+func (a *AthenaStopper) Cutoff(ctx context.Context, account, region, workgroup string) (int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := a.client(account, region).GetWorkGroup(cctx, &athena.GetWorkGroupInput{WorkGroup: aws.String(workgroup)})
+	if err != nil {
+		return 0, err
+	}
+	if c := out.WorkGroup.Configuration; c != nil {
+		return aws.ToInt64(c.BytesScannedCutoffPerQuery), nil
+	}
+	return 0, nil
+}
+
+// SetCutoff sets a workgroup's BytesScannedCutoffPerQuery.
+func (a *AthenaStopper) SetCutoff(ctx context.Context, account, region, workgroup string, cutoff int64) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := a.client(account, region).UpdateWorkGroup(cctx, &athena.UpdateWorkGroupInput{WorkGroup: aws.String(workgroup),
+		ConfigurationUpdates: &athenatypes.WorkGroupConfigurationUpdates{BytesScannedCutoffPerQuery: aws.Int64(cutoff)}})
+	return err
+}
+
+// client is an Athena client of account and region.
+func (a *AthenaStopper) client(account, region string) *athena.Client {
 	a.mu.Lock()
 	if a.creds == nil {
 		a.creds = map[string]aws.CredentialsProvider{}
@@ -55,14 +87,10 @@ func (a *AthenaStopper) Stop(ctx context.Context, account, region, queryID strin
 		a.creds[account] = creds
 	}
 	a.mu.Unlock()
-	client := athena.NewFromConfig(a.AWS, func(o *athena.Options) {
+	return athena.NewFromConfig(a.AWS, func(o *athena.Options) {
 		o.Region = region
 		o.Credentials = creds
 	})
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	_, err := client.StopQueryExecution(cctx, &athena.StopQueryExecutionInput{QueryExecutionId: aws.String(queryID)})
-	return err
 }
 
 // Enforcer takes the actions of budgets over their limit. It only acts
