@@ -18,17 +18,19 @@ import (
 
 func runBudgets(ctx context.Context, g *globals, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		return usagef("budgets: want a subcommand: check or recommend")
+		return usagef("budgets: want a subcommand: check, recommend or unblock")
 	}
 	switch args[0] {
 	case "check":
 		return runBudgetsCheck(ctx, g, args[1:])
 	case "recommend":
 		return runBudgetsRecommend(ctx, g, args[1:])
+	case "unblock":
+		return runBudgetsUnblock(ctx, g, args[1:])
 	case "-h", "--help", "help":
 		return runBudgetsCheck(ctx, g, []string{"--help"})
 	}
-	return usagef("budgets %s: unknown subcommand (want check or recommend)", args[0])
+	return usagef("budgets %s: unknown subcommand (want check, recommend or unblock)", args[0])
 }
 
 func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
@@ -96,11 +98,11 @@ func runBudgetsCheck(ctx context.Context, g *globals, args []string) error {
 // enforceBudgets stops the running queries of the scopes over a stop
 // budget, or, in a dry run, records what it would stop.
 func enforceBudgets(ctx context.Context, g *globals, cfg *config.Config, st *store.Store, statuses []budget.Status, dryRun bool) error {
-	stops := false
+	acts := false
 	for _, b := range cfg.Budgets {
-		stops = stops || b.Action == "stop"
+		acts = acts || b.Action == "stop" || b.Action == "block"
 	}
-	if !stops {
+	if !acts {
 		return nil
 	}
 	e := &budget.Enforcer{Store: st, DryRun: dryRun, Logger: g.logger}
@@ -116,10 +118,11 @@ func enforceBudgets(ctx context.Context, g *globals, cfg *config.Config, st *sto
 		return err
 	}
 	switch {
-	case dryRun && sum.WouldStop > 0:
-		fmt.Fprintf(g.stderr, "budgets: dry run: %d running queries would be stopped (recorded; --enforce stops them)\n", sum.WouldStop)
-	case !dryRun && sum.Stopped+sum.Failed > 0:
-		fmt.Fprintf(g.stderr, "budgets: stopped %d running queries, %d stops failed", sum.Stopped, sum.Failed)
+	case dryRun && sum.WouldStop+sum.WouldBlock > 0:
+		fmt.Fprintf(g.stderr, "budgets: dry run: %d running queries would be stopped and %d workgroups disabled (recorded; --enforce acts)\n", sum.WouldStop, sum.WouldBlock)
+	case !dryRun && sum.Stopped+sum.Blocked+sum.Unblocked+sum.Failed > 0:
+		fmt.Fprintf(g.stderr, "budgets: stopped %d running queries, disabled %d workgroups, enabled %d again at their period's reset, %d actions failed",
+			sum.Stopped, sum.Blocked, sum.Unblocked, sum.Failed)
 		if sum.Why != "" {
 			fmt.Fprintf(g.stderr, " (%s)", quoteNote(sum.Why))
 		}
@@ -304,5 +307,35 @@ func runBudgetsRecommend(ctx context.Context, g *globals, args []string) error {
 	if failed > 0 {
 		return fmt.Errorf("budgets recommend: %d workgroups could not be changed", failed)
 	}
+	return nil
+}
+
+// runBudgetsUnblock enables again every workgroup a budget disabled; they
+// stay enabled until the next period of their budget.
+func runBudgetsUnblock(ctx context.Context, g *globals, args []string) error {
+	fs := newFlagSet(g, "budgets unblock", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, st, _, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	awsCfg, err := g.awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	e := &budget.Enforcer{Store: st, Stopper: &budget.AthenaStopper{AWS: awsCfg, Roles: cfg.Roles()}, Logger: g.logger}
+	sum, err := e.Unblock(ctx, cfg.Budgets)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "budgets unblock: enabled %d workgroups again (until their budget's next period)", sum.Unblocked)
+	if sum.Failed > 0 {
+		fmt.Fprintf(g.stderr, "; %d failed (%s)\n", sum.Failed, quoteNote(sum.Why))
+		return fmt.Errorf("budgets unblock: %d workgroups could not be enabled", sum.Failed)
+	}
+	fmt.Fprintln(g.stderr)
 	return nil
 }

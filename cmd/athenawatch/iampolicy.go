@@ -63,6 +63,7 @@ func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 	o.KMSKeys = keys
 	for _, b := range cfg.Budgets {
 		o.Stop = o.Stop || b.Action == "stop"
+		o.Block = o.Block || b.Action == "block"
 	}
 	for _, n := range cfg.Notifiers {
 		if n.Type == "sns" {
@@ -85,7 +86,7 @@ func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 		doc        iampolicy.Document
 	}{
 		{"collector", "Policy of the identity athenawatch runs as (the collector)", iampolicy.Collector(o)},
-		{"reader", "Permission policy of the reader role in each member account", iampolicy.Reader(o.LookupEvents, o.Stop)},
+		{"reader", "Permission policy of the reader role in each member account", iampolicy.Reader(o.LookupEvents, o.Stop, o.Block)},
 		{"reader_trust", "Trust policy of that role", iampolicy.ReaderTrust(account)},
 	}
 	if *format == "json" {

@@ -194,7 +194,7 @@ func (c *collector) checkBudgets(ctx context.Context, g *globals) {
 	notifies, stops := false, false
 	for _, b := range c.cfg.Budgets {
 		notifies = notifies || len(b.Notify) > 0
-		stops = stops || b.Action == "stop"
+		stops = stops || b.Action == "stop" || b.Action == "block"
 	}
 	notifies = notifies || len(c.cfg.Digest.Notify) > 0
 	if !notifies && !stops || ctx.Err() != nil {

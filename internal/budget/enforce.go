@@ -19,9 +19,11 @@ import (
 	"github.com/athenawatch/athenawatch/internal/store"
 )
 
-// Stopper stops a query in its account and region.
+// Stopper stops a query in its account and region, and disables or
+// enables a workgroup.
 type Stopper interface {
 	Stop(ctx context.Context, account, region, queryID string) error
+	SetEnabled(ctx context.Context, account, region, workgroup string, enabled bool) error
 }
 
 // AthenaStopper stops queries with StopQueryExecution, in each account
@@ -66,6 +68,18 @@ func (a *AthenaStopper) SetCutoff(ctx context.Context, account, region, workgrou
 	return err
 }
 
+// SetEnabled implements Stopper: UpdateWorkGroup State ENABLED or DISABLED.
+func (a *AthenaStopper) SetEnabled(ctx context.Context, account, region, workgroup string, enabled bool) error {
+	state := athenatypes.WorkGroupStateDisabled
+	if enabled {
+		state = athenatypes.WorkGroupStateEnabled
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := a.client(account, region).UpdateWorkGroup(cctx, &athena.UpdateWorkGroupInput{WorkGroup: aws.String(workgroup), State: state})
+	return err
+}
+
 // client is an Athena client of account and region.
 func (a *AthenaStopper) client(account, region string) *athena.Client {
 	a.mu.Lock()
@@ -107,11 +121,14 @@ type Enforcer struct {
 
 // EnforceSummary counts what one Enforce did.
 type EnforceSummary struct {
-	Stopped   int // queries stopped now
-	WouldStop int // queries a dry run would have stopped (newly recorded)
-	Failed    int // stops that failed (recorded with the reason)
-	Allowed   int // running queries of allowlisted users, left alone
-	Why       string
+	Stopped    int // queries stopped now
+	WouldStop  int // queries a dry run would have stopped (newly recorded)
+	Failed     int // stops that failed (recorded with the reason)
+	Allowed    int // running queries of allowlisted users, left alone
+	Blocked    int // workgroups disabled now
+	WouldBlock int // workgroups a dry run would have disabled (newly recorded)
+	Unblocked  int // workgroups enabled again at their period's reset
+	Why        string
 }
 
 // Enforce stops the running queries of every scope of a stop budget that
@@ -128,8 +145,19 @@ func (e *Enforcer) Enforce(ctx context.Context, budgets []config.Budget, statuse
 	for _, b := range budgets {
 		byName[b.Name] = b
 	}
+	if !e.DryRun {
+		if err := e.lift(ctx, byName, now().UTC(), false, &sum); err != nil {
+			return sum, err
+		}
+	}
 	for _, s := range statuses {
 		b := byName[s.Budget]
+		if b.Action == "block" && s.State == StateOver {
+			if err := e.block(ctx, b, s, now().UTC(), &sum); err != nil {
+				return sum, err
+			}
+			continue
+		}
 		if b.Action != "stop" || s.State != StateOver {
 			continue
 		}
@@ -172,6 +200,115 @@ func (e *Enforcer) Enforce(ctx context.Context, budgets []config.Budget, statuse
 		}
 	}
 	return sum, nil
+}
+
+// block disables the workgroups of a scope over its block budget, in each
+// account and region where they ran queries this period: a block is
+// recorded once per period, so a workgroup enabled by hand (budgets
+// unblock) stays enabled until the next period.
+func (e *Enforcer) block(ctx context.Context, b config.Budget, s Status, at time.Time, sum *EnforceSummary) error {
+	match := Match(b, s.Key)
+	locs, err := e.Store.WorkgroupLocations(ctx, match["workgroup"], s.PeriodStart)
+	if err != nil {
+		return err
+	}
+	reason := fmt.Sprintf("%s: %s is at %.0f%% of its limit this %s; the workgroup is disabled until the period resets", b.Name, s.Scope, 100*s.Ratio, s.Period)
+	for _, l := range locs {
+		if g := match["account"]; g != "" {
+			if ok, _ := path.Match(g, l.Account); !ok {
+				continue
+			}
+		}
+		a := store.Action{At: at, Budget: b.Name, Scope: s.Scope, PeriodStart: s.PeriodStart, Action: "block",
+			Target: l.Account + "/" + l.Region + "/" + l.Workgroup, DryRun: e.DryRun, Reason: reason}
+		if e.DryRun {
+			a.Outcome = "would block (dry run)"
+			recorded, err := e.Store.RecordAction(ctx, a)
+			if err != nil {
+				return err
+			}
+			if recorded {
+				sum.WouldBlock++
+			}
+			continue
+		}
+		if done, err := e.Store.ActionRecorded(ctx, a); err != nil || done {
+			return err
+		}
+		if err := e.Stopper.SetEnabled(ctx, l.Account, l.Region, l.Workgroup, false); err != nil {
+			// Not recorded: the next round tries again.
+			sum.Failed++
+			if sum.Why == "" {
+				sum.Why = err.Error()
+			}
+			continue
+		}
+		a.Outcome = "blocked"
+		if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), a); err != nil {
+			return err
+		}
+		sum.Blocked++
+	}
+	return nil
+}
+
+// lift enables again the workgroups blocked in a period that has ended
+// (or by a budget no longer configured), or, with all, every block.
+func (e *Enforcer) lift(ctx context.Context, budgets map[string]config.Budget, at time.Time, all bool, sum *EnforceSummary) error {
+	blocks, err := e.Store.ActiveBlocks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, bl := range blocks {
+		b, ok := budgets[bl.Budget]
+		reason := "lifted by hand (budgets unblock)"
+		if !all {
+			if ok && b.Action == "block" {
+				loc, err := time.LoadLocation(b.TimeZone)
+				if err != nil {
+					return err
+				}
+				if !PeriodAt(b.Period, at, loc).Start.After(bl.PeriodStart) {
+					continue // its period goes on
+				}
+				reason = "the period reset"
+			} else {
+				reason = "the budget no longer blocks"
+			}
+		}
+		parts := strings.SplitN(bl.Target, "/", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if err := e.Stopper.SetEnabled(ctx, parts[0], parts[1], parts[2], true); err != nil {
+			sum.Failed++
+			if sum.Why == "" {
+				sum.Why = err.Error()
+			}
+			continue
+		}
+		if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), store.Action{At: at, Budget: bl.Budget, Scope: bl.Scope, PeriodStart: bl.PeriodStart,
+			Action: "unblock", Target: bl.Target, Outcome: "unblocked", Reason: reason}); err != nil {
+			return err
+		}
+		sum.Unblocked++
+	}
+	return nil
+}
+
+// Unblock enables every workgroup a budget disabled, now.
+func (e *Enforcer) Unblock(ctx context.Context, budgets []config.Budget) (EnforceSummary, error) {
+	var sum EnforceSummary
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	byName := map[string]config.Budget{}
+	for _, b := range budgets {
+		byName[b.Name] = b
+	}
+	err := e.lift(ctx, byName, now().UTC(), true, &sum)
+	return sum, err
 }
 
 // running are the queries of a scope in its period that may still run.

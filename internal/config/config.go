@@ -632,7 +632,11 @@ func (c *Config) validateBudget(i int, key string, bad func(string, ...any)) {
 	oneOf("kind", &b.Kind, BudgetKinds, "actual")
 	oneOf("action", &b.Action, BudgetActions, "notify")
 	if b.Action == "block" {
-		bad("%s.action: block (the preventive quota) comes with a later version; stop stops the scope's running queries", key)
+		// A workgroup is blocked by disabling it; blocking people (IAM
+		// deny policies) comes with a later version.
+		if _, ok := b.Scope["workgroup"]; !ok || len(b.Scope) > 2 || len(b.Scope) == 2 && b.Scope["account"] == "" {
+			bad("%s.action: block works on workgroup scopes (scope: {workgroup: ..., account: ...}) in this version; blocking users comes later", key)
+		}
 	}
 	if b.Kind == "anomaly" {
 		if b.Period != "day" {

@@ -57,8 +57,9 @@ type Options struct {
 	// ReaderRoles are the roles the collector assumes in member accounts:
 	// ARNs, or one pattern such as arn:aws:iam::*:role/athenawatch-reader.
 	ReaderRoles []string
-	// Stop is set when a budget stops queries (action stop).
-	Stop bool
+	// Stop is set when a budget stops queries (action stop); Block when a
+	// budget disables workgroups (action block).
+	Stop, Block bool
 	// Topics are the SNS topics budget alerts are published to.
 	Topics []string
 }
@@ -87,7 +88,7 @@ func Collector(o Options) Document {
 			Condition: map[string]map[string]any{"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
 		})
 	}
-	d.Statement = append(d.Statement, readerStatements(o.LookupEvents, o.Stop)...)
+	d.Statement = append(d.Statement, readerStatements(o.LookupEvents, o.Stop, o.Block)...)
 	if len(o.Topics) > 0 {
 		d.Statement = append(d.Statement, Statement{Sid: "PublishBudgetAlerts", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: oneOrMany(o.Topics)})
 	}
@@ -101,13 +102,17 @@ func Collector(o Options) Document {
 
 // readerStatements ask Athena about queries, read the event history and
 // stop queries of scopes over a stop budget.
-func readerStatements(lookupEvents, stop bool) []Statement {
+func readerStatements(lookupEvents, stop, block bool) []Statement {
 	out := []Statement{{
 		Sid: "ReadQueryStatistics", Effect: "Allow", Action: []string{"athena:BatchGetQueryExecution"},
 		Resource: "arn:aws:athena:*:*:workgroup/*",
 	}}
 	if stop {
 		out = append(out, Statement{Sid: "StopQueriesOverBudget", Effect: "Allow", Action: []string{"athena:StopQueryExecution"},
+			Resource: "arn:aws:athena:*:*:workgroup/*"})
+	}
+	if block {
+		out = append(out, Statement{Sid: "BlockWorkgroupsOverBudget", Effect: "Allow", Action: []string{"athena:UpdateWorkGroup"},
 			Resource: "arn:aws:athena:*:*:workgroup/*"})
 	}
 	if lookupEvents {
@@ -118,8 +123,8 @@ func readerStatements(lookupEvents, stop bool) []Statement {
 }
 
 // Reader is the permission policy of the reader role in a member account.
-func Reader(lookupEvents, stop bool) Document {
-	return Document{Version: version, Statement: readerStatements(lookupEvents, stop)}
+func Reader(lookupEvents, stop, block bool) Document {
+	return Document{Version: version, Statement: readerStatements(lookupEvents, stop, block)}
 }
 
 // ReaderTrust is the reader role's trust policy: the collector's account

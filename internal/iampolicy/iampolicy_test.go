@@ -23,8 +23,8 @@ func TestPolicies(t *testing.T) {
 			Stop: true, Topics: []string{"arn:aws:sns:eu-west-1:111122223333:athena-budgets"},
 		})},
 		{"collector-bucket", Collector(Options{Buckets: []Bucket{whole}})},
-		{"reader", Reader(true, false)},
-		{"reader-stop", Reader(false, true)},
+		{"reader", Reader(true, false, false)},
+		{"reader-stop", Reader(false, true, true)},
 		{"reader-trust", ReaderTrust("111122223333")},
 	}
 	for _, tt := range tests {
