@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,5 +129,74 @@ func TestBudgetsCheck(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("alert %s delivered %d times", k, n)
 		}
+	}
+}
+
+// TestNotifyKilledBetweenSendingAndRecording kills budgets check --notify
+// with SIGKILL while the webhook holds its first alert (sent, not yet
+// recorded as delivered): the next run sends every alert, that one again
+// with the same idempotency key, and no other twice.
+func TestNotifyKilledBetweenSendingAndRecording(t *testing.T) {
+	s := simulate(t)
+	s.emu.SetNow(s.settled)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "k.db")
+	if r := s.run(t, db, "collect", "--source", "dir:"+s.trailDir); r.code != 0 {
+		t.Fatalf("collect: exit %d\n%s", r.code, r.stderr)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var victim *os.Process
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.Header.Get(budget.HeaderIdempotencyKey)]++
+		p := victim
+		victim = nil
+		mu.Unlock()
+		if p != nil {
+			p.Signal(syscall.SIGKILL) // the sender dies before it records the delivery
+			time.Sleep(200 * time.Millisecond)
+		}
+	}))
+	defer hook.Close()
+	base, err := os.ReadFile(s.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "k.yaml")
+	extra := fmt.Sprintf("\nbudgets:\n  - {name: user-month, scope: {user: \"*\"}, limit_usd: 0.5, period: month, thresholds: [0.5, 1.0], notify: [ops]}\n"+
+		"notifiers: [{name: ops, type: webhook, url: %q}]\n", hook.URL)
+	if err := os.WriteFile(cfg, append(base, extra...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	at := s.end.Format(time.RFC3339)
+	cmd := exec.Command(binary, "--db", db, "--config", cfg, "budgets", "check", "--at", at, "--notify")
+	cmd.Env = append(scrubbedEnv(), s.env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	victim = cmd.Process
+	mu.Unlock()
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("the first run was not killed")
+	}
+	if r := athenawatch(t, s.env, "--db", db, "--config", cfg, "budgets", "check", "--at", at, "--notify"); r.code != 0 {
+		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	twice := 0
+	for k, n := range got {
+		switch n {
+		case 1:
+		case 2:
+			twice++
+		default:
+			t.Errorf("alert %s delivered %d times", k, n)
+		}
+	}
+	if twice != 1 || len(got) < 2 {
+		t.Fatalf("deliveries %v: want every alert, exactly one of them twice", got)
 	}
 }
