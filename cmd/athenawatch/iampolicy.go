@@ -63,7 +63,13 @@ func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 	o.KMSKeys = keys
 	for _, b := range cfg.Budgets {
 		o.Stop = o.Stop || b.Action == "stop"
-		o.Block = o.Block || b.Action == "block"
+		if b.Action == "block" {
+			if _, ok := b.Scope["user"]; ok {
+				o.BlockUsers = true
+			} else {
+				o.Block = true
+			}
+		}
 	}
 	for _, n := range cfg.Notifiers {
 		if n.Type == "sns" {

@@ -202,6 +202,11 @@ func athenaStart(c *call) (any, error) {
 		e.mu.Unlock()
 		return nil, invalidRequest("WorkGroup %s is disabled.", wg)
 	}
+	if c.deniedLocked("athena:StartQueryExecution") {
+		e.mu.Unlock()
+		return nil, &apiError{Code: "AccessDeniedException", Status: http.StatusBadRequest,
+			Message: "User: " + c.p.id.ARN + " is not authorized to perform: athena:StartQueryExecution on resource: arn:aws:athena:" + c.region + ":" + c.account + ":workgroup/" + wg + " with an explicit deny in an identity-based policy"}
+	}
 	cutoff := wgDef.config.BytesScannedCutoffPerQuery
 	// The workgroup's location applies when the query names none, and
 	// always when the workgroup enforces its settings.

@@ -63,10 +63,12 @@ type Emulator struct {
 	// identityStores are Identity Center identity stores, by id.
 	identityStores map[string]*identityStore
 	topics         map[string]*snsTopic // by ARN
-	execs          map[scopeKey]map[string]*execution
-	tokens         map[scopeKey]map[string]*execution // by ClientRequestToken
-	order          []*execution                       // every execution, in start order
-	newID          func() string                      // UUIDs; tests replace it for reproducible goldens
+	// inline are IAM inline policies, by user or role ARN and name.
+	inline map[string]map[string]policyDocument
+	execs  map[scopeKey]map[string]*execution
+	tokens map[scopeKey]map[string]*execution // by ClientRequestToken
+	order  []*execution                       // every execution, in start order
+	newID  func() string                      // UUIDs; tests replace it for reproducible goldens
 
 	throttle *throttle
 	latency  atomic.Int64 // nanoseconds; see SetLatency
@@ -97,6 +99,7 @@ func New(opts Options) *Emulator {
 		history:        make(map[scopeKey][]historyEvent),
 		identityStores: make(map[string]*identityStore),
 		topics:         make(map[string]*snsTopic),
+		inline:         make(map[string]map[string]policyDocument),
 		throttle:       newThrottle(),
 	}
 	e.latency.Store(int64(opts.Latency))
@@ -113,6 +116,7 @@ func New(opts Options) *Emulator {
 		"cloudtrail":    cloudTrailService(),
 		"identitystore": identityStoreService(),
 		"sns":           snsService(),
+		"iam":           iamService(),
 	}
 	return e
 }

@@ -2,6 +2,10 @@ package budget
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -13,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/athenawatch/athenawatch/internal/config"
@@ -24,6 +30,10 @@ import (
 type Stopper interface {
 	Stop(ctx context.Context, account, region, queryID string) error
 	SetEnabled(ctx context.Context, account, region, workgroup string, enabled bool) error
+	// PutDeny and DeleteDeny attach and remove an inline policy of an IAM
+	// user or role (kind "user" or "role") in account.
+	PutDeny(ctx context.Context, account, kind, name, policy, document string) error
+	DeleteDeny(ctx context.Context, account, kind, name, policy string) error
 }
 
 // AthenaStopper stops queries with StopQueryExecution, in each account
@@ -80,8 +90,58 @@ func (a *AthenaStopper) SetEnabled(ctx context.Context, account, region, workgro
 	return err
 }
 
+// PutDeny implements Stopper with IAM PutUserPolicy or PutRolePolicy.
+func (a *AthenaStopper) PutDeny(ctx context.Context, account, kind, name, policy, document string) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := a.iam(account)
+	var err error
+	if kind == "user" {
+		_, err = c.PutUserPolicy(cctx, &iam.PutUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String(policy), PolicyDocument: aws.String(document)})
+	} else {
+		_, err = c.PutRolePolicy(cctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(policy), PolicyDocument: aws.String(document)})
+	}
+	return err
+}
+
+// DeleteDeny implements Stopper; a policy already gone is not an error.
+func (a *AthenaStopper) DeleteDeny(ctx context.Context, account, kind, name, policy string) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := a.iam(account)
+	var err error
+	if kind == "user" {
+		_, err = c.DeleteUserPolicy(cctx, &iam.DeleteUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String(policy)})
+	} else {
+		_, err = c.DeleteRolePolicy(cctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(policy)})
+	}
+	var nse *iamtypes.NoSuchEntityException
+	if errors.As(err, &nse) {
+		return nil
+	}
+	return err
+}
+
+// iam is an IAM client of account (IAM is global: us-east-1 signs it).
+func (a *AthenaStopper) iam(account string) *iam.Client {
+	creds := a.credentials(account, "us-east-1")
+	return iam.NewFromConfig(a.AWS, func(o *iam.Options) {
+		o.Region = "us-east-1"
+		o.Credentials = creds
+	})
+}
+
 // client is an Athena client of account and region.
 func (a *AthenaStopper) client(account, region string) *athena.Client {
+	creds := a.credentials(account, region)
+	return athena.NewFromConfig(a.AWS, func(o *athena.Options) {
+		o.Region = region
+		o.Credentials = creds
+	})
+}
+
+// credentials are those of account: its role's, or the base ones.
+func (a *AthenaStopper) credentials(account, region string) aws.CredentialsProvider {
 	a.mu.Lock()
 	if a.creds == nil {
 		a.creds = map[string]aws.CredentialsProvider{}
@@ -101,10 +161,7 @@ func (a *AthenaStopper) client(account, region string) *athena.Client {
 		a.creds[account] = creds
 	}
 	a.mu.Unlock()
-	return athena.NewFromConfig(a.AWS, func(o *athena.Options) {
-		o.Region = region
-		o.Credentials = creds
-	})
+	return creds
 }
 
 // Enforcer takes the actions of budgets over their limit. It only acts
@@ -208,6 +265,9 @@ func (e *Enforcer) Enforce(ctx context.Context, budgets []config.Budget, statuse
 // unblock) stays enabled until the next period.
 func (e *Enforcer) block(ctx context.Context, b config.Budget, s Status, at time.Time, sum *EnforceSummary) error {
 	match := Match(b, s.Key)
+	if _, ok := match["user"]; ok {
+		return e.blockUser(ctx, b, s, match["user"], at, sum)
+	}
 	locs, err := e.Store.WorkgroupLocations(ctx, match["workgroup"], s.PeriodStart)
 	if err != nil {
 		return err
@@ -252,6 +312,108 @@ func (e *Enforcer) block(ctx context.Context, b config.Budget, s Status, at time
 	return nil
 }
 
+// blockPolicy names athenawatch's deny policies, so that they are
+// recognisably ours.
+const blockPolicy = "athenawatch-budget-block"
+
+// blockUser denies a user StartQueryExecution where it applies to that
+// person only: an IAM user's inline policy; for a role session, a deny on
+// the role conditioned on the session's aws:userid (or aws:SourceIdentity
+// when the session carries one). Roles that IAM Identity Center manages
+// (AWSReservedSSO_*) cannot be changed: recorded as such.
+func (e *Enforcer) blockUser(ctx context.Context, b config.Budget, s Status, user string, at time.Time, sum *EnforceSummary) error {
+	qs, err := e.Store.QueriesOfUser(ctx, user, s.PeriodStart, 5000)
+	if err != nil {
+		return err
+	}
+	reason := fmt.Sprintf("%s: %s is at %.0f%% of its limit this %s; athena:StartQueryExecution is denied until the period resets", b.Name, s.Scope, 100*s.Ratio, s.Period)
+	seen := map[string]bool{}
+	for _, q := range qs {
+		id := q.Identity
+		account := firstNonEmpty(id.AccountID, q.OwnerAccount)
+		var kind, name, key, value string
+		switch {
+		case id.Type == "IAMUser" && id.UserName != "":
+			kind, name = "user", id.UserName
+		case id.Type == "AssumedRole" && id.IssuerUserName != "":
+			kind, name = "role", id.IssuerUserName
+			key, value = "aws:userid", id.PrincipalID
+			if id.SourceIdentity != "" {
+				key, value = "aws:SourceIdentity", id.SourceIdentity
+			}
+		default:
+			kind, name = "other", id.ARN
+		}
+		policy := blockPolicy
+		if kind == "role" {
+			h := sha256.Sum256([]byte(value))
+			policy += "-" + hex.EncodeToString(h[:6])
+		}
+		target := "iam:" + account + "/" + kind + "/" + name + "/" + policy
+		if seen[target] {
+			continue
+		}
+		seen[target] = true
+		a := store.Action{At: at, Budget: b.Name, Scope: s.Scope, PeriodStart: s.PeriodStart, Action: "block", Target: target, DryRun: e.DryRun, Reason: reason}
+		cannot := ""
+		switch {
+		case kind == "other":
+			cannot = "cannot block: an " + id.Type + " identity has no policy athenawatch may change"
+		case kind == "role" && strings.HasPrefix(name, "AWSReservedSSO_"):
+			cannot = "cannot block: IAM Identity Center manages role " + name + " (a service control policy is the organization-wide route)"
+		case kind == "role" && value == "":
+			cannot = "cannot block: the session has no id to condition a deny on"
+		}
+		if cannot != "" || e.DryRun {
+			a.Outcome = cannot
+			if cannot == "" {
+				a.Outcome = "would block (dry run)"
+			}
+			recorded, err := e.Store.RecordAction(ctx, a)
+			if err != nil {
+				return err
+			}
+			if recorded && cannot == "" {
+				sum.WouldBlock++
+			}
+			continue
+		}
+		if done, err := e.Store.ActionRecorded(ctx, a); err != nil || done {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		st := map[string]any{"Sid": "AthenawatchBudgetBlock", "Effect": "Deny", "Action": "athena:StartQueryExecution", "Resource": "*"}
+		if key != "" {
+			st["Condition"] = map[string]any{"StringEquals": map[string]string{key: value}}
+		}
+		doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{st}})
+		if err := e.Stopper.PutDeny(ctx, account, kind, name, policy, string(doc)); err != nil {
+			sum.Failed++
+			if sum.Why == "" {
+				sum.Why = err.Error()
+			}
+			continue
+		}
+		a.Outcome = "blocked"
+		if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), a); err != nil {
+			return err
+		}
+		sum.Blocked++
+	}
+	return nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // lift enables again the workgroups blocked in a period that has ended
 // (or by a budget no longer configured), or, with all, every block.
 func (e *Enforcer) lift(ctx context.Context, budgets map[string]config.Budget, at time.Time, all bool, sum *EnforceSummary) error {
@@ -276,11 +438,21 @@ func (e *Enforcer) lift(ctx context.Context, budgets map[string]config.Budget, a
 				reason = "the budget no longer blocks"
 			}
 		}
-		parts := strings.SplitN(bl.Target, "/", 3)
-		if len(parts) != 3 {
-			continue
+		var err error
+		if iamTarget, ok := strings.CutPrefix(bl.Target, "iam:"); ok {
+			parts := strings.SplitN(iamTarget, "/", 4) // ACCOUNT/KIND/NAME/POLICY
+			if len(parts) != 4 {
+				continue
+			}
+			err = e.Stopper.DeleteDeny(ctx, parts[0], parts[1], parts[2], parts[3])
+		} else {
+			parts := strings.SplitN(bl.Target, "/", 3)
+			if len(parts) != 3 {
+				continue
+			}
+			err = e.Stopper.SetEnabled(ctx, parts[0], parts[1], parts[2], true)
 		}
-		if err := e.Stopper.SetEnabled(ctx, parts[0], parts[1], parts[2], true); err != nil {
+		if err != nil {
 			sum.Failed++
 			if sum.Why == "" {
 				sum.Why = err.Error()

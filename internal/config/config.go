@@ -632,10 +632,14 @@ func (c *Config) validateBudget(i int, key string, bad func(string, ...any)) {
 	oneOf("kind", &b.Kind, BudgetKinds, "actual")
 	oneOf("action", &b.Action, BudgetActions, "notify")
 	if b.Action == "block" {
-		// A workgroup is blocked by disabling it; blocking people (IAM
-		// deny policies) comes with a later version.
-		if _, ok := b.Scope["workgroup"]; !ok || len(b.Scope) > 2 || len(b.Scope) == 2 && b.Scope["account"] == "" {
-			bad("%s.action: block works on workgroup scopes (scope: {workgroup: ..., account: ...}) in this version; blocking users comes later", key)
+		// A workgroup is blocked by disabling it, a user by a deny policy.
+		_, wg := b.Scope["workgroup"]
+		_, user := b.Scope["user"]
+		switch {
+		case wg && (len(b.Scope) == 1 || len(b.Scope) == 2 && b.Scope["account"] != ""):
+		case user && len(b.Scope) == 1:
+		default:
+			bad("%s.action: block works on a workgroup scope (scope: {workgroup: ..., account: ...}) or a user scope (scope: {user: ...})", key)
 		}
 	}
 	if b.Kind == "anomaly" {

@@ -109,7 +109,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"budget period", "budgets: [{name: b, limit_usd: 5, period: year}]", `budgets[0] (b).period: "year" is none of day, week, month`},
 		{"budget kind", "budgets: [{name: b, limit_usd: 5, kind: hope}]", `budgets[0] (b).kind: "hope" is none of`},
 		{"budget action", "budgets: [{name: b, limit_usd: 5, action: shout}]", `budgets[0] (b).action: "shout" is none of notify, stop, block`},
-		{"budget block", "budgets: [{name: b, limit_usd: 5, action: block, scope: {user: alice}}]", "block works on workgroup scopes"},
+		{"budget block", "budgets: [{name: b, limit_usd: 5, action: block, scope: {team: data}}]", "block works on a workgroup scope"},
 		{"budget time zone", "budgets: [{name: b, limit_usd: 5, time_zone: Mars/Olympus}]", `budgets[0] (b).time_zone: "Mars/Olympus" is not a time zone`},
 		{"anomaly period", "budgets: [{name: b, kind: anomaly, period: month}]", "an anomaly budget compares days"},
 		{"anomaly factor", "budgets: [{name: b, kind: anomaly, period: day, anomaly_factor: 1}]", "anomaly_factor: 1 is out of range"},

@@ -60,6 +60,8 @@ type Options struct {
 	// Stop is set when a budget stops queries (action stop); Block when a
 	// budget disables workgroups (action block).
 	Stop, Block bool
+	// BlockUsers is set when a budget blocks users (deny policies).
+	BlockUsers bool
 	// Topics are the SNS topics budget alerts are published to.
 	Topics []string
 }
@@ -89,6 +91,13 @@ func Collector(o Options) Document {
 		})
 	}
 	d.Statement = append(d.Statement, readerStatements(o.LookupEvents, o.Stop, o.Block)...)
+	if o.BlockUsers {
+		// Only policies named athenawatch-budget-block*: IAM cannot limit
+		// the name, so the statement is as narrow as IAM allows.
+		d.Statement = append(d.Statement, Statement{Sid: "BlockUsersOverBudget", Effect: "Allow",
+			Action:   []string{"iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"},
+			Resource: []string{"arn:aws:iam::*:user/*", "arn:aws:iam::*:role/*"}})
+	}
 	if len(o.Topics) > 0 {
 		d.Statement = append(d.Statement, Statement{Sid: "PublishBudgetAlerts", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: oneOrMany(o.Topics)})
 	}

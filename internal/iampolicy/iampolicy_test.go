@@ -20,7 +20,7 @@ func TestPolicies(t *testing.T) {
 		{"collector-org", Collector(Options{
 			Buckets: []Bucket{org}, KMSKeys: []string{"arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
 			LookupEvents: true, ReaderRoles: []string{"arn:aws:iam::222222222222:role/reader", "arn:aws:iam::333333333333:role/reader"},
-			Stop: true, Topics: []string{"arn:aws:sns:eu-west-1:111122223333:athena-budgets"},
+			Stop: true, BlockUsers: true, Topics: []string{"arn:aws:sns:eu-west-1:111122223333:athena-budgets"},
 		})},
 		{"collector-bucket", Collector(Options{Buckets: []Bucket{whole}})},
 		{"reader", Reader(true, false, false)},

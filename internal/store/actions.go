@@ -120,3 +120,9 @@ func (s *Store) ActionRecorded(ctx context.Context, a Action) (bool, error) {
 	}
 	return n > 0, nil
 }
+
+// QueriesOfUser returns up to limit queries since since whose derived
+// user matches the glob user, newest first.
+func (s *Store) QueriesOfUser(ctx context.Context, user string, since time.Time, limit int) ([]Query, error) {
+	return s.selectQueriesIn(ctx, "user GLOB ? AND event_time >= ?", []any{user, millis(since)}, "event_time DESC", limit)
+}
