@@ -115,7 +115,11 @@ func TestBudgetsCheck(t *testing.T) {
 		}
 	}
 	for run := range 2 {
-		r = athenawatch(t, env, "--db", db, "--config", cfg, "budgets", "check", "--at", at, "--notify")
+		args := []string{"--db", db, "--config", cfg, "budgets", "check", "--at", at, "--notify"}
+		if run == 0 {
+			args = append(args, "--format", "json")
+		}
+		r = athenawatch(t, env, args...)
 		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "hook-secret-123") {
 			t.Fatalf("budgets check --notify (run %d): exit %d\n%s%s", run, r.code, r.stdout, r.stderr)
 		}
