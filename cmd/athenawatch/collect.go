@@ -37,6 +37,9 @@ type collectOptions struct {
 	strict   bool
 	format   string // text or json
 	workers  int    // 0: config collect.workers, else the number of CPUs
+	// reachedQuietly prints the table by account and region only when an
+	// account was not reached (serve's rounds, every few minutes).
+	reachedQuietly bool
 }
 
 // errStatsMissing marks a collect under --strict that could not ask Athena
@@ -184,7 +187,7 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 			fmt.Fprintf(g.stderr, "collect: statistics are missing: %v; %d queries are pending. Run 'athenawatch enrich' once AWS credentials work.\n",
 				noAccess.Err, noAccess.Pending)
 		case err != nil:
-			printAccounts(ctx, g, st, summaries, outcome)
+			printAccounts(ctx, g, st, summaries, outcome, opts.reachedQuietly)
 			sayKept(ctx, g, summaries, true)
 			return res, err
 		}
@@ -192,7 +195,7 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 			return res, err
 		}
 	}
-	printAccounts(ctx, g, st, summaries, outcome)
+	printAccounts(ctx, g, st, summaries, outcome, opts.reachedQuietly)
 	return res, nil
 }
 
@@ -201,7 +204,7 @@ func collectInto(ctx context.Context, g *globals, cfg *config.Config, st *store.
 // statistics, and why Athena could not be asked about them, when it could
 // not: the view of an organization that tells which accounts and regions
 // athenawatch reaches.
-func printAccounts(ctx context.Context, g *globals, st *store.Store, summaries []*source.Summary, out enrichOutcome) {
+func printAccounts(ctx context.Context, g *globals, st *store.Store, summaries []*source.Summary, out enrichOutcome, onlyNotReached bool) {
 	type row struct{ found, rejected, pending int }
 	rows := map[[2]string]*row{}
 	get := func(account, region string) *row {
@@ -239,6 +242,9 @@ func printAccounts(ctx context.Context, g *globals, st *store.Store, summaries [
 		case out.unreachable[k[0]] != "" && rows[k].pending > 0:
 			notes[k] = "not reached: " + out.unreachable[k[0]]
 		}
+	}
+	if onlyNotReached && len(notes) == 0 {
+		return
 	}
 	fmt.Fprintf(g.stderr, "collect: by account and region (found: query events read now; pending: stored queries without statistics):\n")
 	line := func(account, region, found, rejected, pending, note string) {

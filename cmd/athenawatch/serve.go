@@ -168,7 +168,7 @@ func (c *collector) run(ctx context.Context) {
 
 func (c *collector) round(ctx context.Context, g *globals, sources []string) {
 	r := web.Round{Started: time.Now()}
-	res, err := collectInto(ctx, g, c.cfg, c.st, c.rules, collectOptions{sources: sources, format: "text"})
+	res, err := collectInto(ctx, g, c.cfg, c.st, c.rules, collectOptions{sources: sources, format: "text", reachedQuietly: true})
 	r.Ended, r.NewQueries, r.Skipped = time.Now(), res.newQueries, res.skipped
 	switch {
 	case err != nil && ctx.Err() != nil:
