@@ -423,23 +423,31 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, r rows, logger *slog.L
 	for _, cur := range u.Cursors {
 		batch.Cursors = append(batch.Cursors, store.Cursor{Source: sum.Source, Key: cur.Key, Value: cur.Value})
 	}
-	if u.Checkpoint.Name == "" {
-		// No object: events of an API page, or cursors alone.
-		c.addIssues(sum, "", u, logger)
-		sum.Records += int64(u.Records)
-		sum.Bytes += u.Bytes
-		if p := c.Progress; p != nil {
-			p.Records.Add(int64(u.Records))
-			p.Bytes.Add(u.Bytes)
-			p.Queries.Add(int64(events))
-			p.Skipped.Add(int64(len(u.Issues) + u.MoreIssues))
-		}
-		if u.Err != nil {
-			sum.Skipped = append(sum.Skipped, SkippedItem{Name: sum.Source, Record: -1, Reason: u.Err.Error()})
-			logger.Warn("skipped bad input", slog.String("source", sum.Source), slog.String("error", u.Err.Error()))
-		}
-		return
+	// A unit without an object holds events of an API page, or cursors
+	// alone: it has no checkpoint, and its problems are named by the source.
+	name := sum.Source
+	if u.Checkpoint.Name != "" {
+		name = u.Checkpoint.Name
+		c.addCheckpoint(sum, batch, u, events, logger)
 	}
+	c.addIssues(sum, name, u, logger)
+	if u.Checkpoint.Name == "" && u.Err != nil {
+		sum.Skipped = append(sum.Skipped, SkippedItem{Name: sum.Source, Record: -1, Reason: u.Err.Error()})
+		logger.Warn("skipped bad input", slog.String("source", sum.Source), slog.String("error", u.Err.Error()))
+	}
+	sum.Records += int64(u.Records)
+	sum.Bytes += u.Bytes
+	if p := c.Progress; p != nil {
+		p.Records.Add(int64(u.Records))
+		p.Bytes.Add(u.Bytes)
+		p.Queries.Add(int64(events))
+		p.Skipped.Add(int64(len(u.Issues) + u.MoreIssues))
+	}
+}
+
+// addCheckpoint records the checkpoint of u's object in batch, as done,
+// ignored (digests) or bad.
+func (c *Collector) addCheckpoint(sum *Summary, batch *store.Batch, u *Unit, events int, logger *slog.Logger) {
 	cp := u.Checkpoint
 	cp.Queries = events
 	switch {
@@ -459,27 +467,17 @@ func (c *Collector) add(sum *Summary, batch *store.Batch, r rows, logger *slog.L
 		logger.Warn("skipped bad input", slog.String("object", cp.Name), slog.String("error", u.Err.Error()),
 			slog.Int("events_kept", events))
 	}
-	c.addIssues(sum, cp.Name, u, logger)
 	batch.Checkpoints = append(batch.Checkpoints, cp)
-	sum.Records += int64(u.Records)
-	sum.Bytes += u.Bytes
 	if p := c.Progress; p != nil {
 		p.Objects.Add(1)
-		p.Records.Add(int64(u.Records))
-		p.Bytes.Add(u.Bytes)
-		p.Queries.Add(int64(events))
-		if u.Err != nil && !errors.Is(u.Err, cloudtrail.ErrDigest) {
+		if cp.Status == store.CheckpointBad {
 			p.Skipped.Add(1)
 		}
-		p.Skipped.Add(int64(len(u.Issues) + u.MoreIssues))
 	}
 }
 
-// addIssues lists u's bad records in sum, under the object name.
+// addIssues lists u's bad records in sum, under name.
 func (c *Collector) addIssues(sum *Summary, name string, u *Unit, logger *slog.Logger) {
-	if name == "" {
-		name = sum.Source
-	}
 	for _, is := range u.Issues {
 		sum.Skipped = append(sum.Skipped, SkippedItem{Name: name, Record: is.Record, Reason: is.Err.Error()})
 		logger.Warn("skipped bad record", slog.String("object", name), slog.Int("record", is.Record), slog.String("error", is.Err.Error()))
