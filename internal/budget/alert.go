@@ -122,18 +122,7 @@ func (e *Evaluator) topQueries(ctx context.Context, b config.Budget, s Status, a
 	if err != nil {
 		return nil, fmt.Errorf("top queries of %s %s: %w", b.Name, s.Scope, err)
 	}
-	out := []TopQuery{}
-	for _, r := range rep.Rows {
-		q := TopQuery{QueryID: r.Key, CostUSD: r.Value("cost_usd").Float()}
-		q.Region, _ = r.Detail("region").(string)
-		q.User, _ = r.Detail("user").(string)
-		q.Text, _ = r.Detail("text").(string)
-		if len(q.Text) > 500 {
-			q.Text = strings.ToValidUTF8(q.Text[:500], "") + "…"
-		}
-		out = append(out, q)
-	}
-	return out, nil
+	return topOf(rep), nil
 }
 
 // dashboardLink is the dashboard page of an alert's scope and period.

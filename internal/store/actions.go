@@ -37,11 +37,24 @@ func (s *Store) RecordAction(ctx context.Context, a Action) (bool, error) {
 
 // RecentActions returns up to limit actions, newest first.
 func (s *Store) RecentActions(ctx context.Context, limit int) ([]Action, error) {
+	return s.actions(ctx, "1 ORDER BY id DESC LIMIT ?", limit)
+}
+
+// ActiveBlocks returns the blocks in force: recorded as done and not
+// lifted since, oldest first.
+func (s *Store) ActiveBlocks(ctx context.Context) ([]Action, error) {
+	return s.actions(ctx, `action = 'block' AND dry_run = 0 AND outcome = 'blocked'
+		AND NOT EXISTS (SELECT 1 FROM budget_actions u WHERE u.action = 'unblock' AND u.dry_run = 0 AND u.target = b.target AND u.id > b.id)
+		ORDER BY id`)
+}
+
+// actions reads the actions where matches (and its order and limit).
+func (s *Store) actions(ctx context.Context, where string, args ...any) ([]Action, error) {
 	if s.version < actionsVersion {
 		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT at, budget, scope, period_start, action, target, dry_run, outcome, reason
-		FROM budget_actions ORDER BY id DESC LIMIT ?`, limit)
+		FROM budget_actions b WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read budget actions: %w", err)
 	}
@@ -52,33 +65,6 @@ func (s *Store) RecentActions(ctx context.Context, limit int) ([]Action, error) 
 		var at, start int64
 		if err := rows.Scan(&at, &a.Budget, &a.Scope, &start, &a.Action, &a.Target, &a.DryRun, &a.Outcome, &a.Reason); err != nil {
 			return nil, fmt.Errorf("read budget actions: %w", err)
-		}
-		a.At, a.PeriodStart = time.UnixMilli(at).UTC(), time.UnixMilli(start).UTC()
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
-// ActiveBlocks returns the blocks in force: recorded as done and not
-// lifted since, oldest first.
-func (s *Store) ActiveBlocks(ctx context.Context) ([]Action, error) {
-	if s.version < actionsVersion {
-		return nil, nil
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT at, budget, scope, period_start, action, target, dry_run, outcome, reason FROM budget_actions b
-		WHERE action = 'block' AND dry_run = 0 AND outcome = 'blocked'
-		AND NOT EXISTS (SELECT 1 FROM budget_actions u WHERE u.action = 'unblock' AND u.dry_run = 0 AND u.target = b.target AND u.id > b.id)
-		ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("read blocks: %w", err)
-	}
-	defer rows.Close()
-	var out []Action
-	for rows.Next() {
-		var a Action
-		var at, start int64
-		if err := rows.Scan(&at, &a.Budget, &a.Scope, &start, &a.Action, &a.Target, &a.DryRun, &a.Outcome, &a.Reason); err != nil {
-			return nil, fmt.Errorf("read blocks: %w", err)
 		}
 		a.At, a.PeriodStart = time.UnixMilli(at).UTC(), time.UnixMilli(start).UTC()
 		out = append(out, a)
