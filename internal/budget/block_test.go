@@ -31,6 +31,7 @@ func TestBlockWorkgroup(t *testing.T) {
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	emu.AddWorkGroup(acct, region, "analysts", false)
+	emu.AddWorkGroup(acct, "us-west-2", "analysts", false)
 	c := emu.AddUser(acct, "collector")
 	cfg := aws.Config{Region: region, BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")}
 	client := athena.NewFromConfig(cfg, func(o *athena.Options) { o.RetryMaxAttempts = 1 })
@@ -45,7 +46,7 @@ func TestBlockWorkgroup(t *testing.T) {
 
 	f := newFixture(t, `budgets: [{name: analysts-day, scope: {workgroup: analysts}, limit_usd: 1, period: day, action: block}]`)
 	day := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
-	spend := func(at time.Time) {
+	spend := func(at time.Time, region string) {
 		id := fmt.Sprintf("b%d", at.Unix())
 		q := store.Query{Region: region, QueryID: id, EventID: "e" + id, EventTime: at, OwnerAccount: acct, StatsStatus: store.StatusFinal,
 			Identity: cloudtrail.Identity{Type: "IAMUser", UserName: "alice", AccountID: acct},
@@ -53,7 +54,7 @@ func TestBlockWorkgroup(t *testing.T) {
 		f.rules.Query(&q)
 		f.qs = append(f.qs, q)
 	}
-	spend(day.Add(9 * time.Hour)) // $5 of a $1 day
+	spend(day.Add(9*time.Hour), region) // $5 of a $1 day
 	now := day.Add(10 * time.Hour)
 	dry := &Enforcer{Store: f.st, DryRun: true, Now: func() time.Time { return now }}
 	if sum, err := dry.Enforce(ctx, f.cfg.Budgets, f.evaluate(now)); err != nil || sum.WouldBlock != 1 || refused("analysts") {
@@ -69,13 +70,20 @@ func TestBlockWorkgroup(t *testing.T) {
 	if sum, _ := e.Enforce(ctx, f.cfg.Budgets, f.evaluate(now)); sum.Blocked != 0 {
 		t.Fatalf("blocked twice in a period: %+v", sum)
 	}
+	// The workgroup of another region runs a query later in the period:
+	// blocked too, the first one not again.
+	spend(day.Add(10*time.Hour+30*time.Minute), "us-west-2")
+	now = day.Add(11 * time.Hour)
+	if sum, _ := e.Enforce(ctx, f.cfg.Budgets, f.evaluate(now)); sum.Blocked != 1 {
+		t.Fatalf("the second region's workgroup: %+v", sum)
+	}
 	// The next day: nothing spent yet, the block is lifted.
 	now = day.Add(26 * time.Hour)
-	if sum, err := e.Enforce(ctx, f.cfg.Budgets, f.evaluate(now)); err != nil || sum.Unblocked != 1 || refused("analysts") {
+	if sum, err := e.Enforce(ctx, f.cfg.Budgets, f.evaluate(now)); err != nil || sum.Unblocked != 2 || refused("analysts") {
 		t.Fatalf("next period: %+v, %v", sum, err)
 	}
 	// Over again; lifted by hand; not blocked again this period.
-	spend(day.Add(27 * time.Hour))
+	spend(day.Add(27*time.Hour), region)
 	now = day.Add(28 * time.Hour)
 	if sum, _ := e.Enforce(ctx, f.cfg.Budgets, f.evaluate(now)); sum.Blocked != 1 || !refused("analysts") {
 		t.Fatalf("second day: %+v", sum)

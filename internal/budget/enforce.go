@@ -244,10 +244,7 @@ func (e *Enforcer) Enforce(ctx context.Context, budgets []config.Budget, statuse
 			a.Outcome = "stopped"
 			if err := e.Stopper.Stop(ctx, q.OwnerAccount, q.Region, q.QueryID); err != nil {
 				a.Outcome = "failed: " + err.Error()
-				sum.Failed++
-				if sum.Why == "" {
-					sum.Why = err.Error()
-				}
+				sum.failed(err)
 			} else {
 				sum.Stopped++
 			}
@@ -281,35 +278,49 @@ func (e *Enforcer) block(ctx context.Context, b config.Budget, s Status, at time
 		}
 		a := store.Action{At: at, Budget: b.Name, Scope: s.Scope, PeriodStart: s.PeriodStart, Action: "block",
 			Target: l.Account + "/" + l.Region + "/" + l.Workgroup, DryRun: e.DryRun, Reason: reason}
-		if e.DryRun {
-			a.Outcome = "would block (dry run)"
-			recorded, err := e.Store.RecordAction(ctx, a)
-			if err != nil {
-				return err
-			}
-			if recorded {
-				sum.WouldBlock++
-			}
-			continue
-		}
-		if done, err := e.Store.ActionRecorded(ctx, a); err != nil || done {
+		if err := e.takeBlock(ctx, a, func() error {
+			return e.Stopper.SetEnabled(ctx, l.Account, l.Region, l.Workgroup, false)
+		}, sum); err != nil {
 			return err
 		}
-		if err := e.Stopper.SetEnabled(ctx, l.Account, l.Region, l.Workgroup, false); err != nil {
-			// Not recorded: the next round tries again.
-			sum.Failed++
-			if sum.Why == "" {
-				sum.Why = err.Error()
-			}
-			continue
-		}
-		a.Outcome = "blocked"
-		if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), a); err != nil {
-			return err
-		}
-		sum.Blocked++
 	}
 	return nil
+}
+
+// takeBlock takes a block once per period: in a dry run it records that
+// it would; else, unless the period's block is recorded already (taken,
+// or lifted by hand), it applies it and records it. A failure to apply is
+// counted, not recorded: the next round tries again.
+func (e *Enforcer) takeBlock(ctx context.Context, a store.Action, apply func() error, sum *EnforceSummary) error {
+	if e.DryRun {
+		a.Outcome = "would block (dry run)"
+		recorded, err := e.Store.RecordAction(ctx, a)
+		if recorded {
+			sum.WouldBlock++
+		}
+		return err
+	}
+	if done, err := e.Store.ActionRecorded(ctx, a); err != nil || done {
+		return err
+	}
+	if err := apply(); err != nil {
+		sum.failed(err)
+		return nil
+	}
+	a.Outcome = "blocked"
+	if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), a); err != nil {
+		return err
+	}
+	sum.Blocked++
+	return nil
+}
+
+// failed counts a failed action and keeps the first reason.
+func (s *EnforceSummary) failed(err error) {
+	s.Failed++
+	if s.Why == "" {
+		s.Why = err.Error()
+	}
 }
 
 // blockPolicy names athenawatch's deny policies, so that they are
@@ -364,22 +375,9 @@ func (e *Enforcer) blockUser(ctx context.Context, b config.Budget, s Status, use
 		case kind == "role" && value == "":
 			cannot = "cannot block: the session has no id to condition a deny on"
 		}
-		if cannot != "" || e.DryRun {
+		if cannot != "" {
 			a.Outcome = cannot
-			if cannot == "" {
-				a.Outcome = "would block (dry run)"
-			}
-			recorded, err := e.Store.RecordAction(ctx, a)
-			if err != nil {
-				return err
-			}
-			if recorded && cannot == "" {
-				sum.WouldBlock++
-			}
-			continue
-		}
-		if done, err := e.Store.ActionRecorded(ctx, a); err != nil || done {
-			if err != nil {
+			if _, err := e.Store.RecordAction(ctx, a); err != nil {
 				return err
 			}
 			continue
@@ -389,18 +387,11 @@ func (e *Enforcer) blockUser(ctx context.Context, b config.Budget, s Status, use
 			st["Condition"] = map[string]any{"StringEquals": map[string]string{key: value}}
 		}
 		doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{st}})
-		if err := e.Stopper.PutDeny(ctx, account, kind, name, policy, string(doc)); err != nil {
-			sum.Failed++
-			if sum.Why == "" {
-				sum.Why = err.Error()
-			}
-			continue
-		}
-		a.Outcome = "blocked"
-		if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), a); err != nil {
+		if err := e.takeBlock(ctx, a, func() error {
+			return e.Stopper.PutDeny(ctx, account, kind, name, policy, string(doc))
+		}, sum); err != nil {
 			return err
 		}
-		sum.Blocked++
 	}
 	return nil
 }
@@ -453,10 +444,7 @@ func (e *Enforcer) lift(ctx context.Context, budgets map[string]config.Budget, a
 			err = e.Stopper.SetEnabled(ctx, parts[0], parts[1], parts[2], true)
 		}
 		if err != nil {
-			sum.Failed++
-			if sum.Why == "" {
-				sum.Why = err.Error()
-			}
+			sum.failed(err)
 			continue
 		}
 		if _, err := e.Store.RecordAction(context.WithoutCancel(ctx), store.Action{At: at, Budget: bl.Budget, Scope: bl.Scope, PeriodStart: bl.PeriodStart,
