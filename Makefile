@@ -13,15 +13,19 @@ FUZZTIME ?= 500000x
 test: tools check unit race fuzz
 
 # The tests need, from Debian: gcc for the race detector (cgo), chromium for
-# the dashboard's browser test and prometheus for promtool (the /metrics
-# format check). Each is installed when missing (CI and fresh machines run as
-# root with apt-get; elsewhere through sudo). From the Go module proxy:
-# versitygw, a real S3 server the s3 source is tested against.
+# the dashboard's browser test, prometheus for promtool (the /metrics format
+# check) and Node.js with npm. Each is installed when missing (CI and fresh
+# machines run as root with apt-get; elsewhere through sudo). From the Go
+# module proxy: versitygw, a real S3 server the s3 source and the export are
+# tested against. From the npm registry: @duckdb/node-api, pinned by its
+# package-lock.json: DuckDB is the second engine that reads the exported
+# usage lake.
 tools:
 	@missing=; \
 	command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (needed by the tests)"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -31,6 +35,10 @@ tools:
 	if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$$gobin/versitygw" ]; then \
 		echo "installing versitygw $(VERSITYGW_VERSION) (a real S3 server for the s3 source's tests; a few minutes)"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
+	fi
+	@if [ ! -d internal/lake/testdata/duckdb/node_modules/@duckdb/node-api ]; then \
+		echo "installing @duckdb/node-api (DuckDB reads the exported usage lake in the lake's tests)"; \
+		npm ci --prefix internal/lake/testdata/duckdb --no-audit --no-fund --loglevel=error; \
 	fi
 
 build:

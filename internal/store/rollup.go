@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Rollups (migration 0005) hold the sums of the queries per period and per
@@ -371,6 +373,23 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("update %s: %w", rt.name, err)
 			}
+		}
+	}
+	return nil
+}
+
+// touchDays moves the lake version (migration 0016) of every day d holds
+// rows of, once per day: an export rewrites those days. For the rows a
+// transaction inserted; updates move it in the migration's trigger, only
+// when an exported column changed.
+func (d rollupDelta) touchDays(ctx context.Context, tx *sql.Tx) error {
+	days := map[string]bool{}
+	for k := range d {
+		days[time.UnixMilli(floorDiv(k.hour, dayMillis)*dayMillis).UTC().Format(time.DateOnly)] = true
+	}
+	for _, day := range slices.Sorted(maps.Keys(days)) {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO lake_days (day, version) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET version = version + 1", day); err != nil {
+			return fmt.Errorf("mark day %s changed: %w", day, err)
 		}
 	}
 	return nil

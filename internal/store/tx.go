@@ -182,6 +182,10 @@ func (t *Tx) Commit() error {
 		t.Rollback()
 		return fmt.Errorf("commit: %w", err)
 	}
+	if err := t.delta.touchDays(context.Background(), t.tx); err != nil {
+		t.Rollback()
+		return fmt.Errorf("commit: %w", err)
+	}
 	t.end()
 	err := t.tx.Commit()
 	if err == nil && t.w.ckpt != nil {

@@ -301,12 +301,12 @@ func (rep *Report) Write(w io.Writer, format string) error {
 		}
 		cw.Write(hdr)
 		for _, r := range rep.Rows {
-			fields := []string{csvCell(r.Key)}
+			fields := []string{CSVCell(r.Key)}
 			for _, v := range r.Values {
 				fields = append(fields, v.String())
 			}
 			for i := range detailColumns[rep.By] {
-				fields = append(fields, csvCell(r.detailString(i)))
+				fields = append(fields, CSVCell(r.detailString(i)))
 			}
 			cw.Write(fields)
 		}
@@ -515,10 +515,10 @@ func sanitize(s string) string {
 	}, s)
 }
 
-// csvCell defuses spreadsheet formulas: a cell starting with = + - @ or a
+// CSVCell defuses spreadsheet formulas: a cell starting with = + - @ or a
 // tab or carriage return is prefixed with a quote, as OWASP advises for
 // CSV injection.
-func csvCell(s string) string {
+func CSVCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}

@@ -7,19 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
+	s3bucket "github.com/athenawatch/athenawatch/internal/bucket"
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/store"
@@ -239,57 +235,9 @@ func (s *Source) newClient(ctx context.Context) (*s3.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	// S3 answers 503 SlowDown when a prefix is read hard: retry with
-	// backoff, without the client-side retry quota that gives up early.
-	cfg.Retryer = func() aws.Retryer {
-		return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
-			o.RateLimiter = ratelimit.None
-			if s.sdkBackoff != nil {
-				o.Backoff = s.sdkBackoff
-			}
-		}), 5)
-	}
-	region := s.Region
-	if region == "" {
-		region = cfg.Region
-	}
-	if region == "" {
-		region = "us-east-1"
-	}
-	// A local or S3-compatible endpoint takes bucket names in the path.
-	pathStyle := cfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	newClient := func(region string) *s3.Client {
-		return s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.Region = region
-			o.UsePathStyle = pathStyle
-		})
-	}
-	client := newClient(region)
-	hctx, cancel := context.WithTimeout(ctx, s.listTimeout())
-	defer cancel()
-	out, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: aws.String(s.Bucket)})
+	client, err := s3bucket.Open(ctx, cfg, s.Bucket, s3bucket.Options{Region: s.Region, Timeout: s.listTimeout(), Backoff: s.sdkBackoff, Logger: s.logger()})
 	if err != nil {
-		var re *awshttp.ResponseError
-		if errors.As(err, &re) && re.Response != nil {
-			if r := re.Response.Header.Get("X-Amz-Bucket-Region"); r != "" && r != region && s.Region == "" {
-				s.logger().Debug("bucket is in another region", slog.String("bucket", s.Bucket), slog.String("region", r))
-				return newClient(r), nil
-			}
-			switch re.HTTPStatusCode() {
-			case http.StatusNotFound:
-				return nil, fmt.Errorf("%s: bucket %s does not exist", s.Name(), s.Bucket)
-			case http.StatusForbidden:
-				// A policy that allows listing only under the trail's
-				// prefix (as athenawatch iam-policy writes it) refuses
-				// HeadBucket: the listing tells whether access works.
-				s.logger().Debug("HeadBucket refused; going on in the configured region", slog.String("bucket", s.Bucket), slog.String("region", region))
-				return client, nil
-			}
-		}
-		return nil, fmt.Errorf("%s: reach bucket %s: %w", s.Name(), s.Bucket, err)
-	}
-	if r := aws.ToString(out.BucketRegion); r != "" && r != region && s.Region == "" {
-		return newClient(r), nil
+		return nil, fmt.Errorf("%s: %w", s.Name(), err)
 	}
 	return client, nil
 }
