@@ -36,9 +36,9 @@ tools:
 		echo "installing versitygw $(VERSITYGW_VERSION) (a real S3 server for the s3 source's tests; a few minutes)"; \
 		$(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); \
 	fi
-	@if [ ! -d internal/lake/testdata/duckdb/node_modules/@duckdb/node-api ]; then \
-		echo "installing @duckdb/node-api (DuckDB reads the exported usage lake in the lake's tests)"; \
-		npm ci --prefix internal/lake/testdata/duckdb --no-audit --no-fund --loglevel=error; \
+	@if [ ! -d internal/duckdb/node/node_modules/@duckdb/node-api ]; then \
+		echo "installing @duckdb/node-api (DuckDB reads the exported usage lake in the lake tests)"; \
+		npm ci --prefix internal/duckdb/node --no-audit --no-fund --loglevel=error; \
 	fi
 
 build:

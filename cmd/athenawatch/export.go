@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/athenawatch/athenawatch/internal/bucket"
+	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/lake"
 	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/usage"
@@ -131,5 +132,45 @@ func printExport(g *globals, s lake.Summary) {
 		s.Target, s.Format, s.Days, s.Written, s.Rows, float64(s.Bytes)/1e6, s.Unchanged, s.Removed)
 	for _, f := range s.Failed {
 		fmt.Fprintf(g.stderr, "export: not written (tried again next run): %s\n", f)
+	}
+}
+
+// runExports writes the usage lake to the configured export target after
+// the first collect round (at once when serve collects nothing: rounds is
+// closed) and then every interval, until ctx ends. Each run writes only
+// the days that changed; one that fails is logged, and the days it could
+// not write are written by the next.
+func runExports(ctx context.Context, g *globals, cfg *config.Config, st lake.Store, rounds <-chan struct{}) {
+	e := cfg.Export
+	if e.To == "" {
+		return
+	}
+	opts, err := exportOptionsOf(e.To, e.Format, e.Compression, "", "", time.Now())
+	if err != nil {
+		g.logger.Error("export is configured wrongly; serve exports nothing", "err", err)
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-rounds:
+	}
+	t := time.NewTicker(e.Every)
+	defer t.Stop()
+	for {
+		sum, err := execExport(ctx, g, st, opts)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			g.logger.Error("export failed; the next one tries again", "to", sum.Target, "err", err, "next_in", e.Every)
+		default:
+			g.logger.Info("export done", "to", sum.Target, "format", sum.Format, "written", sum.Written, "unchanged", sum.Unchanged, "rows", sum.Rows)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

@@ -63,16 +63,25 @@ func runServe(ctx context.Context, g *globals, args []string) error {
 	roundsCtx, stopRounds := context.WithCancel(ctx)
 	defer stopRounds()
 	roundsDone := make(chan struct{})
+	// rounds tells the exports of each round done, so that the first
+	// export follows the first round.
+	rounds := make(chan struct{}, 1)
 	go func() {
 		defer close(roundsDone)
-		c := &collector{g: g, cfg: cfg, st: st, rules: rules, sources: sources, every: *every, health: health}
+		c := &collector{g: g, cfg: cfg, st: st, rules: rules, sources: sources, every: *every, health: health, done: rounds}
 		c.run(roundsCtx)
+	}()
+	exportsDone := make(chan struct{})
+	go func() {
+		defer close(exportsDone)
+		runExports(roundsCtx, g, cfg, st, rounds)
 	}()
 	err = serveHTTP(ctx, g, *addr, srv.Handler(), func(url string) {
 		fmt.Fprintf(g.stderr, "serve: dashboard at %s (Ctrl-C to stop)\n", url)
 	})
 	stopRounds()
 	<-roundsDone
+	<-exportsDone
 	if err != nil {
 		return err
 	}
@@ -134,6 +143,8 @@ type collector struct {
 	sources []string
 	every   time.Duration
 	health  *web.Health
+	// done, when set, is sent a value (without blocking) after each round.
+	done chan<- struct{}
 }
 
 // run does a round at once, then one every c.every, until ctx ends. A
@@ -147,9 +158,11 @@ func (c *collector) run(ctx context.Context) {
 	switch {
 	case c.every == 0:
 		c.g.logger.Info("background collection is off (--collect-every 0): serving the database as it is")
+		c.closeDone()
 		return
 	case len(sources) == 0:
 		c.g.logger.Info("no sources (no --source and none in the configuration): serving the database as it is, collecting nothing")
+		c.closeDone()
 		return
 	}
 	g := *c.g
@@ -163,6 +176,13 @@ func (c *collector) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// closeDone tells whoever waits on done that no round will come.
+func (c *collector) closeDone() {
+	if c.done != nil {
+		close(c.done)
 	}
 }
 
@@ -186,6 +206,10 @@ func (c *collector) round(ctx context.Context, g *globals, sources []string) {
 	}
 	c.health.RoundDone(r)
 	c.checkBudgets(ctx, g)
+	select {
+	case c.done <- struct{}{}:
+	default:
+	}
 }
 
 // checkBudgets records and sends the budget alerts due after a round,

@@ -130,7 +130,9 @@ func TestServeCollectsInTheBackground(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	emu.SetNow(end.Add(24 * time.Hour)) // every query has finished
 	configPath := filepath.Join(dir, "athenawatch.yaml")
-	if err := os.WriteFile(configPath, res.ConfigYAML(), 0o644); err != nil {
+	lakeDir := filepath.Join(dir, "lake")
+	config := append(res.ConfigYAML(), fmt.Sprintf("export:\n  to: dir:%s\n  every: 1h\n", lakeDir)...)
+	if err := os.WriteFile(configPath, config, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"AWS_ENDPOINT_URL=" + srv.URL, "AWS_ACCESS_KEY_ID=" + res.CollectorCredentials.AccessKeyID,
@@ -139,6 +141,14 @@ func TestServeCollectsInTheBackground(t *testing.T) {
 	p := startServe(t, ctx, env, "--db", db, "--config", configPath, "serve", "--addr", "127.0.0.1:0",
 		"--source", "dir:"+trailDir, "--collect-every", "1h")
 	p.waitFor(t, "collect round done")
+	// The configured export follows the first round: every day collected
+	// is in the lake.
+	if line := p.waitFor(t, "export done"); !strings.Contains(line, "written=2") && !strings.Contains(line, "written=3") {
+		t.Errorf("serve's export: %s", line)
+	}
+	if parts, _ := filepath.Glob(filepath.Join(lakeDir, "usage", "dt=*", "usage.parquet")); len(parts) < 2 {
+		t.Errorf("serve exported %v", parts)
+	}
 
 	listed := map[string]bool{}
 	cursor := ""

@@ -73,6 +73,12 @@ type Config struct {
 	// Digest, when it names notifiers, sends each team's spend of the
 	// last calendar week (Monday to Monday in TimeZone) once.
 	Digest Digest `yaml:"digest"`
+	// Reconcile, when it names a bill export, makes serve reconcile the
+	// AWS bill with the attributed cost.
+	Reconcile Reconcile `yaml:"reconcile"`
+	// Export, when it names a target, makes serve write the usage lake
+	// there on an interval (athenawatch export does it by hand).
+	Export Export `yaml:"export"`
 
 	// QueryCommentUser is Identity.QueryCommentUser compiled by Validate.
 	QueryCommentUser *regexp.Regexp `yaml:"-"`
@@ -208,10 +214,41 @@ type Budget struct {
 	Allow []string `yaml:"allow"`
 }
 
+// Reconcile configures serve's reconciliation of the AWS bill (an AWS
+// Data Exports CUR 2.0 export in Parquet) with the attributed cost.
+type Reconcile struct {
+	// CUR is where the export is: s3://BUCKET/PREFIX or dir:PATH, at or
+	// above the export's own folder.
+	CUR string `yaml:"cur"`
+	// Every is how often serve reconciles (default 24h; the export is
+	// refreshed about once a day).
+	Every time.Duration `yaml:"every"`
+}
+
+// DefaultReconcileEvery is Reconcile.Every's default; minReconcileEvery
+// and maxReconcileEvery bound it.
+const (
+	DefaultReconcileEvery = 24 * time.Hour
+	minReconcileEvery     = 5 * time.Minute
+	maxReconcileEvery     = 31 * 24 * time.Hour
+)
+
 // Digest configures the weekly digest per team.
 type Digest struct {
 	Notify   []string `yaml:"notify"`
 	TimeZone string   `yaml:"time_zone"`
+}
+
+// Export configures serve's export of the usage lake.
+type Export struct {
+	// To is dir:PATH or s3://BUCKET/PREFIX, as export --to.
+	To string `yaml:"to"`
+	// Format is parquet (the default) or csv; Compression zstd (the
+	// default) or snappy.
+	Format      string `yaml:"format"`
+	Compression string `yaml:"compression"`
+	// Every is how often (default 1h; 1m to 168h).
+	Every time.Duration `yaml:"every"`
 }
 
 // Budget scope keys, periods, kinds and actions.
@@ -473,6 +510,8 @@ func (c *Config) Validate() error {
 	if _, err := time.LoadLocation(c.Digest.TimeZone); err != nil {
 		bad("digest.time_zone: %q is not a time zone (want an IANA name such as Europe/Berlin)", c.Digest.TimeZone)
 	}
+	c.validateExport(bad)
+	c.validateReconcile(bad)
 	for _, u := range slices.Sorted(maps.Keys(c.UserEmails)) {
 		if _, err := mail.ParseAddress(c.UserEmails[u]); err != nil {
 			bad("user_emails.%s: %q is not an e-mail address", u, c.UserEmails[u])
@@ -500,6 +539,35 @@ func (c *Config) Validate() error {
 		c.validateBudget(i, key, bad)
 	}
 	return errors.Join(errs...)
+}
+
+// validateReconcile checks the reconcile section and fills in its
+// default.
+func (c *Config) validateReconcile(bad func(string, ...any)) {
+	r := &c.Reconcile
+	switch cur := r.CUR; {
+	case cur == "":
+		if r.Every != 0 {
+			bad("reconcile.every: no reconcile.cur to reconcile with")
+		}
+		return
+	case strings.HasPrefix(cur, "dir:"):
+		if strings.TrimPrefix(cur, "dir:") == "" {
+			bad("reconcile.cur: %q names no directory", cur)
+		}
+	case strings.HasPrefix(cur, "s3://"):
+		if u, err := url.Parse(cur); err != nil || u.Host == "" {
+			bad("reconcile.cur: %q names no bucket (want s3://BUCKET/PREFIX)", cur)
+		}
+	default:
+		bad("reconcile.cur: %q: want s3://BUCKET/PREFIX or dir:PATH", cur)
+	}
+	switch {
+	case r.Every == 0:
+		r.Every = DefaultReconcileEvery
+	case r.Every < minReconcileEvery || r.Every > maxReconcileEvery:
+		bad("reconcile.every: %v is out of range: want %v to %v (default %v)", r.Every, minReconcileEvery, maxReconcileEvery, DefaultReconcileEvery)
+	}
 }
 
 // validateNotifier checks notifier i.
@@ -704,4 +772,38 @@ func (c *Config) Roles() map[string]string {
 		}
 	}
 	return roles
+}
+
+// validateExport checks the export section and fills its defaults.
+func (c *Config) validateExport(bad func(string, ...any)) {
+	e := &c.Export
+	if e.To == "" {
+		if e.Format != "" || e.Compression != "" || e.Every != 0 {
+			bad("export: to is required when format, compression or every is set (dir:PATH or s3://BUCKET/PREFIX)")
+		}
+		return
+	}
+	if !(strings.HasPrefix(e.To, "dir:") && len(e.To) > len("dir:")) && !(strings.HasPrefix(e.To, "s3://") && len(e.To) > len("s3://")) {
+		bad("export.to: %q: want dir:PATH or s3://BUCKET/PREFIX", e.To)
+	}
+	switch e.Format {
+	case "":
+		e.Format = "parquet"
+	case "parquet", "csv":
+	default:
+		bad("export.format: %q: want parquet or csv", e.Format)
+	}
+	switch e.Compression {
+	case "":
+		e.Compression = "zstd"
+	case "zstd", "snappy":
+	default:
+		bad("export.compression: %q: want zstd or snappy", e.Compression)
+	}
+	switch {
+	case e.Every == 0:
+		e.Every = time.Hour
+	case e.Every < time.Minute || e.Every > 7*24*time.Hour:
+		bad("export.every: %v is out of range: want 1m to 168h (default 1h)", e.Every)
+	}
 }

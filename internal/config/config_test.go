@@ -49,6 +49,16 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown key", "pricing: {usd_per_tb: 5}", "usd_per_tb"},
+		{"export without a target", "export: {every: 1h}", "export: to is required"},
+		{"export to a bare path", "export: {to: /data/lake}", "export.to"},
+		{"export format", "export: {to: 'dir:/l', format: orc}", "export.format"},
+		{"export compression", "export: {to: 'dir:/l', compression: lz4}", "export.compression"},
+		{"export too often", "export: {to: 'dir:/l', every: 1s}", "export.every"},
+		{"reconcile without an export", "reconcile: {every: 1h}", "reconcile.every: no reconcile.cur"},
+		{"reconcile from a bare path", "reconcile: {cur: /data/cur}", "reconcile.cur"},
+		{"reconcile from no bucket", "reconcile: {cur: 's3:///cur'}", "reconcile.cur"},
+		{"reconcile too often", "reconcile: {cur: 's3://b/cur', every: 1s}", "reconcile.every: 1s is out of range"},
+		{"reconcile every day, written as a day", "reconcile: {cur: 's3://b/cur', every: 1d}", "1d"},
 		{"unknown redact key", "redact: {literal: true}", "literal"},
 		{"redact not a bool", "redact: {literals: maybe}", "maybe"},
 		{"bad regex", "identity: {query_comment_user: '(['}", "identity.query_comment_user"},
@@ -223,5 +233,23 @@ func TestBudgetDefaults(t *testing.T) {
 	}
 	if a := c.Budgets[1]; a.AnomalyFactor != DefaultAnomalyFactor || !slices.Equal(a.Thresholds, []float64{1}) {
 		t.Fatalf("anomaly defaults: %+v", a)
+	}
+}
+
+func TestReconcileSection(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("reconcile: {cur: 's3://org-billing/cur'}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Reconcile.CUR != "s3://org-billing/cur" || c.Reconcile.Every != DefaultReconcileEvery {
+		t.Errorf("reconcile = %+v, want the export and the default interval", c.Reconcile)
+	}
+	c, err = Parse([]byte("reconcile: {cur: 'dir:/data/cur', every: 6h}"))
+	if err != nil || c.Reconcile.Every.Hours() != 6 {
+		t.Errorf("reconcile = %+v (%v), want every 6h", c.Reconcile, err)
+	}
+	if c, err := Parse(nil); err != nil || c.Reconcile.CUR != "" || c.Reconcile.Every != 0 {
+		t.Errorf("no reconcile section: %+v (%v)", c.Reconcile, err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/athenawatch/athenawatch/internal/duckdb"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -97,7 +99,7 @@ func TestDDLUsageTableReadsTheExport(t *testing.T) {
 	f.add(10, 0, 1)
 	dir := t.TempDir()
 	f.export(Dir{Path: dir}, FormatParquet)
-	res := duckdb(t, fmt.Sprintf(`DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = true)`, filepath.Join(dir, UsageTable, "*", "*.parquet")))[0]
+	res := duckdb.Query(t, fmt.Sprintf(`DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = true)`, filepath.Join(dir, UsageTable, "*", "*.parquet")))[0]
 	cols := tableColumns(t, string(ddl), "athenawatch_usage")
 	if len(res.Rows) != len(cols)+1 {
 		t.Fatalf("DuckDB reads %d columns, the DDL has %d and dt", len(res.Rows), len(cols))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/duckdb"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -174,7 +175,7 @@ func checkSums(t *testing.T, f *fixture, dir string) {
 	glob := filepath.Join(dir, UsageTable, "*", "*.parquet")
 	for _, by := range []string{"user", "database"} {
 		want := f.report(by)
-		res := duckdb(t, fmt.Sprintf(`SELECT "%s" AS k, count(*) AS queries, sum(bytes_scanned) AS bytes_scanned, sum(billed_bytes) AS billed_bytes, sum(cost_usd) AS cost_usd
+		res := duckdb.Query(t, fmt.Sprintf(`SELECT "%s" AS k, count(*) AS queries, sum(bytes_scanned) AS bytes_scanned, sum(billed_bytes) AS billed_bytes, sum(cost_usd) AS cost_usd
 			FROM read_parquet('%s', hive_partitioning = true) GROUP BY 1`, by, glob))[0]
 		if len(res.Rows) != len(want) {
 			t.Fatalf("by %s: DuckDB has %d keys, the store %d", by, len(res.Rows), len(want))
@@ -214,7 +215,7 @@ func TestExportParquetReadByDuckDB(t *testing.T) {
 	checkSums(t, f, dir)
 
 	// Column types: as Columns (the DDL's) say, and dt from the path.
-	res := duckdb(t, fmt.Sprintf(`DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = true)`, filepath.Join(dir, UsageTable, "*", "*.parquet")))[0]
+	res := duckdb.Query(t, fmt.Sprintf(`DESCRIBE SELECT * FROM read_parquet('%s', hive_partitioning = true)`, filepath.Join(dir, UsageTable, "*", "*.parquet")))[0]
 	if len(res.Rows) != len(Columns)+1 {
 		t.Fatalf("DuckDB sees %d columns, want %d and dt", len(res.Rows), len(Columns))
 	}
@@ -230,7 +231,7 @@ func TestExportParquetReadByDuckDB(t *testing.T) {
 
 	// Every value of one query: hostile text intact, times UTC, nulls
 	// where Athena gave no time.
-	res = duckdb(t, fmt.Sprintf(`SELECT query_id, "user", database, strftime(event_time, '%%Y-%%m-%%d %%H:%%M:%%S.%%g') AS event_time, submitted_at IS NULL AS no_submit, cost_known, dt
+	res = duckdb.Query(t, fmt.Sprintf(`SELECT query_id, "user", database, strftime(event_time, '%%Y-%%m-%%d %%H:%%M:%%S.%%g') AS event_time, submitted_at IS NULL AS no_submit, cost_known, dt
 		FROM read_parquet('%s', hive_partitioning = true) ORDER BY query_id`, filepath.Join(dir, UsageTable, "*", "*.parquet")))[0]
 	var stored []store.Query
 	for _, d := range []string{"2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24"} {
@@ -390,7 +391,7 @@ func TestExportInterruptedLeavesPartitionsWhole(t *testing.T) {
 	}
 	// Every partition is whole: DuckDB reads each, with the old or the new
 	// rows, never part of either.
-	res := duckdb(t, fmt.Sprintf(`SELECT dt, count(*) AS n FROM read_parquet('%s', hive_partitioning = true) GROUP BY dt ORDER BY dt`, filepath.Join(dir, UsageTable, "*", "*.parquet")))[0]
+	res := duckdb.Query(t, fmt.Sprintf(`SELECT dt, count(*) AS n FROM read_parquet('%s', hive_partitioning = true) GROUP BY dt ORDER BY dt`, filepath.Join(dir, UsageTable, "*", "*.parquet")))[0]
 	if len(res.Rows) != 4 {
 		t.Fatalf("partitions: %v", res.Rows)
 	}
@@ -463,7 +464,7 @@ func TestExportCSV(t *testing.T) {
 		t.Fatalf("%d rows", rows)
 	}
 	// The seed's DDL reads it: DuckDB with the same columns and types.
-	res := duckdb(t, fmt.Sprintf(`SELECT count(*) AS n, sum(datascanned) AS b FROM read_csv('%s', header = false, delim = ',', quote = '', escape = '', nullstr = 'null',
+	res := duckdb.Query(t, fmt.Sprintf(`SELECT count(*) AS n, sum(datascanned) AS b FROM read_csv('%s', header = false, delim = ',', quote = '', escape = '', nullstr = 'null',
 		columns = {'queryid': 'VARCHAR', 'querydatabase': 'VARCHAR', 'executiontime': 'BIGINT', 'datascanned': 'BIGINT', 'status': 'VARCHAR', 'submissiondatetime': 'VARCHAR', 'completiondatetime': 'VARCHAR'})`,
 		filepath.Join(dir, APIOutputTable, "*", "*.csv")))[0]
 	var want int64
