@@ -16,9 +16,10 @@ import (
 var accountID = regexp.MustCompile(`^\d{12}$`)
 
 func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
-	fs := newFlagSet(g, "iam-policy", "[--source SRC ...] [--kms-key ARN ...] [--collector-account ID] [--reader-role NAME]")
-	var sources, keys multiFlag
+	fs := newFlagSet(g, "iam-policy", "[--source SRC ...] [--export s3://BUCKET/PREFIX ...] [--kms-key ARN ...] [--collector-account ID] [--reader-role NAME]")
+	var sources, keys, exports multiFlag
 	fs.Var(&sources, "source", "a `source` athenawatch collects (repeatable; default: sources in the config)")
+	fs.Var(&exports, "export", "`s3://BUCKET/PREFIX` export writes the usage lake to (repeatable; default: export.to in the config)")
 	fs.Var(&keys, "kms-key", "`ARN` of the KMS key the trail objects are encrypted with (repeatable)")
 	collector := fs.String("collector-account", "", "`id` of the account athenawatch runs in, trusted by the reader role (default: a placeholder)")
 	readerRole := fs.String("reader-role", "athenawatch-reader", "`name` of the reader role in member accounts, when the config maps no account to a role")
@@ -61,6 +62,21 @@ func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 		}
 	}
 	o.KMSKeys = keys
+	if len(exports) == 0 && strings.HasPrefix(cfg.Export.To, "s3://") {
+		exports = append(exports, cfg.Export.To)
+	}
+	for _, e := range exports {
+		b, ok := iampolicy.ParseBucket(e)
+		if !ok {
+			return usagef("--export %q: want s3://BUCKET/PREFIX", e)
+		}
+		o.Exports = append(o.Exports, b)
+	}
+	if strings.HasPrefix(cfg.Reconcile.CUR, "s3://") {
+		if b, ok := iampolicy.ParseBucket(cfg.Reconcile.CUR); ok {
+			o.Bills = append(o.Bills, b)
+		}
+	}
 	for _, b := range cfg.Budgets {
 		o.Stop = o.Stop || b.Action == "stop"
 		if b.Action == "block" {

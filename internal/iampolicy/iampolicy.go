@@ -64,23 +64,36 @@ type Options struct {
 	BlockUsers bool
 	// Topics are the SNS topics budget alerts are published to.
 	Topics []string
+	// Exports are where export writes the usage lake; Bills where
+	// reconcile reads the AWS bill (a Data Exports CUR 2.0 export).
+	Exports, Bills []Bucket
 }
 
 // Collector is the policy of the identity athenawatch runs as.
 func Collector(o Options) Document {
 	d := Document{Version: version}
 	for i, b := range o.Buckets {
-		sid := fmt.Sprintf("ListTrailBucket%d", i+1)
-		list := Statement{Sid: sid, Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: "arn:aws:s3:::" + b.Name}
+		// The source lists its prefix and what lies under it, and
+		// HeadBucket (to find the bucket's region) needs ListBucket.
+		list := listStatement(fmt.Sprintf("ListTrailBucket%d", i+1), b)
 		objects := "arn:aws:s3:::" + b.Name + "/AWSLogs/*"
 		if b.Prefix != "" {
-			// The source lists its prefix and what lies under it, and
-			// HeadBucket (to find the bucket's region) needs ListBucket.
-			list.Condition = map[string]map[string]any{"StringLike": {"s3:prefix": []string{b.Prefix + "/*"}}}
-			objects = "arn:aws:s3:::" + b.Name + "/" + b.Prefix + "/*"
+			objects = objectsOf(b)
 		}
 		d.Statement = append(d.Statement, list, Statement{
 			Sid: fmt.Sprintf("ReadTrailObjects%d", i+1), Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: objects,
+		})
+	}
+	for i, b := range o.Exports {
+		// HeadBucket (the bucket's region) needs ListBucket; a day whose
+		// queries are all gone is deleted.
+		d.Statement = append(d.Statement, listStatement(fmt.Sprintf("ListUsageLakeBucket%d", i+1), b), Statement{
+			Sid: fmt.Sprintf("WriteUsageLake%d", i+1), Effect: "Allow", Action: []string{"s3:PutObject", "s3:DeleteObject"}, Resource: objectsOf(b),
+		})
+	}
+	for i, b := range o.Bills {
+		d.Statement = append(d.Statement, listStatement(fmt.Sprintf("ListBillBucket%d", i+1), b), Statement{
+			Sid: fmt.Sprintf("ReadBill%d", i+1), Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: objectsOf(b),
 		})
 	}
 	if len(o.KMSKeys) > 0 {
@@ -107,6 +120,23 @@ func Collector(o Options) Document {
 		})
 	}
 	return d
+}
+
+// listStatement allows listing b under its prefix (all of it without one).
+func listStatement(sid string, b Bucket) Statement {
+	st := Statement{Sid: sid, Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: "arn:aws:s3:::" + b.Name}
+	if b.Prefix != "" {
+		st.Condition = map[string]map[string]any{"StringLike": {"s3:prefix": []string{b.Prefix + "/*"}}}
+	}
+	return st
+}
+
+// objectsOf is the ARN of the objects under b's prefix.
+func objectsOf(b Bucket) string {
+	if b.Prefix == "" {
+		return "arn:aws:s3:::" + b.Name + "/*"
+	}
+	return "arn:aws:s3:::" + b.Name + "/" + b.Prefix + "/*"
 }
 
 // readerStatements ask Athena about queries, read the event history and

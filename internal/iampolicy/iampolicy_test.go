@@ -13,6 +13,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 func TestPolicies(t *testing.T) {
 	org, _ := ParseBucket("s3://org-trail/cloudtrail/?region=eu-west-1")
 	whole, _ := ParseBucket("s3://account-trail")
+	lakeBucket, _ := ParseBucket("s3://usage-lake/athenawatch")
+	bill, _ := ParseBucket("s3://billing/cur")
 	tests := []struct {
 		name string
 		doc  Document
@@ -23,6 +25,7 @@ func TestPolicies(t *testing.T) {
 			Stop: true, BlockUsers: true, Topics: []string{"arn:aws:sns:eu-west-1:111122223333:athena-budgets"},
 		})},
 		{"collector-bucket", Collector(Options{Buckets: []Bucket{whole}})},
+		{"collector-lake", Collector(Options{Buckets: []Bucket{whole}, Exports: []Bucket{lakeBucket}, Bills: []Bucket{bill}})},
 		{"reader", Reader(true, false, false)},
 		{"reader-stop", Reader(false, true, true)},
 		{"reader-trust", ReaderTrust("111122223333")},
