@@ -30,7 +30,7 @@ var firstDay = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 // provisioned capacity; statistics pending or lost; and names that are
 // hostile to CSV, SQL and spreadsheets.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	rules *usage.Rules
 	cfg   *config.Config
@@ -43,7 +43,7 @@ pricing:
   provisioned_workgroups: [reserved]
 `
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	cfg, err := config.Parse([]byte(fixtureConfig))
 	if err != nil {
