@@ -21,6 +21,8 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/awsemu"
 	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
+	"github.com/athenawatch/athenawatch/internal/bill"
+	"github.com/athenawatch/athenawatch/internal/reconcile"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 	"github.com/athenawatch/athenawatch/internal/web"
@@ -29,6 +31,13 @@ import (
 // demoRegion is the region the demo's own AWS configuration and the printed
 // client settings use; the simulated organization runs in more.
 const demoRegion = "us-east-1"
+
+// Where the demo delivers the organization's bill (a CUR 2.0 export named
+// orgsim.DefaultExportName).
+const (
+	demoBillBucket = "org-billing"
+	demoBillPrefix = "cur"
+)
 
 func runDemo(ctx context.Context, g *globals, args []string) error {
 	fs := newFlagSet(g, "demo", "[flags]")
@@ -122,7 +131,17 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 	bucketSource := "s3://" + orgsim.DefaultBucket
 	fmt.Fprintf(g.stderr, "demo: delivered %d objects to %s in the organization trail layout (AWSLogs/%s/ACCOUNT/CloudTrail/...)\n",
 		len(objects), bucketSource, orgsim.OrganizationID)
+	// The organization's bill arrives as the management account's AWS Data
+	// Exports (CUR 2.0) export delivers it, in a bucket of its own.
+	billExport := orgsim.CURExport{Bucket: demoBillBucket, Prefix: demoBillPrefix}
+	if err := billExport.Put(ctx, s3c, res); err != nil {
+		return fmt.Errorf("deliver the bill export to the emulated bucket: %w", err)
+	}
 	if err := execCollect(ctx, &dg, collectOptions{sources: []string{bucketSource}, format: "text"}); err != nil {
+		return err
+	}
+	billSource := "s3://" + demoBillBucket + "/" + demoBillPrefix
+	if err := reconcileDemo(ctx, &dg, billSource, reconcile.Days(end.Add(-time.Duration(*days)*24*time.Hour), end)); err != nil {
 		return err
 	}
 	window := store.Filter{Since: time.Now().Add(-time.Duration(*days+1) * 24 * time.Hour)}
@@ -177,6 +196,30 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 		return err
 	}
 	fmt.Fprintln(g.stderr, "demo: stopped")
+	return nil
+}
+
+// reconcileDemo reconciles the bill at src with what was collected, for
+// the dashboard's Bill page, and says in one line how they compare.
+func reconcileDemo(ctx context.Context, g *globals, src string, w reconcile.Window) error {
+	_, st, _, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	loc, err := bill.ParseLocation(src)
+	if err != nil {
+		return err
+	}
+	awsCfg, err := g.awsConfig(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := reconcile.Run(ctx, st, &bill.Reader{Location: loc, AWS: awsCfg, Logger: g.logger}, w)
+	if err != nil {
+		return fmt.Errorf("reconcile the bill: %w", err)
+	}
+	fmt.Fprintf(g.stderr, "demo: %s (bill: the CUR 2.0 export in %s)\n", res.Summary(), src)
 	return nil
 }
 

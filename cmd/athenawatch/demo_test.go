@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -149,6 +150,10 @@ func TestDemoLeavesTheEnvironmentAlone(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "0 unknown to Athena") || strings.Contains(r.stderr, "cannot tell which account") {
 		t.Errorf("enrichment did not reach the emulator with the demo's credentials:\n%s", r.stderr)
+	}
+	// The bill delivered to the emulated bucket matches what was collected.
+	if !regexp.MustCompile(`demo: reconcile: .* gap \$0\.0000; 0 of [1-9][0-9]* cells with a gap \(bill: the CUR 2.0 export in s3://org-billing/cur\)`).MatchString(r.stderr) {
+		t.Errorf("the demo did not reconcile the bill to no gap:\n%s", r.stderr)
 	}
 }
 

@@ -135,12 +135,12 @@ func printExport(g *globals, s lake.Summary) {
 	}
 }
 
-// runExports writes the usage lake to the configured export target after
-// the first collect round (at once when serve collects nothing: rounds is
-// closed) and then every interval, until ctx ends. Each run writes only
+// runExports writes the usage lake to the configured export target once
+// firstRound is closed (after serve's first collect round) and then every
+// interval, until ctx ends. Each run writes only
 // the days that changed; one that fails is logged, and the days it could
 // not write are written by the next.
-func runExports(ctx context.Context, g *globals, cfg *config.Config, st lake.Store, rounds <-chan struct{}) {
+func runExports(ctx context.Context, g *globals, cfg *config.Config, st lake.Store, firstRound <-chan struct{}) {
 	e := cfg.Export
 	if e.To == "" {
 		return
@@ -153,7 +153,7 @@ func runExports(ctx context.Context, g *globals, cfg *config.Config, st lake.Sto
 	select {
 	case <-ctx.Done():
 		return
-	case <-rounds:
+	case <-firstRound:
 	}
 	t := time.NewTicker(e.Every)
 	defer t.Stop()

@@ -96,6 +96,7 @@ func commandList() []command {
 		{"report", "usage per user, role, team, database, workgroup, account, region or day", runReport},
 		{"serve", "serve the dashboard, the JSON API and /metrics; collect in the background", runServe},
 		{"budgets", "budgets check: where each budget's scopes stand in the current period", runBudgets},
+		{"reconcile", "compare the AWS bill (a CUR 2.0 export) with the attributed cost, per account, region, workgroup and day", runReconcile},
 		{"export", "write the usage lake (Parquet or CSV, partitioned by day) to a directory or S3", runExport},
 		{"ddl", "print Athena DDL for the CloudTrail table, the seed's tables and the exported usage table", runDDL},
 		{"iam-policy", "print the least-privilege IAM policies for the collector and the reader role", runIAMPolicy},

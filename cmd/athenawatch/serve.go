@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,18 +64,24 @@ func runServe(ctx context.Context, g *globals, args []string) error {
 	roundsCtx, stopRounds := context.WithCancel(ctx)
 	defer stopRounds()
 	roundsDone := make(chan struct{})
-	// rounds tells the exports of each round done, so that the first
-	// export follows the first round.
-	rounds := make(chan struct{}, 1)
+	// firstRound is closed once the first round is done (at once when
+	// serve collects nothing): the first export and the first
+	// reconciliation follow it, so that they see what it collected.
+	firstRound := make(chan struct{})
 	go func() {
 		defer close(roundsDone)
-		c := &collector{g: g, cfg: cfg, st: st, rules: rules, sources: sources, every: *every, health: health, done: rounds}
+		c := &collector{g: g, cfg: cfg, st: st, rules: rules, sources: sources, every: *every, health: health, firstRound: firstRound}
 		c.run(roundsCtx)
 	}()
 	exportsDone := make(chan struct{})
 	go func() {
 		defer close(exportsDone)
-		runExports(roundsCtx, g, cfg, st, rounds)
+		runExports(roundsCtx, g, cfg, st, firstRound)
+	}()
+	reconcilesDone := make(chan struct{})
+	go func() {
+		defer close(reconcilesDone)
+		runReconciles(roundsCtx, g, cfg, st, firstRound)
 	}()
 	err = serveHTTP(ctx, g, *addr, srv.Handler(), func(url string) {
 		fmt.Fprintf(g.stderr, "serve: dashboard at %s (Ctrl-C to stop)\n", url)
@@ -82,6 +89,7 @@ func runServe(ctx context.Context, g *globals, args []string) error {
 	stopRounds()
 	<-roundsDone
 	<-exportsDone
+	<-reconcilesDone
 	if err != nil {
 		return err
 	}
@@ -143,8 +151,10 @@ type collector struct {
 	sources []string
 	every   time.Duration
 	health  *web.Health
-	// done, when set, is sent a value (without blocking) after each round.
-	done chan<- struct{}
+	// firstRound, when set, is closed after the first round, or when
+	// there will be none.
+	firstRound chan struct{}
+	once       sync.Once
 }
 
 // run does a round at once, then one every c.every, until ctx ends. A
@@ -158,11 +168,11 @@ func (c *collector) run(ctx context.Context) {
 	switch {
 	case c.every == 0:
 		c.g.logger.Info("background collection is off (--collect-every 0): serving the database as it is")
-		c.closeDone()
+		c.firstRoundDone()
 		return
 	case len(sources) == 0:
 		c.g.logger.Info("no sources (no --source and none in the configuration): serving the database as it is, collecting nothing")
-		c.closeDone()
+		c.firstRoundDone()
 		return
 	}
 	g := *c.g
@@ -179,11 +189,14 @@ func (c *collector) run(ctx context.Context) {
 	}
 }
 
-// closeDone tells whoever waits on done that no round will come.
-func (c *collector) closeDone() {
-	if c.done != nil {
-		close(c.done)
-	}
+// firstRoundDone tells whoever waits on firstRound that it is done, or
+// will never come.
+func (c *collector) firstRoundDone() {
+	c.once.Do(func() {
+		if c.firstRound != nil {
+			close(c.firstRound)
+		}
+	})
 }
 
 func (c *collector) round(ctx context.Context, g *globals, sources []string) {
@@ -206,10 +219,7 @@ func (c *collector) round(ctx context.Context, g *globals, sources []string) {
 	}
 	c.health.RoundDone(r)
 	c.checkBudgets(ctx, g)
-	select {
-	case c.done <- struct{}{}:
-	default:
-	}
+	c.firstRoundDone()
 }
 
 // checkBudgets records and sends the budget alerts due after a round,

@@ -23,6 +23,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/queries/{id}", s.apiQueryByID)
 	mux.HandleFunc("GET /api/v1/queries/{region}/{id}", s.apiQuery)
 	mux.HandleFunc("GET /api/v1/budgets", s.apiBudgets)
+	mux.HandleFunc("GET /api/v1/reconcile", s.apiReconcile)
 	// GET only: other methods of an API path get the mux's 405.
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/athenawatch/athenawatch/internal/budget"
 	"github.com/athenawatch/athenawatch/internal/config"
+	"github.com/athenawatch/athenawatch/internal/reconcile"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -65,6 +66,9 @@ type metricsCollector struct {
 	skipped                            *prometheus.Desc
 	callDuration, throttles, callErrs  *prometheus.Desc
 	budgetRatio, budgetScopes          *prometheus.Desc
+	billUSD, attributedUSD, gapUSD     *prometheus.Desc
+	reconcileAt, reconcileFrom         *prometheus.Desc
+	reconcileTo                        *prometheus.Desc
 
 	mu      sync.Mutex
 	cached  []prometheus.Metric
@@ -98,6 +102,16 @@ func newMetricsCollector(s *Server, top int) *metricsCollector {
 		budgetRatio: d("budget_ratio", fmt.Sprintf("What each budget's thresholds compare, per scope, in its current period: spent / limit (actual), forecast / limit (forecast), today / (factor x usual day) (anomaly); the %d highest scopes of each budget", top),
 			"budget", "scope"),
 		budgetScopes: d("budget_scopes", "Scopes of each budget in its current period (budget_ratio has the highest only)", "budget"),
+		billUSD: d("bill_usd", fmt.Sprintf("What the AWS bill (CUR 2.0 export) charges for Athena, in USD, summed over the window of the last reconciliation "+
+			"(athenawatch_reconcile_window_start_timestamp_seconds to _end_; reconcile --since/--until, 30 days in serve); the %d largest account and workgroup pairs, the rest as %q", top, OtherLabel),
+			"account", "workgroup"),
+		attributedUSD: d("attributed_usd", "What athenawatch attributes to the queries of the same account (the one they ran in) and workgroup, in USD, summed over the window of the last reconciliation",
+			"account", "workgroup"),
+		gapUSD: d("reconcile_gap_usd", "athenawatch_bill_usd - athenawatch_attributed_usd: billed but not attributed (negative: attributed but not billed yet), summed over the window of the last reconciliation",
+			"account", "workgroup"),
+		reconcileAt:   d("reconcile_timestamp_seconds", "When the last reconciliation of the bill with the attributed cost ran"),
+		reconcileFrom: d("reconcile_window_start_timestamp_seconds", "Start of the last reconciliation's window (a UTC midnight)"),
+		reconcileTo:   d("reconcile_window_end_timestamp_seconds", "End of the last reconciliation's window, exclusive (a UTC midnight)"),
 	}
 	for _, dim := range usageDimensions {
 		for _, f := range usageFamilies {
@@ -113,7 +127,8 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	for _, d := range []*prometheus.Desc{c.pending, c.noStats, c.rejected, c.usageErr, c.usageAge, c.lastEnd, c.lastSuccess, c.lastDuration,
-		c.rounds, c.failures, c.collected, c.skipped, c.callDuration, c.throttles, c.callErrs, c.budgetRatio, c.budgetScopes} {
+		c.rounds, c.failures, c.collected, c.skipped, c.callDuration, c.throttles, c.callErrs, c.budgetRatio, c.budgetScopes,
+		c.billUSD, c.attributedUSD, c.gapUSD, c.reconcileAt, c.reconcileFrom, c.reconcileTo} {
 		ch <- d
 	}
 }
@@ -220,6 +235,11 @@ func (c *metricsCollector) readUsage(ctx context.Context) ([]prometheus.Metric, 
 			}
 		}
 	}
+	rec, err := c.reconcileMetrics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconciliation: %w", err)
+	}
+	out = append(out, rec...)
 	if len(c.s.opts.Config.Budgets) == 0 {
 		return out, nil
 	}
@@ -241,6 +261,52 @@ func (c *metricsCollector) readUsage(ctx context.Context) ([]prometheus.Metric, 
 			}
 			out = append(out, prometheus.MustNewConstMetric(c.budgetRatio, prometheus.GaugeValue, st.Ratio, b.Name, st.Scope))
 		}
+	}
+	return out, nil
+}
+
+// reconcileMetrics are the last reconciliation's sums per account and
+// workgroup (none before the first), the top pairs by bill as their own
+// series and the rest summed as other.
+func (c *metricsCollector) reconcileMetrics(ctx context.Context) ([]prometheus.Metric, error) {
+	res, err := reconcile.Load(ctx, c.s.opts.Store)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	type pair struct{ account, workgroup string }
+	type sums struct{ billed, attributed float64 }
+	byPair := map[pair]*sums{}
+	var pairs []pair
+	for _, cell := range res.Cells {
+		p := pair{cell.Account, reconcile.WorkgroupName(cell.Workgroup)}
+		if byPair[p] == nil {
+			byPair[p] = &sums{}
+			pairs = append(pairs, p)
+		}
+		byPair[p].billed += cell.BilledUSD
+		byPair[p].attributed += cell.AttributedUSD
+	}
+	sort.SliceStable(pairs, func(i, j int) bool { return byPair[pairs[i]].billed > byPair[pairs[j]].billed })
+	if len(pairs) > c.top {
+		other := &sums{}
+		for _, p := range pairs[c.top:] {
+			other.billed += byPair[p].billed
+			other.attributed += byPair[p].attributed
+		}
+		pairs = append(pairs[:c.top], pair{OtherLabel, OtherLabel})
+		byPair[pair{OtherLabel, OtherLabel}] = other
+	}
+	out := []prometheus.Metric{
+		prometheus.MustNewConstMetric(c.reconcileAt, prometheus.GaugeValue, float64(res.RanAt.UnixMilli())/1000),
+		prometheus.MustNewConstMetric(c.reconcileFrom, prometheus.GaugeValue, float64(res.Since.Unix())),
+		prometheus.MustNewConstMetric(c.reconcileTo, prometheus.GaugeValue, float64(res.Until.Unix())),
+	}
+	for _, p := range pairs {
+		s := byPair[p]
+		out = append(out,
+			prometheus.MustNewConstMetric(c.billUSD, prometheus.GaugeValue, s.billed, p.account, p.workgroup),
+			prometheus.MustNewConstMetric(c.attributedUSD, prometheus.GaugeValue, s.attributed, p.account, p.workgroup),
+			prometheus.MustNewConstMetric(c.gapUSD, prometheus.GaugeValue, s.billed-s.attributed, p.account, p.workgroup))
 	}
 	return out, nil
 }

@@ -26,7 +26,7 @@ var templateFS embed.FS
 var assetFS embed.FS
 
 // pageNames are the templates of the pages; each is parsed with the layout.
-var pageNames = []string{"overview", "dims", "dim", "queries", "query", "pick", "shapes", "shape", "budgets", "error"}
+var pageNames = []string{"overview", "dims", "dim", "queries", "query", "pick", "shapes", "shape", "budgets", "reconcile", "error"}
 
 var templateFuncs = template.FuncMap{
 	"usd":       usd,
@@ -81,6 +81,7 @@ var parsedPages = func() pages {
 var nav = []struct{ Path, Name string }{
 	{"/", "Overview"}, {"/users", "Users"}, {"/teams", "Teams"}, {"/databases", "Databases"},
 	{"/workgroups", "Workgroups"}, {"/queries", "Queries"}, {"/shapes", "Shapes"}, {"/budgets", "Budgets"},
+	{"/reconcile", "Bill"},
 }
 
 // base is what the layout of every page shows.
@@ -117,6 +118,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /shapes", s.page(s.shapeList))
 	mux.HandleFunc("GET /shapes/{fingerprint}", s.page(s.shapeDetail))
 	mux.HandleFunc("GET /budgets", s.page(s.budgetsPage))
+	mux.HandleFunc("GET /reconcile", s.page(s.reconcilePage))
 	mux.HandleFunc("GET /", s.page(func(ctx context.Context, r *http.Request, b base) (string, any, error) {
 		return "", nil, notFound("There is no page at %s.", r.URL.Path)
 	}))
