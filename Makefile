@@ -59,7 +59,7 @@ unit:
 # through the store tested here, and takes minutes under the detector: left
 # out.
 race:
-	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 15m ./internal/source/... ./internal/enrich/... ./internal/store ./internal/awsemu/... ./internal/web/...
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 15m ./internal/source/... ./internal/enrich/... ./internal/store ./internal/awsemu/... ./internal/web/... ./internal/lake
 
 # A short coverage-guided run of the record reader's fuzz test. A crasher it
 # finds is written to internal/cloudtrail/testdata/fuzz/FuzzRead and fails the run.

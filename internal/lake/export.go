@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/athenawatch/athenawatch/internal/store"
 )
@@ -36,6 +41,9 @@ type Exporter struct {
 	// TempDir holds a day's files while they are written; "" is the
 	// system's.
 	TempDir string
+	// Workers is how many days are exported at once; 0 is one per CPU,
+	// at most 4.
+	Workers int
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -103,35 +111,49 @@ func (e *Exporter) Export(ctx context.Context, from, to string) (Summary, error)
 	if err != nil {
 		return sum, err
 	}
+	// Days are independent: Workers of them are read, encoded and written
+	// at once (each reads on a connection of its own).
+	workers := e.Workers
+	if workers <= 0 {
+		workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
 	for _, d := range days {
-		if err := ctx.Err(); err != nil {
-			return sum, err
-		}
 		prev, had := done[d.Day]
 		if had && prev.Version == d.Version {
+			mu.Lock()
 			sum.Days++
 			sum.Unchanged++
+			mu.Unlock()
 			continue
 		}
-		rows, bytes, err := e.exportDay(ctx, d.Day, tables, had)
-		if err != nil {
-			if ctx.Err() != nil {
-				return sum, ctx.Err()
+		g.Go(func() error {
+			rows, bytes, err := e.exportDay(gctx, d.Day, tables, had)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil && gctx.Err() != nil:
+				return gctx.Err()
+			case err != nil:
+				e.logger().Error("export day failed", slog.String("day", d.Day), slog.String("target", sum.Target), slog.Any("err", err))
+				sum.Failed = append(sum.Failed, fmt.Sprintf("%s: %v", d.Day, err))
+			case rows > 0:
+				sum.Days++
+				sum.Written++
+				sum.Rows += rows
+				sum.Bytes += bytes
+			case had:
+				sum.Removed++
 			}
-			e.logger().Error("export day failed", slog.String("day", d.Day), slog.String("target", sum.Target), slog.Any("err", err))
-			sum.Failed = append(sum.Failed, fmt.Sprintf("%s: %v", d.Day, err))
-			continue
-		}
-		switch {
-		case rows > 0:
-			sum.Days++
-			sum.Written++
-			sum.Rows += rows
-			sum.Bytes += bytes
-		case had:
-			sum.Removed++
-		}
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return sum, err
+	}
+	slices.Sort(sum.Failed)
 	if len(sum.Failed) > 0 {
 		return sum, fmt.Errorf("export to %s: %d of %d days failed (first: %s)", sum.Target, len(sum.Failed), len(days), sum.Failed[0])
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -356,14 +357,19 @@ func TestExportIncremental(t *testing.T) {
 // its nth Put.
 type failingTarget struct {
 	Dir
-	n, puts int
+	n    int
+	mu   sync.Mutex
+	puts int
 }
 
 var errKilled = errors.New("killed")
 
 func (ft *failingTarget) Put(ctx context.Context, key string, f *os.File, size int64) error {
+	ft.mu.Lock()
 	ft.puts++
-	if ft.puts == ft.n {
+	fail := ft.puts == ft.n
+	ft.mu.Unlock()
+	if fail {
 		// Half the object reaches the temporary file, then the process
 		// dies: nothing is renamed.
 		tmp, err := os.CreateTemp(filepath.Dir(ft.Location(key)), "."+filepath.Base(key)+".tmp-*")
