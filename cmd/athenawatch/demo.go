@@ -22,6 +22,7 @@ import (
 	"github.com/athenawatch/athenawatch/internal/awsemu"
 	"github.com/athenawatch/athenawatch/internal/awsemu/orgsim"
 	"github.com/athenawatch/athenawatch/internal/bill"
+	"github.com/athenawatch/athenawatch/internal/lake"
 	"github.com/athenawatch/athenawatch/internal/reconcile"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
@@ -144,6 +145,9 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 	if err := reconcileDemo(ctx, &dg, billSource, reconcile.Days(end.Add(-time.Duration(*days)*24*time.Hour), end)); err != nil {
 		return err
 	}
+	if err := exportDemo(ctx, &dg, filepath.Join(dir, "lake")); err != nil {
+		return err
+	}
 	window := store.Filter{Since: time.Now().Add(-time.Duration(*days+1) * 24 * time.Hour)}
 	for _, by := range []string{"user", "database", "team"} {
 		fmt.Fprintf(g.stdout, "\n== Athena usage by %s, last %d days ==\n", by, *days)
@@ -196,6 +200,21 @@ func runDemo(ctx context.Context, g *globals, args []string) error {
 		return err
 	}
 	fmt.Fprintln(g.stderr, "demo: stopped")
+	return nil
+}
+
+// exportDemo writes the usage lake (Parquet) under dir, as export does.
+func exportDemo(ctx context.Context, g *globals, dir string) error {
+	_, st, _, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sum, err := execExport(ctx, g, st, exportOptions{to: "dir:" + dir, format: lake.FormatParquet, compression: lake.CompressionZstd})
+	if err != nil {
+		return fmt.Errorf("export the usage lake: %w", err)
+	}
+	fmt.Fprintf(g.stderr, "demo: usage lake: %d rows in %d daily Parquet partitions under %s (athenawatch ddl prints its Athena table)\n", sum.Rows, sum.Written, dir)
 	return nil
 }
 

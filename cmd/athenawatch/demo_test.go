@@ -155,6 +155,11 @@ func TestDemoLeavesTheEnvironmentAlone(t *testing.T) {
 	if !regexp.MustCompile(`demo: reconcile: .* gap \$0\.0000; 0 of [1-9][0-9]* cells with a gap \(bill: the CUR 2.0 export in s3://org-billing/cur\)`).MatchString(r.stderr) {
 		t.Errorf("the demo did not reconcile the bill to no gap:\n%s", r.stderr)
 	}
+	// The usage lake is written next to the database, one file a day.
+	parts, _ := filepath.Glob(filepath.Join(dir, "lake", "usage", "dt=*", "usage.parquet"))
+	if len(parts) < 2 || !strings.Contains(r.stderr, "demo: usage lake: ") {
+		t.Errorf("the demo's usage lake: %v\n%s", parts, r.stderr)
+	}
 }
 
 // TestDemoAddressTaken checks that a taken emulator address is answered
