@@ -197,14 +197,8 @@ WITH SERDEPROPERTIES ('serialization.format' = ',', 'field.delim' = ',')
 LOCATION '%s/%s/'
 TBLPROPERTIES (
     'has_encrypted_data' = 'false',
-    'projection.enabled' = 'true',
-    'projection.dt.type' = 'date',
-    'projection.dt.format' = 'yyyy-MM-dd',
-    'projection.dt.interval' = '1',
-    'projection.dt.interval.unit' = 'DAYS',
-    'projection.dt.range' = '%s,NOW',
-    'storage.location.template' = '%s/%s/dt=${dt}/');
-`, columnList(APIOutputColumns), loc, APIOutputTable, from, loc, APIOutputTable)
+%s
+`, columnList(APIOutputColumns), loc, APIOutputTable, dtProjection(loc, APIOutputTable, from))
 
 	fmt.Fprintf(&b, `
 -- athenawatch_usage: one row per query with who ran it, what it scanned and
@@ -215,14 +209,8 @@ PARTITIONED BY (dt STRING)
 STORED AS PARQUET
 LOCATION '%s/%s/'
 TBLPROPERTIES (
-    'projection.enabled' = 'true',
-    'projection.dt.type' = 'date',
-    'projection.dt.format' = 'yyyy-MM-dd',
-    'projection.dt.interval' = '1',
-    'projection.dt.interval.unit' = 'DAYS',
-    'projection.dt.range' = '%s,NOW',
-    'storage.location.template' = '%s/%s/dt=${dt}/');
-`, columnList(Columns), loc, UsageTable, from, loc, UsageTable)
+%s
+`, columnList(Columns), loc, UsageTable, dtProjection(loc, UsageTable, from))
 
 	b.WriteString(`
 -- athena_queries: the seed's join of who started each query (CloudTrail)
@@ -253,6 +241,18 @@ WHERE ct.eventsource = 'athena.amazonaws.com'
   AND ct.eventname = 'StartQueryExecution';
 `)
 	return b.String(), nil
+}
+
+// dtProjection is the table properties that project the day partitions
+// (dt=YYYY-MM-DD) of table under loc from the day from to today.
+func dtProjection(loc, table, from string) string {
+	return fmt.Sprintf(`    'projection.enabled' = 'true',
+    'projection.dt.type' = 'date',
+    'projection.dt.format' = 'yyyy-MM-dd',
+    'projection.dt.interval' = '1',
+    'projection.dt.interval.unit' = 'DAYS',
+    'projection.dt.range' = '%s,NOW',
+    'storage.location.template' = '%s/%s/dt=${dt}/');`, from, loc, table)
 }
 
 func columnList(cols []Column) string {
