@@ -16,6 +16,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ func main() {
 	bucket := flag.String("bucket", "bench-trail", "bucket `name`")
 	emuAddr := flag.String("emulator", "", "start the emulator on this `address`")
 	endpoint := flag.String("endpoint", "", "S3 endpoint `URL` of another server")
+	cpuProfile := flag.String("cpuprofile", "", "with -emulator, write a CPU profile of the emulator while it serves to `file`")
 	envFile := flag.String("env", "", "with -emulator, write the client's environment to this `file` when the bucket is full")
 	flag.Parse()
 	if *trail == "" || (*emuAddr == "") == (*endpoint == "") || (*emuAddr != "") != (*envFile != "") {
@@ -76,6 +78,16 @@ func main() {
 	}
 	if err := os.Rename(*envFile+".tmp", *envFile); err != nil {
 		log.Fatal(err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
