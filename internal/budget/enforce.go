@@ -14,13 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/athenawatch/athenawatch/internal/assume"
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/store"
 )
@@ -150,13 +149,7 @@ func (a *AthenaStopper) credentials(account, region string) aws.CredentialsProvi
 	if !ok {
 		creds = a.AWS.Credentials
 		if role := a.Roles[account]; role != "" {
-			stsClient := sts.NewFromConfig(a.AWS, func(o *sts.Options) {
-				if o.Region == "" {
-					o.Region = region
-				}
-			})
-			creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role,
-				func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "athenawatch" }))
+			creds = assume.Role(assume.STS(a.AWS, region), role)
 		}
 		a.creds[account] = creds
 	}

@@ -13,12 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/athenawatch/athenawatch/internal/assume"
 )
 
 // groupKey is one account-region: the unit that has its own Athena client,
@@ -33,10 +34,6 @@ type target struct {
 	client  *athena.Client
 	limiter *adaptiveLimiter
 }
-
-// roleSessionName names athenawatch's sessions in the target accounts'
-// CloudTrail, so its own calls are easy to tell apart.
-const roleSessionName = "athenawatch"
 
 // maxConnectTimeout bounds connecting (TCP and TLS) to an AWS endpoint
 // when the attempt timeout is longer.
@@ -77,9 +74,7 @@ func (e *Enricher) credentials(k groupKey) aws.CredentialsProvider {
 	}
 	// STS needs a region; without a configured one the query's region (a
 	// regional STS endpoint) does as well as any.
-	provider := stscreds.NewAssumeRoleProvider(e.stsClient(k.Region), roleARN,
-		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = roleSessionName })
-	c := aws.NewCredentialsCache(provider)
+	c := assume.Role(e.stsClient(k.Region), roleARN)
 	e.roleCreds[k.Account] = c
 	return c
 }
@@ -88,10 +83,7 @@ func (e *Enricher) credentials(k groupKey) aws.CredentialsProvider {
 // configured region or else in fallbackRegion. Its calls have the same
 // per-attempt timeout as Athena's (e.cfg carries it).
 func (e *Enricher) stsClient(fallbackRegion string) *sts.Client {
-	return sts.NewFromConfig(e.cfg, func(o *sts.Options) {
-		if o.Region == "" {
-			o.Region = fallbackRegion
-		}
+	return assume.STS(e.cfg, fallbackRegion, func(o *sts.Options) {
 		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
 			o.Retryables = append([]retry.IsErrorRetryable{retryAttemptTimeouts}, o.Retryables...)
 		})

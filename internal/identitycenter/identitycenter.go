@@ -16,11 +16,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/athenawatch/athenawatch/internal/assume"
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -230,13 +229,7 @@ func (r *Resolver) client(account string) *identitystore.Client {
 		region = cfg.Region
 	}
 	if role := r.Roles[account]; role != "" {
-		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
-			if o.Region == "" {
-				o.Region = region
-			}
-		})
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role,
-			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "athenawatch" }))
+		cfg.Credentials = assume.Role(assume.STS(cfg, region), role)
 	}
 	return identitystore.NewFromConfig(cfg, func(o *identitystore.Options) {
 		if region != "" {

@@ -25,13 +25,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	ct "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/athenawatch/athenawatch/internal/assume"
 	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/source"
 )
@@ -292,8 +292,7 @@ func (s *Source) targets(ctx context.Context) ([]target, error) {
 		if acct == self || s.Roles[acct] == "" {
 			continue
 		}
-		creds[acct] = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, s.Roles[acct],
-			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "athenawatch" }))
+		creds[acct] = assume.Role(stsClient, s.Roles[acct])
 	}
 	var out []target
 	for _, acct := range slices.Sorted(maps.Keys(creds)) {
