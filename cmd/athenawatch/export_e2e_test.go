@@ -173,7 +173,8 @@ func TestExportEndToEnd(t *testing.T) {
 	for proxy.done.Load() < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Killed while the fourth PutObject is held at the proxy.
+	// Killed while later PutObjects are held at the proxy (days are put
+	// two at a time).
 	cmd.Process.Kill()
 	cmd.Wait()
 	killedAfter := int(proxy.done.Load())

@@ -115,19 +115,7 @@ func runReconciles(ctx context.Context, g *globals, cfg *config.Config, st *stor
 	t := time.NewTicker(cfg.Reconcile.Every)
 	defer t.Stop()
 	for {
-		reader := &bill.Reader{Location: loc, Logger: g.logger}
-		if loc.Bucket != "" {
-			reader.AWS, err = g.awsConfig(ctx)
-		}
-		if err == nil {
-			now := time.Now()
-			var res *reconcile.Result
-			res, err = reconcile.Run(ctx, st, reader, reconcile.Days(now.Add(-reconcile.DefaultWindow), now))
-			if err == nil {
-				g.logger.Info("reconcile done", "summary", res.Summary(), "skipped", len(res.Skipped))
-			}
-		}
-		if err != nil && ctx.Err() == nil {
+		if err := reconcileOnce(ctx, g, st, loc, time.Now()); err != nil && ctx.Err() == nil {
 			g.logger.Error("reconcile failed; the next one tries again", "err", err, "next_in", cfg.Reconcile.Every)
 		}
 		select {
@@ -136,4 +124,23 @@ func runReconciles(ctx context.Context, g *globals, cfg *config.Config, st *stor
 		case <-t.C:
 		}
 	}
+}
+
+// reconcileOnce reconciles the bill at loc over the reconcile.DefaultWindow
+// before now and keeps the result for the Bill page and /metrics.
+func reconcileOnce(ctx context.Context, g *globals, st *store.Store, loc bill.Location, now time.Time) error {
+	reader := &bill.Reader{Location: loc, Logger: g.logger}
+	if loc.Bucket != "" {
+		cfg, err := g.awsConfig(ctx)
+		if err != nil {
+			return err
+		}
+		reader.AWS = cfg
+	}
+	res, err := reconcile.Run(ctx, st, reader, reconcile.Days(now.Add(-reconcile.DefaultWindow), now))
+	if err != nil {
+		return err
+	}
+	g.logger.Info("reconcile done", "summary", res.Summary(), "skipped", len(res.Skipped))
+	return nil
 }

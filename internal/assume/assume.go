@@ -1,9 +1,9 @@
 // Package assume gives the credentials of the role athenawatch assumes in
-// a member account (config accounts.ID.role_arn): one cached provider per
-// account, so a role is assumed once per session lifetime whatever the
-// number of regions and clients that use it. Enrichment, the
-// lookup-events source, Identity Center names and budget enforcement share
-// it.
+// a member account (config accounts.ID.role_arn). Role's provider caches
+// the session until it expires; callers keep one per account, so that a
+// role is assumed once per session whatever the number of regions and
+// clients that use it. Enrichment, the lookup-events source, Identity
+// Center names and budget enforcement share it.
 package assume
 
 import (

@@ -276,6 +276,17 @@ func TestRead(t *testing.T) {
 			skipped: []string{"x-00009.snappy.parquet: listed by manifest"},
 		},
 		{
+			name:    "a manifest listing a file twice, and one of another month",
+			files:   files{dataKey: second, metaKey: manifestOf("s3://b/"+dataKey, "s3://b/./"+dataKey, "s3://b/cur/x/data/BILLING_PERIOD=2026-09/x-00001.snappy.parquet"), "cur/x/data/BILLING_PERIOD=2026-09/x-00001.snappy.parquet": second},
+			want:    []want{{"111111111111", "us-east-1", "primary", "2026-10-30", Scan, 10}},
+			skipped: []string{"twice", "billing period \"2026-09\""},
+		},
+		{
+			name:  "a name that is not UTF-8",
+			files: files{dataKey: parquetOf(t, []line{athena("111111111111", "us-east-1", "bad\xffname", day1, 10)})},
+			want:  []want{{"111111111111", "us-east-1", "bad\uFFFDname", "2026-10-30", Scan, 10}},
+		},
+		{
 			name:    "a broken manifest falls back to the folder",
 			files:   files{dataKey: second, metaKey: []byte(`{"dataFiles": [`)},
 			want:    []want{{"111111111111", "us-east-1", "primary", "2026-10-30", Scan, 10}},

@@ -345,14 +345,28 @@ func fromManifest(ctx context.Context, src objectStore, fs []exportFile, exists 
 			continue
 		}
 		var keys []string
+		seen := map[string]bool{}
 		for _, uri := range man.DataFiles {
 			key, ok := manifestDataKey(m.root, uri)
+			// A file listed twice, or one of another billing period (which
+			// that period's own manifest lists), would count its cost twice.
+			var period string
+			if ok {
+				if f, placed := placeFile(object{key: key}); placed {
+					period = f.period
+				}
+			}
 			switch {
 			case !ok:
 				b.Skipped = append(b.Skipped, Skipped{Name: src.name(m.key), Reason: fmt.Sprintf("lists %q, which is no data file of this export", uri)})
+			case period != m.period:
+				b.Skipped = append(b.Skipped, Skipped{Name: src.name(m.key), Reason: fmt.Sprintf("lists %q, a file of billing period %q, not of its own %s", uri, period, m.period)})
+			case seen[key]:
+				b.Skipped = append(b.Skipped, Skipped{Name: src.name(m.key), Reason: fmt.Sprintf("lists %q twice", uri)})
 			case !exists[key]:
 				b.Skipped = append(b.Skipped, Skipped{Name: src.name(key), Reason: "listed by manifest " + src.name(m.key) + " but missing"})
 			default:
+				seen[key] = true
 				keys = append(keys, key)
 			}
 		}

@@ -430,7 +430,9 @@ func (c column) read(rg parquet.RowGroup, rows int) ([]field, error) {
 	}
 	r := parquet.NewColumnChunkValueReader(chunks[c.index])
 	defer r.Close()
-	out := make([]field, 0, rows)
+	// The row count comes from the file's footer: untrusted. Memory grows
+	// with the values actually decoded, not with what the footer claims.
+	out := make([]field, 0, min(rows, 1<<16))
 	buf := make([]parquet.Value, 512)
 	for {
 		n, err := r.ReadValues(buf)
@@ -468,7 +470,8 @@ func (c column) decode(v parquet.Value) field {
 		case parquet.Int64:
 			return field{text: fmt.Sprintf("%012d", v.Int64())}
 		}
-		return field{text: string(v.ByteArray())}
+		// Names go on to pages, JSON and metric labels, which need UTF-8.
+		return field{text: strings.ToValidUTF8(string(v.ByteArray()), "\uFFFD")}
 	case numberValue:
 		return c.number(v)
 	}

@@ -42,7 +42,7 @@ type Exporter struct {
 	// system's.
 	TempDir string
 	// Workers is how many days are exported at once; 0 is one per CPU,
-	// at most 4.
+	// at most 2.
 	Workers int
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -112,10 +112,12 @@ func (e *Exporter) Export(ctx context.Context, from, to string) (Summary, error)
 		return sum, err
 	}
 	// Days are independent: Workers of them are read, encoded and written
-	// at once (each reads on a connection of its own).
+	// at once, each on a database connection of its own. Two at most by
+	// default: the store keeps four connections, and serve's collection,
+	// pages and /metrics need the others meanwhile.
 	workers := e.Workers
 	if workers <= 0 {
-		workers = min(runtime.GOMAXPROCS(0), 4)
+		workers = min(runtime.GOMAXPROCS(0), 2)
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -155,7 +157,7 @@ func (e *Exporter) Export(ctx context.Context, from, to string) (Summary, error)
 	}
 	slices.Sort(sum.Failed)
 	if len(sum.Failed) > 0 {
-		return sum, fmt.Errorf("export to %s: %d of %d days failed (first: %s)", sum.Target, len(sum.Failed), len(days), sum.Failed[0])
+		return sum, fmt.Errorf("export to %s: %d of %d changed days failed (first: %s)", sum.Target, len(sum.Failed), len(sum.Failed)+sum.Written+sum.Removed, sum.Failed[0])
 	}
 	return sum, nil
 }

@@ -80,6 +80,12 @@ func (d Dir) Put(ctx context.Context, key string, f *os.File, size int64) error 
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
+	// CreateTemp makes files only their owner reads; the lake is for
+	// whoever reads the directory.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", dst, err)
@@ -91,9 +97,13 @@ func (d Dir) Put(ctx context.Context, key string, f *os.File, size int64) error 
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	// The rename is durable once the directory is synced.
-	if dir, err := os.Open(filepath.Dir(dst)); err == nil {
-		dir.Sync()
-		dir.Close()
+	dir, err := os.Open(filepath.Dir(dst))
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Dir(dst), err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Dir(dst), err)
 	}
 	return nil
 }

@@ -116,7 +116,10 @@ func newUsageCSVWriter(w io.Writer) (*usageCSVWriter, error) {
 	for i, col := range Columns {
 		c.rec[i] = col.Name
 	}
-	return c, c.w.Write(c.rec)
+	if err := c.w.Write(c.rec); err != nil {
+		return nil, fmt.Errorf("write CSV header: %w", err)
+	}
+	return c, nil
 }
 
 func (c *usageCSVWriter) add(q *store.Query) error {
@@ -138,15 +141,21 @@ func (c *usageCSVWriter) add(q *store.Query) error {
 		i64(r.ServiceProcessMs), strconv.FormatBool(r.Provisioned), f64(r.DPUCount), strconv.FormatBool(r.ReusedResult),
 		s(r.EngineVersion), strconv.FormatBool(r.CostKnown), strconv.FormatInt(int64(r.ErrorCategory), 10),
 	})
-	return c.w.Write(c.rec)
+	if err := c.w.Write(c.rec); err != nil {
+		return fmt.Errorf("write CSV row: %w", err)
+	}
+	return nil
 }
 
 func (c *usageCSVWriter) close() error {
 	c.w.Flush()
 	if err := c.w.Error(); err != nil {
-		return err
+		return fmt.Errorf("write CSV: %w", err)
 	}
-	return c.bw.Flush()
+	if err := c.bw.Flush(); err != nil {
+		return fmt.Errorf("write CSV: %w", err)
+	}
+	return nil
 }
 
 // APIOutputColumns are the seed's athena_api_output columns, in its order.
