@@ -71,7 +71,7 @@ type noCostLine struct {
 	Start     time.Time `parquet:"line_item_usage_start_date,timestamp(millisecond)"`
 }
 
-func parquetOf[T any](t *testing.T, rows []T) []byte {
+func parquetOf[T any](t testing.TB, rows []T) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[T](&buf, parquet.Compression(&parquet.Snappy))
