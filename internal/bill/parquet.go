@@ -2,6 +2,7 @@ package bill
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -134,6 +135,19 @@ func readParquet(r io.ReaderAt, size int64, name string, sum *summer, b *Bill) (
 			err = fmt.Errorf("not a readable Parquet file: %v", p)
 		}
 	}()
+	// The footer's length is the 4 bytes before the closing magic. The
+	// Parquet library allocates it before it checks it against the file:
+	// 8 bytes of "PAR1PAR1" cost it 800 MB. Check it here.
+	var tail [8]byte
+	if size < 12 {
+		return fmt.Errorf("not a readable Parquet file: %d bytes", size)
+	}
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return fmt.Errorf("read Parquet footer: %w", err)
+	}
+	if footer := binary.LittleEndian.Uint32(tail[:4]); string(tail[4:]) != "PAR1" || int64(footer) > size-12 {
+		return fmt.Errorf("not a readable Parquet file: a footer of %d bytes in a file of %d", footer, size)
+	}
 	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return fmt.Errorf("not a readable Parquet file: %w", err)
