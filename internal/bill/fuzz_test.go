@@ -12,8 +12,10 @@ import (
 // is negative or not a number. Its seeds run with every go test (one,
 // "PAR1PAR1", made the Parquet library allocate 800 MB before readParquet
 // checked the footer's length). A long fuzzing run is not part of make
-// fuzz yet: within a minute it finds inputs, not kept, on which the
-// library's memory goes past 3 GB and the worker dies.
+// fuzz yet: the library's Thrift decoder allocates a binary field of a
+// page header at the length the header claims (up to 2 GiB) before it
+// reads it, so corrupt pages cost hundreds of MB each, and within a
+// minute the fuzz worker's memory passes 3 GB and it dies.
 func FuzzReadParquet(f *testing.F) {
 	good := parquetOf(f, goodLines())
 	f.Add(good)
