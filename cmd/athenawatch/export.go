@@ -12,6 +12,7 @@ import (
 	"github.com/athenawatch/athenawatch/internal/bucket"
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/lake"
+	"github.com/athenawatch/athenawatch/internal/location"
 	"github.com/athenawatch/athenawatch/internal/source"
 	"github.com/athenawatch/athenawatch/internal/usage"
 )
@@ -63,8 +64,8 @@ func exportOptionsOf(to, format, compression, since, until string, now time.Time
 	if to == "" {
 		return o, usagef("--to is required: dir:PATH or s3://BUCKET/PREFIX")
 	}
-	if _, _, _, err := lake.ParseTarget(to); err != nil {
-		return o, usagef("%v", err)
+	if _, err := location.Parse(to); err != nil {
+		return o, usagef("--to %v", err)
 	}
 	if format != lake.FormatParquet && format != lake.FormatCSV {
 		return o, usagef("--format %q: parquet or csv", format)
@@ -92,12 +93,12 @@ func exportOptionsOf(to, format, compression, since, until string, now time.Time
 
 // openTarget opens the target of --to.
 func openTarget(ctx context.Context, g *globals, to string) (lake.Target, error) {
-	kind, where, prefix, err := lake.ParseTarget(to)
+	loc, err := location.Parse(to)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, usagef("--to %v", err)
 	}
-	if kind == "dir" {
-		abs, err := filepath.Abs(where)
+	if loc.Dir != "" {
+		abs, err := filepath.Abs(loc.Dir)
 		if err != nil {
 			return nil, err
 		}
@@ -111,11 +112,11 @@ func openTarget(ctx context.Context, g *globals, to string) (lake.Target, error)
 	if err != nil {
 		return nil, err
 	}
-	client, err := bucket.Open(ctx, cfg, where, bucket.Options{Logger: g.logger})
+	client, err := bucket.Open(ctx, cfg, loc.Bucket, bucket.Options{Logger: g.logger})
 	if err != nil {
 		return nil, fmt.Errorf("export to %s: %w", to, err)
 	}
-	return lake.S3{Client: client, Bucket: where, Prefix: prefix}, nil
+	return lake.S3{Client: client, Bucket: loc.Bucket, Prefix: loc.Prefix}, nil
 }
 
 func execExport(ctx context.Context, g *globals, st lake.Store, o exportOptions) (lake.Summary, error) {

@@ -14,12 +14,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/athenawatch/athenawatch/internal/location"
 )
 
 // Kind is what a cell charges for.
@@ -84,39 +85,15 @@ type Bill struct {
 }
 
 // Location is where an export is: a directory or an S3 bucket and prefix.
-type Location struct {
-	Dir            string
-	Bucket, Prefix string
-}
+type Location = location.Location
 
 // ParseLocation reads dir:PATH or s3://bucket/prefix.
 func ParseLocation(s string) (Location, error) {
-	switch {
-	case strings.HasPrefix(s, "dir:"):
-		p := strings.TrimPrefix(s, "dir:")
-		if p == "" {
-			return Location{}, fmt.Errorf("bill export %q: empty directory", s)
-		}
-		return Location{Dir: p}, nil
-	case strings.HasPrefix(s, "s3://"):
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return Location{}, fmt.Errorf("bill export %q: want s3://BUCKET/PREFIX", s)
-		}
-		return Location{Bucket: u.Host, Prefix: strings.Trim(u.Path, "/")}, nil
+	l, err := location.Parse(s)
+	if err != nil {
+		return Location{}, fmt.Errorf("bill export %w", err)
 	}
-	return Location{}, fmt.Errorf("bill export %q: want dir:PATH or s3://BUCKET/PREFIX", s)
-}
-
-// String is the location as ParseLocation reads it.
-func (l Location) String() string {
-	if l.Dir != "" {
-		return "dir:" + l.Dir
-	}
-	if l.Prefix == "" {
-		return "s3://" + l.Bucket
-	}
-	return "s3://" + l.Bucket + "/" + l.Prefix
+	return l, nil
 }
 
 // Reader reads the Athena charges of an export.

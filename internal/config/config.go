@@ -18,11 +18,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
 	// Budgets name IANA time zones; the binary carries the database so
 	// that they load on machines without one.
 	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/athenawatch/athenawatch/internal/location"
 )
 
 // DefaultUSDPerTiB is Athena's on-demand (SQL) price per TiB scanned in most
@@ -545,22 +548,14 @@ func (c *Config) Validate() error {
 // default.
 func (c *Config) validateReconcile(bad func(string, ...any)) {
 	r := &c.Reconcile
-	switch cur := r.CUR; {
-	case cur == "":
+	if r.CUR == "" {
 		if r.Every != 0 {
 			bad("reconcile.every: no reconcile.cur to reconcile with")
 		}
 		return
-	case strings.HasPrefix(cur, "dir:"):
-		if strings.TrimPrefix(cur, "dir:") == "" {
-			bad("reconcile.cur: %q names no directory", cur)
-		}
-	case strings.HasPrefix(cur, "s3://"):
-		if u, err := url.Parse(cur); err != nil || u.Host == "" {
-			bad("reconcile.cur: %q names no bucket (want s3://BUCKET/PREFIX)", cur)
-		}
-	default:
-		bad("reconcile.cur: %q: want s3://BUCKET/PREFIX or dir:PATH", cur)
+	}
+	if _, err := location.Parse(r.CUR); err != nil {
+		bad("reconcile.cur: %v", err)
 	}
 	switch {
 	case r.Every == 0:
@@ -783,8 +778,8 @@ func (c *Config) validateExport(bad func(string, ...any)) {
 		}
 		return
 	}
-	if !(strings.HasPrefix(e.To, "dir:") && len(e.To) > len("dir:")) && !(strings.HasPrefix(e.To, "s3://") && len(e.To) > len("s3://")) {
-		bad("export.to: %q: want dir:PATH or s3://BUCKET/PREFIX", e.To)
+	if _, err := location.Parse(e.To); err != nil {
+		bad("export.to: %v", err)
 	}
 	switch e.Format {
 	case "":

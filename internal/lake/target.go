@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,25 +30,6 @@ type Target interface {
 	Delete(ctx context.Context, key string) error
 	// Location is the URL of key's folder that Athena or DuckDB reads.
 	Location(key string) string
-}
-
-// ParseTarget reads --to: dir:PATH or s3://bucket/prefix.
-func ParseTarget(to string) (kind, bucketOrDir, prefix string, err error) {
-	switch {
-	case strings.HasPrefix(to, "dir:"):
-		dir := strings.TrimPrefix(to, "dir:")
-		if dir == "" {
-			return "", "", "", fmt.Errorf("--to %q: want dir:PATH with a path", to)
-		}
-		return "dir", dir, "", nil
-	case strings.HasPrefix(to, "s3://"):
-		u, err := url.Parse(to)
-		if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return "", "", "", fmt.Errorf("--to %q: want s3://bucket/prefix", to)
-		}
-		return "s3", u.Host, strings.Trim(u.Path, "/"), nil
-	}
-	return "", "", "", fmt.Errorf("--to %q: want dir:PATH or s3://bucket/prefix", to)
 }
 
 // Dir is a target directory. Put writes a hidden temporary file next to
