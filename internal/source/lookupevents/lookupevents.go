@@ -208,12 +208,28 @@ func (s *Source) read(ctx context.Context, done source.Checkpoints, emit func(co
 	}
 	var newest time.Time
 	name := "lookup-events " + t.cursorKey()
+	// Calls go one at a time, under the limiter, and each also leaves at
+	// least 1/Quota after the answer to the one before. CloudTrail counts
+	// a call when it arrives, and an arrival can be late (a slow network,
+	// a busy machine) while the next call leaves on time: spacing from the
+	// answer keeps any two arrivals 1/Quota apart whatever the delays.
+	var answered time.Time
 	for {
 		if err := limiter.Wait(ctx); err != nil {
 			return err
 		}
+		if wait := time.Until(answered.Add(time.Duration(float64(time.Second) / Quota))); wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			case <-timer.C:
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		out, err := t.client.LookupEvents(cctx, in)
+		answered = time.Now()
 		cancel()
 		if err != nil {
 			return fmt.Errorf("LookupEvents: %w", err)
