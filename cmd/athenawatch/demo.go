@@ -230,11 +230,11 @@ func reconcileDemo(ctx context.Context, g *globals, src string, w reconcile.Wind
 	if err != nil {
 		return err
 	}
-	awsCfg, err := g.awsConfig(ctx)
+	reader, err := billReader(ctx, g, loc)
 	if err != nil {
 		return err
 	}
-	res, err := reconcile.Run(ctx, st, &bill.Reader{Location: loc, AWS: awsCfg, Logger: g.logger}, w)
+	res, err := reconcile.Run(ctx, st, reader, w)
 	if err != nil {
 		return fmt.Errorf("reconcile the bill: %w", err)
 	}

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/athenawatch/athenawatch/internal/bucket"
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/lake"
@@ -104,11 +102,7 @@ func openTarget(ctx context.Context, g *globals, to string) (lake.Target, error)
 		}
 		return lake.Dir{Path: abs}, nil
 	}
-	cfg, err := g.awsConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err = source.LoadAWS(ctx, "export", func(context.Context) (aws.Config, error) { return cfg, nil }, 4)
+	cfg, err := source.LoadAWS(ctx, "export", g.awsConfig, 4)
 	if err != nil {
 		return nil, err
 	}

@@ -66,11 +66,9 @@ func runReconcile(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return usagef("--cur: %v", err)
 	}
-	reader := &bill.Reader{Location: loc, Logger: g.logger}
-	if loc.Bucket != "" {
-		if reader.AWS, err = g.awsConfig(ctx); err != nil {
-			return err
-		}
+	reader, err := billReader(ctx, g, loc)
+	if err != nil {
+		return err
 	}
 	res, err := reconcile.Run(ctx, st, reader, reconcile.Days(since, until))
 	if err != nil {
@@ -129,13 +127,9 @@ func runReconciles(ctx context.Context, g *globals, cfg *config.Config, st *stor
 // reconcileOnce reconciles the bill at loc over the reconcile.DefaultWindow
 // before now and keeps the result for the Bill page and /metrics.
 func reconcileOnce(ctx context.Context, g *globals, st *store.Store, loc bill.Location, now time.Time) error {
-	reader := &bill.Reader{Location: loc, Logger: g.logger}
-	if loc.Bucket != "" {
-		cfg, err := g.awsConfig(ctx)
-		if err != nil {
-			return err
-		}
-		reader.AWS = cfg
+	reader, err := billReader(ctx, g, loc)
+	if err != nil {
+		return err
 	}
 	res, err := reconcile.Run(ctx, st, reader, reconcile.Days(now.Add(-reconcile.DefaultWindow), now))
 	if err != nil {
@@ -143,4 +137,18 @@ func reconcileOnce(ctx context.Context, g *globals, st *store.Store, loc bill.Lo
 	}
 	g.logger.Info("reconcile done", "summary", res.Summary(), "skipped", len(res.Skipped))
 	return nil
+}
+
+// billReader reads the bill at loc, with the AWS configuration when it
+// is in S3 (a directory needs none, nor credentials).
+func billReader(ctx context.Context, g *globals, loc bill.Location) (*bill.Reader, error) {
+	r := &bill.Reader{Location: loc, Logger: g.logger}
+	if loc.Bucket != "" {
+		cfg, err := g.awsConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.AWS = cfg
+	}
+	return r, nil
 }
