@@ -145,27 +145,14 @@ func runExports(ctx context.Context, g *globals, cfg *config.Config, st lake.Sto
 		g.logger.Error("export is configured wrongly; serve exports nothing", "err", err)
 		return
 	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-firstRound:
-	}
-	t := time.NewTicker(e.Every)
-	defer t.Stop()
-	for {
+	repeat(ctx, firstRound, e.Every, func(ctx context.Context) {
 		sum, err := execExport(ctx, g, st, opts)
 		switch {
 		case ctx.Err() != nil:
-			return
 		case err != nil:
 			g.logger.Error("export failed; the next one tries again", "to", sum.Target, "err", err, "next_in", e.Every)
 		default:
 			g.logger.Info("export done", "to", sum.Target, "format", sum.Format, "written", sum.Written, "unchanged", sum.Unchanged, "rows", sum.Rows)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

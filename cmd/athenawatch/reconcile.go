@@ -105,23 +105,11 @@ func runReconciles(ctx context.Context, g *globals, cfg *config.Config, st *stor
 		g.logger.Error("reconcile.cur is wrong; serve reconciles nothing", "err", err)
 		return
 	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-firstRound:
-	}
-	t := time.NewTicker(cfg.Reconcile.Every)
-	defer t.Stop()
-	for {
+	repeat(ctx, firstRound, cfg.Reconcile.Every, func(ctx context.Context) {
 		if err := reconcileOnce(ctx, g, st, loc, time.Now()); err != nil && ctx.Err() == nil {
 			g.logger.Error("reconcile failed; the next one tries again", "err", err, "next_in", cfg.Reconcile.Every)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // reconcileOnce reconciles the bill at loc over the reconcile.DefaultWindow

@@ -177,10 +177,24 @@ func (c *collector) run(ctx context.Context) {
 	}
 	g := *c.g
 	g.athenaCalls = c.health
-	t := time.NewTicker(c.every)
+	repeat(ctx, nil, c.every, func(ctx context.Context) { c.round(ctx, &g, sources) })
+}
+
+// repeat runs fn once start is closed (at once for a nil start), then
+// every interval, until ctx ends. A run is never started while one runs:
+// ticks missed meanwhile are dropped.
+func repeat(ctx context.Context, start <-chan struct{}, every time.Duration, fn func(context.Context)) {
+	if start != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-start:
+		}
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		c.round(ctx, &g, sources)
+		fn(ctx)
 		select {
 		case <-ctx.Done():
 			return
