@@ -9,11 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/iampolicy"
 )
-
-var accountID = regexp.MustCompile(`^\d{12}$`)
 
 func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 	fs := newFlagSet(g, "iam-policy", "[--source SRC ...] [--export s3://BUCKET/PREFIX ...] [--kms-key ARN ...] [--collector-account ID] [--reader-role NAME]")
@@ -30,7 +29,7 @@ func runIAMPolicy(ctx context.Context, g *globals, args []string) error {
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: text or json", *format)
 	}
-	if *collector != "" && !accountID.MatchString(*collector) {
+	if *collector != "" && !cloudtrail.IsAccountID(*collector) {
 		return usagef("--collector-account %q: want a 12-digit account id", *collector)
 	}
 	for _, k := range keys {

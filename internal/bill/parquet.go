@@ -16,6 +16,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
 
 // lineItem is one Athena usage line item, as summed into a cell.
@@ -260,15 +262,7 @@ func lineItemOf(get func(int) field, sum *summer) (li lineItem, keep bool, why s
 // accountID is a usage account id: 12 digits.
 func accountID(s string) (string, bool) {
 	s = strings.TrimSpace(s)
-	if len(s) != 12 {
-		return "", false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return "", false
-		}
-	}
-	return s, true
+	return s, cloudtrail.IsAccountID(s)
 }
 
 // workgroupOf is the workgroup a resource id names: the name in a

@@ -156,3 +156,16 @@ func arnAccount(arn string) string {
 	}
 	return strings.TrimSpace(parts[4])
 }
+
+// IsAccountID reports whether s is an AWS account id: 12 digits.
+func IsAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -123,3 +123,14 @@ func TestValidateRules(t *testing.T) {
 		t.Error("malformed glob: no error")
 	}
 }
+
+func TestIsAccountID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"111122223333": true, "000000000000": true, "11112222333": false, "1111222233334": false,
+		"11112222333x": false, " 11112222333": false, "": false, "١١١١٢٢٢٢٣٣٣٣": false,
+	} {
+		if got := IsAccountID(s); got != want {
+			t.Errorf("IsAccountID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
 
 // DDLOptions say where the tables are.
@@ -25,10 +27,9 @@ type DDLOptions struct {
 }
 
 var (
-	accountRE = regexp.MustCompile(`^\d{12}$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
-	orgRE     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
-	dayRE     = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+	orgRE    = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	dayRE    = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 )
 
 // Placeholders stand for what the user did not say; the statements then
@@ -85,12 +86,12 @@ func DDL(o DDLOptions) (string, error) {
 	} else {
 		notes = append(notes, "replace "+placeholderTrail+" with the trail's bucket and prefix")
 	}
-	accounts, badAccounts := valid(o.Accounts, accountRE)
+	accounts, badAccounts := valid(o.Accounts, cloudtrail.IsAccountID)
 	if len(accounts) == 0 {
 		accounts = []string{placeholderAccount}
 		notes = append(notes, "list the trail's accounts in projection.account.values")
 	}
-	regions, badRegions := valid(o.Regions, regionRE)
+	regions, badRegions := valid(o.Regions, regionRE.MatchString)
 	if len(regions) == 0 {
 		regions = []string{placeholderRegion}
 		notes = append(notes, "list the trail's regions in projection.region.values")
@@ -263,12 +264,12 @@ func columnList(cols []Column) string {
 	return strings.Join(lines, ",\n")
 }
 
-// valid returns the distinct values of vs that re matches, sorted, and
+// valid returns the distinct values of vs that ok accepts, sorted, and
 // those it does not (they come from trail records: untrusted).
-func valid(vs []string, re *regexp.Regexp) (good, bad []string) {
+func valid(vs []string, ok func(string) bool) (good, bad []string) {
 	for _, v := range vs {
 		switch {
-		case re.MatchString(v):
+		case ok(v):
 			if !slices.Contains(good, v) {
 				good = append(good, v)
 			}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/athenawatch/athenawatch/internal/cloudtrail"
 )
 
 // AttributedCell is what athenawatch attributes to the queries that ran in
@@ -95,7 +97,7 @@ func (s *Store) CollectedScopes(ctx context.Context, since, until time.Time) ([]
 			rows.Close()
 			return nil, fmt.Errorf("read the trail files collected: %w", err)
 		}
-		if isAccountID(account) && (since.IsZero() || day >= from) && (until.IsZero() || day <= to) {
+		if cloudtrail.IsAccountID(account) && (since.IsZero() || day >= from) && (until.IsZero() || day <= to) {
 			add(account, region)
 		}
 	}
@@ -108,7 +110,7 @@ func (s *Store) CollectedScopes(ctx context.Context, since, until time.Time) ([]
 		return nil, fmt.Errorf("read the event histories collected: %w", err)
 	}
 	if err := scanPairs(rows, func(key, _ string) {
-		if account, region, ok := strings.Cut(key, "/"); ok && isAccountID(account) {
+		if account, region, ok := strings.Cut(key, "/"); ok && cloudtrail.IsAccountID(account) {
 			add(account, region)
 		}
 	}); err != nil {
@@ -127,18 +129,6 @@ func scanPairs(rows *sql.Rows, fn func(a, b string)) error {
 		fn(a, b)
 	}
 	return rows.Err()
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // ReconcileRun is one reconciliation of the bill with the attributed
