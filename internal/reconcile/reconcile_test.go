@@ -28,12 +28,8 @@ func TestCompareCauses(t *testing.T) {
 		return bill.Cell{Account: account, Region: region, Workgroup: wg, Day: d, Kind: kind, USD: usd, Usage: usd / 5, LineItems: 1}
 	}
 	attr := func(account, region, wg string, d time.Time, usd float64, pending, noStats int64, provisioned bool) store.AttributedCell {
-		c := store.AttributedCell{Account: account, Region: region, Workgroup: wg, Day: d.Format(time.DateOnly), Provisioned: provisioned,
+		return store.AttributedCell{Account: account, Region: region, Workgroup: wg, Day: d.Format(time.DateOnly), Provisioned: provisioned,
 			Queries: 3, CostUSD: usd, Pending: pending, NoStats: noStats}
-		if provisioned {
-			c.ProvisionedQueries = c.Queries
-		}
-		return c
 	}
 	next := day.AddDate(0, 0, 1)
 	b := &bill.Bill{LastDay: day, Files: []string{"f"}, Cells: []bill.Cell{

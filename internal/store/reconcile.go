@@ -24,8 +24,6 @@ type AttributedCell struct {
 	// Pending counts queries without final statistics (their cost is not
 	// known yet), NoStats those Athena no longer knew.
 	Pending, NoStats int64
-	// ProvisionedQueries counts the queries on provisioned capacity.
-	ProvisionedQueries int64
 }
 
 // AttributedCells returns the cells of the queries that started from
@@ -33,7 +31,7 @@ type AttributedCell struct {
 // workgroup and capacity.
 func (s *Store) AttributedCells(ctx context.Context, since, until time.Time) ([]AttributedCell, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT day, owner_account, region, workgroup, provisioned, COUNT(*), TOTAL(cost_usd),
-		SUM(stats_status = 'pending'), SUM(stats_status = 'no_stats'), SUM(provisioned <> 0)
+		SUM(stats_status = 'pending'), SUM(stats_status = 'no_stats')
 		FROM queries WHERE event_time >= ? AND event_time < ?
 		GROUP BY day, owner_account, region, workgroup, provisioned
 		ORDER BY day, owner_account, region, workgroup, provisioned`, millis(since), millis(until))
@@ -45,7 +43,7 @@ func (s *Store) AttributedCells(ctx context.Context, since, until time.Time) ([]
 	for rows.Next() {
 		var c AttributedCell
 		if err := rows.Scan(&c.Day, &c.Account, &c.Region, &c.Workgroup, &c.Provisioned, &c.Queries, &c.CostUSD,
-			&c.Pending, &c.NoStats, &c.ProvisionedQueries); err != nil {
+			&c.Pending, &c.NoStats); err != nil {
 			return nil, fmt.Errorf("read attributed cost by account, region, workgroup and day: %w", err)
 		}
 		out = append(out, c)

@@ -38,7 +38,7 @@ func TestAttributedCells(t *testing.T) {
 	}
 	want := []AttributedCell{
 		{Account: "111111111111", Region: "us-east-1", Workgroup: "primary", Day: "2026-11-20", Queries: 4, CostUSD: 1.75, Pending: 1, NoStats: 1},
-		{Account: "222222222222", Region: "us-east-1", Workgroup: "bi", Day: "2026-11-20", Provisioned: true, Queries: 1, CostUSD: 0.3, ProvisionedQueries: 1},
+		{Account: "222222222222", Region: "us-east-1", Workgroup: "bi", Day: "2026-11-20", Provisioned: true, Queries: 1, CostUSD: 0.3},
 		{Account: "111111111111", Region: "us-east-1", Workgroup: "primary", Day: "2026-11-21", Queries: 1, CostUSD: 2},
 	}
 	if !reflect.DeepEqual(got, want) {
