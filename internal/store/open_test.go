@@ -176,6 +176,10 @@ func TestOpenConcurrentlyMigratesOnce(t *testing.T) {
 		if st.version != want {
 			t.Fatalf("schema version %d, want %d", st.version, want)
 		}
+		var size int
+		if err := st.db.QueryRow("PRAGMA page_size").Scan(&size); err != nil || size != pageSize {
+			t.Fatalf("page_size = %d (%v), want %d", size, err, pageSize)
+		}
 		st.Close()
 	}
 }

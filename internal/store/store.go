@@ -68,6 +68,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// writers, and the busy timeout makes a second writer wait, not fail. The
 	// busy timeout comes first so that switching a new database to WAL waits
 	// for another process creating it at the same time.
+	if err := createPaged(ctx, path); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -84,6 +87,41 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// pageSize is the page size of a new database. A query row takes about
+// 700 bytes, mostly its caller's identity: with SQLite's default of 4 KiB a
+// page holds five rows, and storing a million queries writes a quarter of a
+// million pages twice (to the write-ahead log, then to the database), each
+// write a system call. 32 KiB pages take an eighth of the calls and of the
+// B-tree splits; a collect of a million queries ran in about 0.6 of the
+// time. The page size is fixed when a database is created: a database
+// created with another keeps it.
+const pageSize = 32 << 10
+
+// createPaged gives a database that does not exist yet (no file, or an
+// empty one) its page size. The connection string's pragmas cannot: they
+// run in alphabetical order, so journal_mode, which writes the database's
+// first page and with it the page size, runs before page_size. Another
+// process creating the same database at the same time is harmless: the
+// first to write the first page sets the size (the same one), and a
+// database locked by it is left to Open to wait for.
+func createPaged(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		return nil
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", "page_size("+strconv.Itoa(pageSize)+")")
+	db, err := sql.Open("sqlite", dsn(path, q))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil && !isSQLiteCode(err, sqlite3.SQLITE_BUSY) {
+		return err
+	}
+	return db.Close()
 }
 
 // OpenReadOnly opens the existing athenawatch database at path for reading

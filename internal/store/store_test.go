@@ -238,10 +238,15 @@ func TestOpenPathWithURISyntax(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mode string
+	var size int
 	st.db.QueryRow("PRAGMA journal_mode").Scan(&mode)
+	st.db.QueryRow("PRAGMA page_size").Scan(&size)
 	st.Close()
 	if mode != "wal" {
 		t.Fatalf("journal_mode = %q, want wal", mode)
+	}
+	if size != pageSize {
+		t.Fatalf("page_size = %d, want %d", size, pageSize)
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database not at the path given: %v", err)

@@ -68,6 +68,12 @@ func testUpgradeRelease(t *testing.T, version int) {
 	if want, _ := schemaVersion(); st.version != want {
 		t.Fatalf("schema version %d after upgrade, want %d", st.version, want)
 	}
+	// A database keeps the page size it was created with (the release's
+	// 4 KiB); only new databases get pageSize.
+	var size int
+	if err := st.db.QueryRow("PRAGMA page_size").Scan(&size); err != nil || size != 4096 {
+		t.Errorf("page_size %d (%v) after upgrade, want the release's 4096", size, err)
+	}
 	if rows := allQueries(t, st); !reflect.DeepEqual(rows, rowsBefore) {
 		t.Errorf("queries changed by the upgrade:\n got %+v\nwant %+v", rows, rowsBefore)
 	}
