@@ -283,11 +283,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 			if ack != nil {
 				toAck = append(toAck, b.Checkpoints...)
 			}
-			clear(b.Queries)
-			clear(b.Rejected)
-			clear(b.Checkpoints)
-			clear(b.Cursors)
-			*b = store.Batch{Queries: b.Queries[:0], Rejected: b.Rejected[:0], Checkpoints: b.Checkpoints[:0], Cursors: b.Cursors[:0]}
+			b.Reset()
 			select {
 			case free <- b:
 			default:
@@ -308,6 +304,7 @@ func (c *Collector) Collect(ctx context.Context, src Source) (*Summary, error) {
 		// What was read before a source failed or the run was cancelled
 		// is still committed; only a failed commit stops the batches.
 		hand := func(b *store.Batch) bool {
+			b.Plan() // here, while the committer writes the batch before
 			select {
 			case batches <- b:
 				return true

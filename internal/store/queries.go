@@ -156,6 +156,27 @@ type Batch struct {
 	Rejected    []Rejected
 	Checkpoints []Checkpoint
 	Cursors     []Cursor
+
+	plan insertPlan // of Queries, when planned
+}
+
+// Plan works out, ahead of the write, how the batch's queries will be
+// inserted: the statements, the values they bind and the rollups they
+// add to. It needs no database, so a writer that is busy with one batch
+// can have the next one planned on another goroutine. A batch never
+// planned, or whose Queries were replaced or resized since, is planned
+// when it is written; one whose queries were edited in place since must be
+// planned again.
+func (b *Batch) Plan() { b.plan.make(b.Queries) }
+
+// Reset empties the batch for reuse, keeping its memory.
+func (b *Batch) Reset() {
+	clear(b.Queries)
+	clear(b.Rejected)
+	clear(b.Checkpoints)
+	clear(b.Cursors)
+	b.plan.reset()
+	*b = Batch{Queries: b.Queries[:0], Rejected: b.Rejected[:0], Checkpoints: b.Checkpoints[:0], Cursors: b.Cursors[:0], plan: b.plan}
 }
 
 // CommitResult says what a commit changed.

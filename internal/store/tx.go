@@ -42,12 +42,9 @@ type Tx struct {
 	own   bool // close w when done (Store.Begin)
 	tx    *sql.Tx
 	stmts map[stmtKey]*sql.Stmt
-	args  []any
 	done  bool
 	// delta sums the queries inserted, written to the rollups at commit.
 	delta rollupDelta
-	// inserted holds the queries of the statement being run.
-	inserted []*Query
 }
 
 type stmtKey struct {
@@ -247,7 +244,7 @@ func (t *Tx) stmt(ctx context.Context, key stmtKey, query func() string) (*sql.S
 // transaction commits. After an error the transaction must be rolled back.
 func (t *Tx) Add(ctx context.Context, b *Batch) (CommitResult, error) {
 	var res CommitResult
-	n, err := t.insertQueries(ctx, b.Queries)
+	n, err := t.insertQueries(ctx, b)
 	if err != nil {
 		return res, err
 	}
@@ -270,61 +267,153 @@ func (t *Tx) Add(ctx context.Context, b *Batch) (CommitResult, error) {
 // SQLite's limit of 32766 variables.
 const rowsPerInsert = 64
 
-// insertQueries inserts qs, leaving alone those already stored, and returns
-// how many it inserted. Runs of fresh queries (no statistics yet, the case
-// of every collect) go through insertFresh; the others are written whole,
-// in order.
-func (t *Tx) insertQueries(ctx context.Context, qs []Query) (int, error) {
+// insertQueries inserts the queries of b, leaving alone those already
+// stored, and returns how many it inserted, through b's insert plan (made
+// here when the batch was not planned, or changed since).
+func (t *Tx) insertQueries(ctx context.Context, b *Batch) (int, error) {
+	p := &b.plan
+	if !p.planned(b.Queries) {
+		p.make(b.Queries)
+	}
 	inserted := 0
+	var argsAt, rowsAt int
+	for _, ps := range p.stmts {
+		args := p.args[argsAt : argsAt+ps.nargs]
+		rows := p.rows[rowsAt : rowsAt+ps.key.nrows]
+		argsAt, rowsAt = argsAt+ps.nargs, rowsAt+ps.key.nrows
+		stmt, err := t.stmt(ctx, ps.key, func() string {
+			if ps.key.kind == stmtFreshQueries {
+				return freshInsert(ps.key.nrows)
+			}
+			return "INSERT INTO queries (" + queryColumns + ") VALUES " + rowPlaceholders(ps.key.nrows, queryColumnCount) + " ON CONFLICT(region, query_id) DO NOTHING"
+		})
+		if err != nil {
+			return inserted, fmt.Errorf("prepare query insert: %w", err)
+		}
+		k, err := t.exec(ctx, stmt, args, rows)
+		inserted += k
+		if err != nil {
+			return inserted, err
+		}
+	}
+	p.reset()
+	return inserted, nil
+}
+
+// insertPlan is the INSERT statements that store a batch's queries, with
+// the values each binds and the rollup contribution of each query. Making
+// it is a good part of an insert's work that needs no database: the
+// collector plans a batch (Batch.Plan) on its own goroutine while the one
+// that writes is busy with the batch before.
+type insertPlan struct {
+	stmts []plannedStmt
+	args  []any        // the values of every statement, in order
+	rows  []plannedRow // the queries of every statement, in order
+	of    *Query       // &Queries[0] of the batch planned
+	n     int          // len(Queries) of the batch planned
+}
+
+type plannedStmt struct {
+	key   stmtKey // kind and number of rows
+	nargs int
+}
+
+type plannedRow struct {
+	q    *Query
+	key  rollupKey
+	sums rollupSums
+}
+
+// planned tells whether the plan is of qs as they are.
+func (p *insertPlan) planned(qs []Query) bool {
+	return len(qs) > 0 && p.n == len(qs) && p.of == &qs[0] || len(qs) == 0 && p.n == 0 && len(p.stmts) == 0
+}
+
+// reset empties the plan, keeping its memory, and drops its references to
+// the batch's queries and strings.
+func (p *insertPlan) reset() {
+	clear(p.args)
+	clear(p.rows)
+	*p = insertPlan{stmts: p.stmts[:0], args: p.args[:0], rows: p.rows[:0]}
+}
+
+// make plans qs. Runs of fresh queries (no statistics yet, the case of
+// every collect) are inserted with their event columns only, grouped by
+// caller (fresh); the others are written whole, in order,
+// rowsPerInsert a statement.
+func (p *insertPlan) make(qs []Query) {
+	p.reset()
+	if len(qs) == 0 {
+		return
+	}
+	p.of, p.n = &qs[0], len(qs)
 	for len(qs) > 0 {
 		fresh := qs[0].fresh()
 		n := 1
 		for n < len(qs) && qs[n].fresh() == fresh {
 			n++
 		}
-		var k int
-		var err error
 		if fresh {
-			k, err = t.insertFresh(ctx, qs[:n])
+			p.fresh(qs[:n])
 		} else {
-			k, err = t.insertWhole(ctx, qs[:n])
-		}
-		inserted += k
-		if err != nil {
-			return inserted, err
+			p.whole(qs[:n])
 		}
 		qs = qs[n:]
 	}
-	return inserted, nil
 }
 
-// insertWhole inserts queries with all their columns, rowsPerInsert a
-// statement.
-func (t *Tx) insertWhole(ctx context.Context, qs []Query) (int, error) {
-	inserted := 0
+func (p *insertPlan) addRow(q *Query) {
+	k, s := queryContribution(q)
+	p.rows = append(p.rows, plannedRow{q, k, s})
+}
+
+// whole plans queries with all their columns.
+func (p *insertPlan) whole(qs []Query) {
 	for len(qs) > 0 {
 		n := min(len(qs), rowsPerInsert)
-		stmt, err := t.stmt(ctx, stmtKey{stmtQueries, n}, func() string {
-			return "INSERT INTO queries (" + queryColumns + ") VALUES " + rowPlaceholders(n, queryColumnCount) + " ON CONFLICT(region, query_id) DO NOTHING"
-		})
-		if err != nil {
-			return inserted, fmt.Errorf("prepare query insert: %w", err)
-		}
-		args := t.args[:0]
-		t.inserted = t.inserted[:0]
+		before := len(p.args)
 		for i := range qs[:n] {
-			args = appendEventValues(args, &qs[i])
-			args = appendEnrichValues(args, &qs[i])
-			t.inserted = append(t.inserted, &qs[i])
+			p.args = appendEventValues(p.args, &qs[i])
+			p.args = appendEnrichValues(p.args, &qs[i])
+			p.addRow(&qs[i])
 		}
-		k, err := t.exec(ctx, stmt, args)
-		inserted += k
-		if err != nil {
-			return inserted, err
-		}
+		p.stmts = append(p.stmts, plannedStmt{stmtKey{stmtQueries, n}, len(p.args) - before})
 		qs = qs[n:]
 	}
-	return inserted, nil
+}
+
+// fresh plans queries fresh from CloudTrail, with their event columns
+// only (the others keep their defaults). Binding a value is the costliest
+// part of an insert, and most of a row's values are its caller's: the
+// queries are grouped by caller, and one statement carries up to
+// rowsPerInsert queries of one caller, binding the caller's values once.
+// Within a caller the order is kept, so of two deliveries of one query the
+// first wins.
+func (p *insertPlan) fresh(qs []Query) {
+	var order []caller
+	groups := make(map[caller][]int)
+	for i := range qs {
+		c := callerOf(&qs[i])
+		g, ok := groups[c]
+		if !ok {
+			order = append(order, c)
+		}
+		groups[c] = append(g, i)
+	}
+	for _, c := range order {
+		idx := groups[c]
+		for len(idx) > 0 {
+			n := min(len(idx), rowsPerInsert)
+			before := len(p.args)
+			p.args = c.appendValues(p.args)
+			for _, i := range idx[:n] {
+				p.args = appendOwnValues(p.args, &qs[i])
+				p.addRow(&qs[i])
+			}
+			p.stmts = append(p.stmts, plannedStmt{stmtKey{stmtFreshQueries, n}, len(p.args) - before})
+			idx = idx[n:]
+		}
+	}
 }
 
 // callerColumns are the event columns that depend only on who made the
@@ -367,60 +456,16 @@ func appendOwnValues(dst []any, q *Query) []any {
 		q.ClientRequestToken, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes)
 }
 
-// insertFresh inserts queries fresh from CloudTrail with their event
-// columns only (the others keep their defaults). Binding a value is the
-// costliest part of an insert, and most of a row's values are its
-// caller's: the queries are grouped by caller, and one statement carries
-// up to rowsPerInsert queries of one caller, binding the caller's values
-// once. Within a caller the order is kept, so of two deliveries of one
-// query the first wins.
+// freshInsert is the statement of insertPlan.fresh for n queries: the caller's
+// values come first, once, and then each query's own. (Numbered
+// parameters could repeat the caller's values in every row of a VALUES
+// list, but SQLite looks up their names one by one through a list, which
+// costs more than the binds it saves.)
 //
 // The statement is INSERT OR IGNORE: unlike ON CONFLICT DO NOTHING it lets
 // SQLite skip the statement journal a multi-row statement that may abort
 // needs, and nothing here can abort: every value bound is non-NULL and no
 // CHECK constraint concerns these columns.
-func (t *Tx) insertFresh(ctx context.Context, qs []Query) (int, error) {
-	var order []caller
-	groups := make(map[caller][]int)
-	for i := range qs {
-		c := callerOf(&qs[i])
-		g, ok := groups[c]
-		if !ok {
-			order = append(order, c)
-		}
-		groups[c] = append(g, i)
-	}
-	inserted := 0
-	for _, c := range order {
-		idx := groups[c]
-		for len(idx) > 0 {
-			n := min(len(idx), rowsPerInsert)
-			stmt, err := t.stmt(ctx, stmtKey{stmtFreshQueries, n}, func() string { return freshInsert(n) })
-			if err != nil {
-				return inserted, fmt.Errorf("prepare query insert: %w", err)
-			}
-			args := c.appendValues(t.args[:0])
-			t.inserted = t.inserted[:0]
-			for _, i := range idx[:n] {
-				args = appendOwnValues(args, &qs[i])
-				t.inserted = append(t.inserted, &qs[i])
-			}
-			k, err := t.exec(ctx, stmt, args)
-			inserted += k
-			if err != nil {
-				return inserted, err
-			}
-			idx = idx[n:]
-		}
-	}
-	return inserted, nil
-}
-
-// freshInsert is the statement of insertFresh for n queries: the caller's
-// values come first, once, and then each query's own. (Numbered
-// parameters could repeat the caller's values in every row of a VALUES
-// list, but SQLite looks up their names one by one through a list, which
-// costs more than the binds it saves.)
 func freshInsert(n int) string {
 	own := make([]string, ownColumnCount)
 	for i := range own {
@@ -430,20 +475,16 @@ func freshInsert(n int) string {
 		strings.Join(own, ", ") + " FROM (VALUES " + rowPlaceholders(n, ownColumnCount) + ") AS v"
 }
 
-// exec runs an insert of the queries in t.inserted, in order, and returns
-// how many it inserted. It is the one way queries enter the database, and it
-// adds what it inserted to the rollups: all of t.inserted when every row
-// was new; otherwise the queries whose keys the rows it stored hold
-// (addInserted), so that a query already stored, or delivered twice,
-// counts once.
-func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any) (int, error) {
-	qs := t.inserted
-	first, last := qs[0], qs[len(qs)-1]
+// exec runs an insert of the planned rows, in order, and returns how many
+// it inserted. It is the one way queries enter the database, and it adds
+// what it inserted to the rollups: all of rows when every row was new;
+// otherwise the queries whose keys the rows it stored hold (addInserted),
+// so that a query already stored, or delivered twice, counts once.
+func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any, rows []plannedRow) (int, error) {
+	first, last := rows[0].q, rows[len(rows)-1].q
 	r, err := stmt.ExecContext(ctx, args...)
-	clear(args) // drop the references to this batch's strings
-	t.args = args[:0]
 	if err != nil {
-		if len(qs) == 1 {
+		if len(rows) == 1 {
 			return 0, fmt.Errorf("insert query %s/%s: %w", first.Region, first.QueryID, err)
 		}
 		return 0, fmt.Errorf("insert queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
@@ -451,16 +492,16 @@ func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any) (int, error) 
 	n, _ := r.RowsAffected()
 	k := int(n)
 	switch {
-	case k == len(qs):
-		for _, q := range qs {
-			t.delta.add(queryContribution(q))
+	case k == len(rows):
+		for i := range rows {
+			t.delta.add(rows[i].key, rows[i].sums)
 		}
 	case k > 0:
 		lastID, err := r.LastInsertId()
 		if err != nil {
 			return 0, fmt.Errorf("insert queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
 		}
-		got, err := t.addInserted(ctx, lastID-n, lastID)
+		got, err := t.addInserted(ctx, rows, lastID-n, lastID)
 		if err == nil && got != k {
 			err = fmt.Errorf("read back %d inserted rows, want %d", got, k)
 		}
@@ -468,8 +509,6 @@ func (t *Tx) exec(ctx context.Context, stmt *sql.Stmt, args []any) (int, error) 
 			return 0, fmt.Errorf("sum inserted queries %s/%s to %s/%s: %w", first.Region, first.QueryID, last.Region, last.QueryID, err)
 		}
 	}
-	clear(t.inserted)
-	t.inserted = t.inserted[:0]
 	return k, nil
 }
 
@@ -543,36 +582,36 @@ func (t *Tx) writeCursors(ctx context.Context, cs []Cursor) error {
 	return nil
 }
 
-// addInserted adds to the rollups the queries of t.inserted that the rows
-// with rowids in (after, last] hold: the rows one statement stored when it
+// addInserted adds to the rollups the queries of rows that the rows of the
+// table with rowids in (after, last] hold: the rows one statement stored when it
 // skipped some (the rows of one statement get consecutive rowids, the last
 // of them last_insert_rowid). Only their keys are read back; of two
 // deliveries of one query in the statement the first was stored, so the
 // first with a key read back counts. It returns how many it added.
-func (t *Tx) addInserted(ctx context.Context, after, last int64) (int, error) {
+func (t *Tx) addInserted(ctx context.Context, rows []plannedRow, after, last int64) (int, error) {
 	type key struct{ region, id string }
 	stored := map[key]bool{}
-	rows, err := t.tx.QueryContext(ctx, "SELECT region, query_id FROM queries WHERE rowid > ? AND rowid <= ?", after, last)
+	res, err := t.tx.QueryContext(ctx, "SELECT region, query_id FROM queries WHERE rowid > ? AND rowid <= ?", after, last)
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
-	for rows.Next() {
+	defer res.Close()
+	for res.Next() {
 		var k key
-		if err := rows.Scan(&k.region, &k.id); err != nil {
+		if err := res.Scan(&k.region, &k.id); err != nil {
 			return 0, err
 		}
 		stored[k] = true
 	}
-	if err := rows.Err(); err != nil {
+	if err := res.Err(); err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, q := range t.inserted {
-		k := key{q.Region, q.QueryID}
+	for i := range rows {
+		k := key{rows[i].q.Region, rows[i].q.QueryID}
 		if stored[k] {
 			delete(stored, k)
-			t.delta.add(queryContribution(q))
+			t.delta.add(rows[i].key, rows[i].sums)
 			n++
 		}
 	}
