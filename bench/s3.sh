@@ -4,9 +4,10 @@
 #   athenawatch collect --no-enrich --source dir:TRAIL
 #   athenawatch collect --no-enrich --source s3://bench-trail   (the emulator's S3)
 #   athenawatch collect --no-enrich --source s3://bench-trail   (versitygw, posix backend)
-# with the bucket in the organization trail layout. Prints the median of
-# three wall times of each, MB/s and the rate of each s3 run as a share of
-# the dir source's. Target: >= 0.80 from the emulator.
+# with the bucket in the organization trail layout, in three interleaved
+# rounds. Prints the median of the three wall times of each, MB/s and the
+# rate of each s3 source as a share of the dir source's. Target: >= 0.80
+# from the emulator.
 #
 #   bash bench/s3.sh [SIZE]      SIZE defaults to 1GB
 #
@@ -40,24 +41,23 @@ find "$trail" -name '*.json.gz' -print0 | xargs -0 cat >/dev/null
 
 wall() { sed -E 's/.*wall_seconds=([0-9.]+).*/\1/' "$1"; }
 
-# collect_runs NAME SOURCE [ENV...]: three collects into fresh databases;
-# prints the median wall time.
-collect_runs() {
-  local name=$1 src=$2
-  shift 2
-  local i
-  for i in 1 2 3; do
-    rm -f "$WORK/s3bench.db" "$WORK/s3bench.db-wal" "$WORK/s3bench.db-shm"
-    env "$@" AWS_REGION=us-east-1 "$WORK/runstat" -o "$WORK/$name.$i" -- "$WORK/athenawatch" --db "$WORK/s3bench.db" --log-level warn \
-      collect --no-enrich --format json --source "$src" >"$WORK/$name.$i.json" 2>"$WORK/$name.$i.err" || {
-      cat "$WORK/$name.$i.err" >&2
-      exit 1
-    }
-  done
-  for i in 1 2 3; do wall "$WORK/$name.$i"; done | sort -n | sed -n 2p
+# collect_run NAME ROUND SOURCE [ENV...]: one collect into a fresh database.
+collect_run() {
+  local name=$1 i=$2 src=$3
+  shift 3
+  rm -f "$WORK/s3bench.db" "$WORK/s3bench.db-wal" "$WORK/s3bench.db-shm"
+  env "$@" AWS_REGION=us-east-1 "$WORK/runstat" -o "$WORK/$name.$i" -- "$WORK/athenawatch" --db "$WORK/s3bench.db" --log-level warn \
+    collect --no-enrich --format json --source "$src" >"$WORK/$name.$i.json" 2>"$WORK/$name.$i.err" || {
+    cat "$WORK/$name.$i.err" >&2
+    exit 1
+  }
 }
 
-dir_wall=$(collect_runs dir "dir:$trail")
+# median NAME: the median of NAME's three wall times.
+median() {
+  local i
+  for i in 1 2 3; do wall "$WORK/$1.$i"; done | sort -n | sed -n 2p
+}
 
 # The emulator's S3: s3trail fills the bucket, writes the environment a
 # client needs, and serves until killed.
@@ -69,11 +69,9 @@ while [ ! -s "$WORK/emu.env" ]; do
   kill -0 "$emu_pid" 2>/dev/null || { echo "s3trail failed" >&2; exit 1; }
   sleep 0.2
 done
-# shellcheck disable=SC2046
-emu_wall=$(collect_runs emulator s3://bench-trail $(cat "$WORK/emu.env"))
-kill "$emu_pid" 2>/dev/null || true
+read -r -a emu_env <"$WORK/emu.env"
 
-vgw_wall=""
+vgw_env=()
 vgw=$(command -v versitygw || true)
 [ -n "$vgw" ] || { [ -x "$(go env GOPATH)/bin/versitygw" ] && vgw="$(go env GOPATH)/bin/versitygw"; } || true
 if [ -n "$vgw" ]; then
@@ -83,10 +81,24 @@ if [ -n "$vgw" ]; then
   PIDS+=("$!")
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
   AWS_ACCESS_KEY_ID=benchaccess AWS_SECRET_ACCESS_KEY=benchsecret "$WORK/s3trail" -trail "$trail" -bucket bench-trail -endpoint "http://127.0.0.1:$port"
-  vgw_wall=$(collect_runs versitygw s3://bench-trail AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=benchaccess AWS_SECRET_ACCESS_KEY=benchsecret)
+  vgw_env=(AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=benchaccess AWS_SECRET_ACCESS_KEY=benchsecret)
 else
   echo "versitygw not found: its run is left out (make tools installs it)" >&2
 fi
+
+# Three rounds, each reading the trail once from every source in turn: a
+# shared machine's speed drifts over a minute, and interleaving lets the
+# drift fall on every source alike rather than on whichever ran last. Both
+# servers stay up throughout, idle while the others are read.
+for i in 1 2 3; do
+  collect_run dir "$i" "dir:$trail"
+  collect_run emulator "$i" s3://bench-trail "${emu_env[@]}"
+  [ ${#vgw_env[@]} -eq 0 ] || collect_run versitygw "$i" s3://bench-trail "${vgw_env[@]}"
+done
+dir_wall=$(median dir)
+emu_wall=$(median emulator)
+vgw_wall=""
+[ ${#vgw_env[@]} -eq 0 ] || vgw_wall=$(median versitygw)
 
 awk -v b="$ubytes" -v d="$dir_wall" -v e="$emu_wall" -v v="$vgw_wall" -v cores="$(nproc)" 'BEGIN {
   printf "cores:                 %d\n", cores

@@ -70,6 +70,15 @@ func verifySignature(r *http.Request, body []byte, a authHeader, creds Credentia
 // verifySigned checks the signature of a request whose payload hash is
 // given: S3 clients sign the hash they send in X-Amz-Content-Sha256 (or
 // UNSIGNED-PAYLOAD), so an S3 body is not read to check it.
+// signers recompute signatures: [0] for the services that escape the URI
+// path, [1] for S3, which does not. A signer keeps the signing keys it
+// derived (four HMACs each), so they are shared rather than made per
+// request.
+var signers = [2]*v4.Signer{
+	v4.NewSigner(),
+	v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
+}
+
 func verifySigned(r *http.Request, contentLength int64, payloadHash string, a authHeader, creds Credentials) bool {
 	signingTime, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil || signingTime.Format("20060102") != a.date {
@@ -100,7 +109,10 @@ func verifySigned(r *http.Request, contentLength int64, payloadHash string, a au
 	// The signer adds X-Amz-Security-Token from the credentials itself; sign
 	// with the token the client sent so a wrong token fails the comparison.
 	sessionToken := r.Header.Get("X-Amz-Security-Token")
-	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = a.service == "s3" })
+	signer := signers[0]
+	if a.service == "s3" {
+		signer = signers[1]
+	}
 	err = signer.SignHTTP(context.Background(), aws.Credentials{
 		AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: sessionToken,
 	}, check, payloadHash, a.service, a.region, signingTime)

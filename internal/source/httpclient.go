@@ -20,5 +20,8 @@ func HTTPClient(conns int) *awshttp.BuildableClient {
 			tr.TLSHandshakeTimeout = 10 * time.Second
 			tr.ResponseHeaderTimeout = time.Minute
 			tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, conns)
+			// Bodies are read by a decompressor in 4 KiB steps: with the
+			// default 4 KiB buffer each step is a system call.
+			tr.ReadBufferSize = 64 << 10
 		})
 }
