@@ -54,6 +54,7 @@ type stmtKey struct {
 
 const (
 	stmtFreshQueries = iota
+	stmtFreshTargeted
 	stmtQueries
 	stmtRejected
 	stmtCheckpoint
@@ -282,8 +283,9 @@ func (t *Tx) insertQueries(ctx context.Context, b *Batch) (int, error) {
 		rows := p.rows[rowsAt : rowsAt+ps.key.nrows]
 		argsAt, rowsAt = argsAt+ps.nargs, rowsAt+ps.key.nrows
 		stmt, err := t.stmt(ctx, ps.key, func() string {
-			if ps.key.kind == stmtFreshQueries {
-				return freshInsert(ps.key.nrows)
+			switch ps.key.kind {
+			case stmtFreshQueries, stmtFreshTargeted:
+				return freshInsert(ps.key.nrows, ps.key.kind == stmtFreshTargeted)
 			}
 			return "INSERT INTO queries (" + queryColumns + ") VALUES " + rowPlaceholders(ps.key.nrows, queryColumnCount) + " ON CONFLICT(region, query_id) DO NOTHING"
 		})
@@ -387,8 +389,12 @@ func (p *insertPlan) whole(qs []Query) {
 // part of an insert, and most of a row's values are its caller's: the
 // queries are grouped by caller, and one statement carries up to
 // rowsPerInsert queries of one caller, binding the caller's values once.
-// Within a caller the order is kept, so of two deliveries of one query the
-// first wins.
+// A caller's queries that mostly share their target (database, workgroup,
+// team...) are grouped by target too, binding the target's values once
+// as well; a caller whose queries spread over many targets keeps them in
+// its rows, where statements of a few rows would cost more than the binds
+// they save. Within a caller and target the order is kept, so of two
+// deliveries of one query (which share both) the first wins.
 func (p *insertPlan) fresh(qs []Query) {
 	var order []caller
 	groups := make(map[caller][]int)
@@ -402,35 +408,67 @@ func (p *insertPlan) fresh(qs []Query) {
 	}
 	for _, c := range order {
 		idx := groups[c]
-		for len(idx) > 0 {
-			n := min(len(idx), rowsPerInsert)
-			before := len(p.args)
-			p.args = c.appendValues(p.args)
-			for _, i := range idx[:n] {
-				p.args = appendOwnValues(p.args, &qs[i])
-				p.addRow(&qs[i])
+		var torder []target
+		tgroups := make(map[target][]int)
+		for _, i := range idx {
+			t := targetOf(&qs[i])
+			g, ok := tgroups[t]
+			if !ok {
+				torder = append(torder, t)
 			}
-			p.stmts = append(p.stmts, plannedStmt{stmtKey{stmtFreshQueries, n}, len(p.args) - before})
-			idx = idx[n:]
+			tgroups[t] = append(g, i)
+		}
+		if len(idx) < minTargetRows*len(torder) {
+			p.freshRows(qs, idx, stmtFreshQueries, func(dst []any) []any { return c.appendValues(dst) },
+				func(dst []any, q *Query) []any { return appendRowValues(appendTargetValues(dst, q), q) })
+			continue
+		}
+		for _, t := range torder {
+			p.freshRows(qs, tgroups[t], stmtFreshTargeted, func(dst []any) []any { return t.appendValues(c.appendValues(dst)) }, appendRowValues)
 		}
 	}
 }
 
-// callerColumns are the event columns that depend only on who made the
-// call, from where, in which account and region, under which rules: the
-// queries of one caller share them. ownColumns are the rest of
-// eventColumns.
+// minTargetRows is how many queries a caller must have per target, on
+// average, for its queries to be grouped by target: a statement costs
+// about as much as binding a few dozen values, and grouping saves the
+// target's eight values per query.
+const minTargetRows = 8
+
+// freshRows plans the queries qs[idx] in statements of kind of up to
+// rowsPerInsert rows: the values shared binds once, then each row's.
+func (p *insertPlan) freshRows(qs []Query, idx []int, kind int, shared func([]any) []any, row func([]any, *Query) []any) {
+	for len(idx) > 0 {
+		n := min(len(idx), rowsPerInsert)
+		before := len(p.args)
+		p.args = shared(p.args)
+		for _, i := range idx[:n] {
+			p.args = row(p.args, &qs[i])
+			p.addRow(&qs[i])
+		}
+		p.stmts = append(p.stmts, plannedStmt{stmtKey{kind, n}, len(p.args) - before})
+		idx = idx[n:]
+	}
+}
+
+// The event columns, in three parts. callerColumns depend only on who
+// made the call, from where, in which account and region, under which
+// rules: the queries of one caller share them. targetColumns are what the
+// call was about (the database, workgroup and catalog asked for and the
+// team, database and workgroup derived): a caller's queries often share
+// them. rowColumns are each query's own.
 const (
 	callerColumns = `region, owner_account, identity_type, principal_id, principal_arn, identity_account, identity_user_name,
 	invoked_by, issuer_type, issuer_user_name, issuer_arn, source_identity, on_behalf_of_user, on_behalf_of_store,
 	source_ip, user_agent, user, role, account, rules_fp`
-	ownColumns = `query_id, event_id, event_time, day, ct_database, ct_catalog, ct_workgroup, ct_query_text,
-	client_request_token, team, database, workgroup, provisioned, billed_bytes`
+	targetColumns = `ct_database, ct_catalog, ct_workgroup, ct_query_text, team, database, workgroup, provisioned`
+	rowColumns    = `query_id, event_id, event_time, day, client_request_token, billed_bytes`
 )
 
 var (
 	callerColumnCount = strings.Count(callerColumns, ",") + 1
-	ownColumnCount    = strings.Count(ownColumns, ",") + 1
+	targetColumnCount = strings.Count(targetColumns, ",") + 1
+	rowColumnCount    = strings.Count(rowColumns, ",") + 1
 )
 
 // caller is the values of callerColumns.
@@ -451,28 +489,52 @@ func (c *caller) appendValues(dst []any) []any {
 		c.sourceIP, c.userAgent, c.user, c.role, c.account, c.rulesPrint)
 }
 
-func appendOwnValues(dst []any, q *Query) []any {
-	return append(dst, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText,
-		q.ClientRequestToken, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned), q.BilledBytes)
+// target is the values of targetColumns.
+type target struct {
+	ctDatabase, ctCatalog, ctWorkgroup, ctQueryText, team, database, workgroup string
+	provisioned                                                                bool
 }
 
-// freshInsert is the statement of insertPlan.fresh for n queries: the caller's
-// values come first, once, and then each query's own. (Numbered
-// parameters could repeat the caller's values in every row of a VALUES
-// list, but SQLite looks up their names one by one through a list, which
-// costs more than the binds it saves.)
+func targetOf(q *Query) target {
+	return target{q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText, q.Team, q.Database, q.Workgroup, q.Provisioned}
+}
+
+func (t *target) appendValues(dst []any) []any {
+	return append(dst, t.ctDatabase, t.ctCatalog, t.ctWorkgroup, t.ctQueryText, t.team, t.database, t.workgroup, boolInt(t.provisioned))
+}
+
+func appendTargetValues(dst []any, q *Query) []any {
+	return append(dst, q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned))
+}
+
+func appendRowValues(dst []any, q *Query) []any {
+	return append(dst, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.ClientRequestToken, q.BilledBytes)
+}
+
+// freshInsert is the statement of a plan's fresh queries for n rows:
+// the shared values come first, once (the caller's, and with targeted
+// the target's), and then each row's own. (Numbered parameters could
+// repeat the shared values in every row of a VALUES list, but SQLite looks
+// up their names one by one through a list, which costs more than the
+// binds it saves.)
 //
 // The statement is INSERT OR IGNORE: unlike ON CONFLICT DO NOTHING it lets
 // SQLite skip the statement journal a multi-row statement that may abort
 // needs, and nothing here can abort: every value bound is non-NULL and no
 // CHECK constraint concerns these columns.
-func freshInsert(n int) string {
-	own := make([]string, ownColumnCount)
-	for i := range own {
-		own[i] = "v.column" + strconv.Itoa(i+1)
+func freshInsert(n int, targeted bool) string {
+	shared, own := callerColumns, targetColumns+", "+rowColumns
+	sharedCount, ownCount := callerColumnCount, targetColumnCount+rowColumnCount
+	if targeted {
+		shared, own = callerColumns+", "+targetColumns, rowColumns
+		sharedCount, ownCount = callerColumnCount+targetColumnCount, rowColumnCount
 	}
-	return "INSERT OR IGNORE INTO queries (" + callerColumns + ", " + ownColumns + ") SELECT " + placeholders(callerColumnCount) + ", " +
-		strings.Join(own, ", ") + " FROM (VALUES " + rowPlaceholders(n, ownColumnCount) + ") AS v"
+	vs := make([]string, ownCount)
+	for i := range vs {
+		vs[i] = "v.column" + strconv.Itoa(i+1)
+	}
+	return "INSERT OR IGNORE INTO queries (" + shared + ", " + own + ") SELECT " + placeholders(sharedCount) + ", " +
+		strings.Join(vs, ", ") + " FROM (VALUES " + rowPlaceholders(n, ownCount) + ") AS v"
 }
 
 // exec runs an insert of the planned rows, in order, and returns how many

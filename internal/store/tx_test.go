@@ -227,14 +227,32 @@ func TestWriterRunsTransactions(t *testing.T) {
 
 // TestFreshQueriesRoundTrip: queries of several callers, interleaved and
 // more than one statement's worth each, read back exactly as written, every
-// event column in its place.
+// event column in its place: when each query has a target of its own (the
+// target's values go in each row) and when a caller's queries share two
+// (they are bound once per statement).
 func TestFreshQueriesRoundTrip(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		targets int // per caller; 0: one per query
+	}{{"spread", 0}, {"shared", 2}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testFreshQueriesRoundTrip(t, tt.targets)
+		})
+	}
+}
+
+func testFreshQueriesRoundTrip(t *testing.T, targets int) {
 	ctx := context.Background()
 	st := openTest(t)
 	var qs []Query
 	for i := range 3*rowsPerInsert + 5 {
 		c := fmt.Sprint(i % 3) // the caller
+		tg := fmt.Sprint(i)    // the target
+		if targets > 0 {
+			tg = fmt.Sprint(c, "-", i/3%targets)
+		}
 		q := Query{
 			Region: "region-" + c, QueryID: fmt.Sprintf("q%04d", i), EventID: fmt.Sprintf("e%04d", i),
 			EventTime:    time.Date(2026, 11, 20, 10, 0, i, 0, time.UTC),
@@ -242,15 +260,24 @@ func TestFreshQueriesRoundTrip(t *testing.T) {
 			Identity: cloudtrail.Identity{Type: "type-" + c, PrincipalID: "principal-" + c, ARN: "arn-" + c, AccountID: "account-" + c,
 				UserName: "username-" + c, InvokedBy: "invokedby-" + c, IssuerType: "issuertype-" + c, IssuerUserName: "issuerusername-" + c,
 				IssuerARN: "issuerarn-" + c, SourceIdentity: "sourceidentity-" + c, OnBehalfOfUserID: "obo-" + c, OnBehalfOfIdentityStoreARN: "store-" + c},
-			CTDatabase: fmt.Sprint("ctdb-", i), CTCatalog: fmt.Sprint("ctcat-", i), CTWorkgroup: fmt.Sprint("ctwg-", i),
-			CTQueryText: fmt.Sprint("text-", i), ClientRequestToken: fmt.Sprint("token-", i), SourceIP: "ip-" + c, UserAgent: "agent-" + c,
-			User: "user-" + c, Role: "role-" + c, Account: "acct-" + c, Team: fmt.Sprint("team-", i), Database: fmt.Sprint("db-", i),
-			Workgroup: fmt.Sprint("wg-", i), Provisioned: i%2 == 0, BilledBytes: int64(i), RulesFingerprint: "fp-" + c,
+			CTDatabase: "ctdb-" + tg, CTCatalog: "ctcat-" + tg, CTWorkgroup: "ctwg-" + tg,
+			CTQueryText: "text-" + tg, ClientRequestToken: fmt.Sprint("token-", i), SourceIP: "ip-" + c, UserAgent: "agent-" + c,
+			User: "user-" + c, Role: "role-" + c, Account: "acct-" + c, Team: "team-" + tg, Database: "db-" + tg,
+			Workgroup: "wg-" + tg, Provisioned: len(tg)%2 == 0, BilledBytes: int64(i), RulesFingerprint: "fp-" + c,
 			StatsStatus: StatusPending,
 		}
 		qs = append(qs, q)
 	}
-	res, err := st.Commit(ctx, &Batch{Queries: qs})
+	b := &Batch{Queries: qs}
+	b.Plan()
+	kinds := map[int]int{}
+	for _, ps := range b.plan.stmts {
+		kinds[ps.key.kind] += ps.key.nrows
+	}
+	if want := map[bool]int{false: stmtFreshQueries, true: stmtFreshTargeted}[targets > 0]; kinds[want] != len(qs) {
+		t.Fatalf("rows planned by statement kind %v, want all %d of kind %d", kinds, len(qs), want)
+	}
+	res, err := st.Commit(ctx, b)
 	if err != nil || res.NewQueries != len(qs) {
 		t.Fatalf("commit: %+v, %v", res, err)
 	}
@@ -265,7 +292,7 @@ func TestFreshQueriesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestFreshColumnsAreEventColumns: the columns insertFresh writes are
+// TestFreshColumnsAreEventColumns: the columns a fresh insert writes are
 // exactly the event columns, each once.
 func TestFreshColumnsAreEventColumns(t *testing.T) {
 	t.Parallel()
@@ -277,11 +304,11 @@ func TestFreshColumnsAreEventColumns(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	fresh := split(callerColumns + "," + ownColumns)
+	fresh := split(callerColumns + "," + targetColumns + "," + rowColumns)
 	if event := split(eventColumns); !slices.Equal(fresh, event) {
-		t.Fatalf("caller and own columns:\n%v\nevent columns:\n%v", fresh, event)
+		t.Fatalf("caller, target and row columns:\n%v\nevent columns:\n%v", fresh, event)
 	}
-	if len(fresh) != callerColumnCount+ownColumnCount {
-		t.Fatalf("%d columns, counts say %d + %d", len(fresh), callerColumnCount, ownColumnCount)
+	if len(fresh) != callerColumnCount+targetColumnCount+rowColumnCount {
+		t.Fatalf("%d columns, counts say %d + %d + %d", len(fresh), callerColumnCount, targetColumnCount, rowColumnCount)
 	}
 }
