@@ -72,7 +72,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("create database %s: %w", path, err)
 	}
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+	for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)", defaultCache} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -167,6 +167,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	q.Set("mode", "ro")
 	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", defaultCache)
 	s, err := openRead(ctx, path, q)
 	if err != nil && !hasWAL && isSQLiteCode(err, sqlite3.SQLITE_READONLY_DIRECTORY, sqlite3.SQLITE_CANTOPEN) {
 		// A WAL database in a directory we cannot write, with no -wal file:
