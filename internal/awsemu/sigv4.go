@@ -67,9 +67,6 @@ func verifySignature(r *http.Request, body []byte, a authHeader, creds Credentia
 	return verifySigned(r, int64(len(body)), payloadHash, a, creds)
 }
 
-// verifySigned checks the signature of a request whose payload hash is
-// given: S3 clients sign the hash they send in X-Amz-Content-Sha256 (or
-// UNSIGNED-PAYLOAD), so an S3 body is not read to check it.
 // signers recompute signatures: [0] for the services that escape the URI
 // path, [1] for S3, which does not. A signer keeps the signing keys it
 // derived (four HMACs each), so they are shared rather than made per
@@ -79,6 +76,9 @@ var signers = [2]*v4.Signer{
 	v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
 }
 
+// verifySigned checks the signature of a request whose payload hash is
+// given: S3 clients sign the hash they send in X-Amz-Content-Sha256 (or
+// UNSIGNED-PAYLOAD), so an S3 body is not read to check it.
 func verifySigned(r *http.Request, contentLength int64, payloadHash string, a authHeader, creds Credentials) bool {
 	signingTime, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil || signingTime.Format("20060102") != a.date {

@@ -62,15 +62,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		// SQLite would open a private temporary database, lost at exit.
 		return nil, errors.New("open database: empty path")
 	}
+	if err := createPaged(ctx, path); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", path, err)
+	}
 	// WAL lets readers (serve) run beside a collect; synchronous=NORMAL in WAL
 	// mode survives a killed process (only power loss can drop the last
 	// commits); immediate transactions avoid lock-upgrade deadlocks between
 	// writers, and the busy timeout makes a second writer wait, not fail. The
 	// busy timeout comes first so that switching a new database to WAL waits
 	// for another process creating it at the same time.
-	if err := createPaged(ctx, path); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", path, err)
-	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)", defaultCache} {
 		q.Add("_pragma", p)
