@@ -122,7 +122,7 @@ func (w *Writer) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	reset := "PRAGMA cache_size = -" + strconv.Itoa(defaultCacheKiB) + "; PRAGMA temp_store = DEFAULT"
+	reset := "PRAGMA " + defaultCache + "; PRAGMA temp_store = DEFAULT"
 	if w.ckpt != nil {
 		w.ckpt.stop(w.conn)
 		reset += "; PRAGMA wal_autocheckpoint = " + strconv.Itoa(defaultAutoCheckpoint)
@@ -402,37 +402,41 @@ func (p *insertPlan) whole(qs []Query) {
 // they save. Within a caller and target the order is kept, so of two
 // deliveries of one query (which share both) the first wins.
 func (p *insertPlan) fresh(qs []Query) {
-	var order []caller
-	groups := make(map[caller][]int)
-	for i := range qs {
-		c := callerOf(&qs[i])
-		g, ok := groups[c]
-		if !ok {
-			order = append(order, c)
-		}
-		groups[c] = append(g, i)
+	all := make([]int, len(qs))
+	for i := range all {
+		all[i] = i
 	}
-	for _, c := range order {
-		idx := groups[c]
-		var torder []target
-		tgroups := make(map[target][]int)
-		for _, i := range idx {
-			t := targetOf(&qs[i])
-			g, ok := tgroups[t]
-			if !ok {
-				torder = append(torder, t)
-			}
-			tgroups[t] = append(g, i)
-		}
-		if len(idx) < minTargetRows*len(torder) {
-			p.freshRows(qs, idx, stmtFreshQueries, func(dst []any) []any { return c.appendValues(dst) },
-				func(dst []any, q *Query) []any { return appendRowValues(appendTargetValues(dst, q), q) })
+	callers, byCaller := groupBy(all, func(i int) caller { return callerOf(&qs[i]) })
+	for _, c := range callers {
+		idx := byCaller[c]
+		targets, byTarget := groupBy(idx, func(i int) target { return targetOf(&qs[i]) })
+		if len(idx) < minTargetRows*len(targets) {
+			p.freshRows(qs, idx, stmtFreshQueries, c.appendValues, func(dst []any, q *Query) []any {
+				t := targetOf(q)
+				return appendRowValues(t.appendValues(dst), q)
+			})
 			continue
 		}
-		for _, t := range torder {
-			p.freshRows(qs, tgroups[t], stmtFreshTargeted, func(dst []any) []any { return t.appendValues(c.appendValues(dst)) }, appendRowValues)
+		for _, t := range targets {
+			p.freshRows(qs, byTarget[t], stmtFreshTargeted, func(dst []any) []any { return t.appendValues(c.appendValues(dst)) }, appendRowValues)
 		}
 	}
+}
+
+// groupBy groups the indexes idx by key, keeping their order within each
+// group, and lists the keys in the order of their first index.
+func groupBy[K comparable](idx []int, key func(int) K) ([]K, map[K][]int) {
+	var order []K
+	groups := make(map[K][]int)
+	for _, i := range idx {
+		k := key(i)
+		g, ok := groups[k]
+		if !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(g, i)
+	}
+	return order, groups
 }
 
 // minTargetRows is how many queries a caller must have per target, on
@@ -507,10 +511,6 @@ func targetOf(q *Query) target {
 
 func (t *target) appendValues(dst []any) []any {
 	return append(dst, t.ctDatabase, t.ctCatalog, t.ctWorkgroup, t.ctQueryText, t.team, t.database, t.workgroup, boolInt(t.provisioned))
-}
-
-func appendTargetValues(dst []any, q *Query) []any {
-	return append(dst, q.CTDatabase, q.CTCatalog, q.CTWorkgroup, q.CTQueryText, q.Team, q.Database, q.Workgroup, boolInt(q.Provisioned))
 }
 
 func appendRowValues(dst []any, q *Query) []any {
