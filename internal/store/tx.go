@@ -278,6 +278,12 @@ const rowsPerInsert = 64
 // stored, and returns how many it inserted, through b's insert plan (made
 // here when the batch was not planned, or changed since).
 func (t *Tx) insertQueries(ctx context.Context, b *Batch) (int, error) {
+	for i := range b.Queries {
+		if q := &b.Queries[i]; !knownStatus(q.StatsStatus) {
+			// The insert would skip the row as if it were stored already.
+			return 0, fmt.Errorf("insert query %s/%s: unknown statistics status %q", q.Region, q.QueryID, q.StatsStatus)
+		}
+	}
 	p := &b.plan
 	if !p.planned(b.Queries) {
 		p.make(b.Queries)
@@ -293,7 +299,10 @@ func (t *Tx) insertQueries(ctx context.Context, b *Batch) (int, error) {
 			case stmtFreshQueries, stmtFreshTargeted:
 				return freshInsert(ps.key.nrows, ps.key.kind == stmtFreshTargeted)
 			}
-			return "INSERT INTO queries (" + queryColumns + ") VALUES " + rowPlaceholders(ps.key.nrows, queryColumnCount) + " ON CONFLICT(region, query_id) DO NOTHING"
+			// INSERT OR IGNORE, as freshInsert explains; the one CHECK
+			// constraint these columns meet, on stats_status, was
+			// checked before (knownStatus).
+			return "INSERT OR IGNORE INTO queries (" + queryColumns + ") VALUES " + rowPlaceholders(ps.key.nrows, queryColumnCount)
 		})
 		if err != nil {
 			return inserted, fmt.Errorf("prepare query insert: %w", err)
@@ -517,6 +526,16 @@ func appendRowValues(dst []any, q *Query) []any {
 	return append(dst, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.ClientRequestToken, q.BilledBytes)
 }
 
+// knownStatus reports whether status may be stored as a query's
+// stats_status ("" stands for StatusPending).
+func knownStatus(status string) bool {
+	switch status {
+	case "", StatusPending, StatusFinal, StatusNoStats:
+		return true
+	}
+	return false
+}
+
 // freshInsert is the statement of a plan's fresh queries for n rows:
 // the shared values come first, once (the caller's, and with targeted
 // the target's), and then each row's own. (Numbered parameters could
@@ -526,8 +545,10 @@ func appendRowValues(dst []any, q *Query) []any {
 //
 // The statement is INSERT OR IGNORE: unlike ON CONFLICT DO NOTHING it lets
 // SQLite skip the statement journal a multi-row statement that may abort
-// needs, and nothing here can abort: every value bound is non-NULL and no
-// CHECK constraint concerns these columns.
+// needs (a copy of every page the statement changes, made in memory that
+// is allocated and freed again for each statement), and nothing here can
+// abort: every value bound is non-NULL and no CHECK constraint concerns
+// these columns.
 func freshInsert(n int, targeted bool) string {
 	shared, own := callerColumns, targetColumns+", "+rowColumns
 	sharedCount, ownCount := callerColumnCount, targetColumnCount+rowColumnCount

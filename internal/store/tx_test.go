@@ -170,6 +170,31 @@ func TestTxRollbackStoresNothing(t *testing.T) {
 	}
 }
 
+// TestUnknownStatusIsAnError: whole rows go in with INSERT OR IGNORE, which
+// would skip a row that breaks the CHECK on stats_status as if it were
+// stored already; such a row is refused with an error naming it, and
+// nothing of its batch is stored.
+func TestUnknownStatusIsAnError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	bad := testQuery("us-east-1", "q-bad", "bob", 100)
+	bad.StatsStatus = "finished"
+	_, err := st.Commit(ctx, &Batch{Queries: append(queryRange("q", 0, 3), testQuery("us-east-1", "q-good", "bob", 100), bad)})
+	if err == nil || !strings.Contains(err.Error(), "us-east-1/q-bad") || !strings.Contains(err.Error(), `"finished"`) {
+		t.Fatalf("commit with an unknown status: %v, want an error naming the query and the status", err)
+	}
+	if n := countQueries(t, st); n != 0 {
+		t.Fatalf("%d rows stored from the refused batch", n)
+	}
+	// The same queries with a known status are stored, whole rows too.
+	bad.StatsStatus = StatusFinal
+	res, err := st.Commit(ctx, &Batch{Queries: append(queryRange("q", 0, 3), testQuery("us-east-1", "q-good", "bob", 100), bad)})
+	if err != nil || res.NewQueries != 5 {
+		t.Fatalf("commit: %+v, %v; want 5 new", res, err)
+	}
+}
+
 // TestWriterRunsTransactions: one Writer runs transactions one after
 // another; closing it rolls back the one in progress and gives the
 // connection back with the default cache.

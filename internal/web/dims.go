@@ -249,8 +249,22 @@ func (s *Server) dimDetail(d dimPage) pageFunc {
 		b.Title = key + " · " + d.singular
 		f = exact(f, d.dim, key)
 		data := dimDetailData{base: b, Kind: d.path, Singular: d.singular, Key: key}
-		byDay, err := s.report(ctx, "day", f)
-		if err != nil {
+		fs := b.F.With(d.dim, key)
+		var byDay *usage.Report
+		related := make([]*usage.Report, len(d.related))
+		parts := []func(context.Context) error{
+			func(ctx context.Context) (err error) { byDay, err = s.report(ctx, "day", f); return err },
+			func(ctx context.Context) (err error) { data.Shapes, err = s.topShapes(ctx, fs, f, 5, 0); return err },
+			func(ctx context.Context) error {
+				page, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: f, Sort: "cost", Limit: 15})
+				data.Queries = page.Queries
+				return err
+			},
+		}
+		for i, rel := range d.related {
+			parts = append(parts, func(ctx context.Context) (err error) { related[i], err = s.report(ctx, rel, f); return err })
+		}
+		if err := parallel(ctx, parts...); err != nil {
 			return "", nil, err
 		}
 		data.Total = byDay.Total
@@ -262,15 +276,11 @@ func (s *Server) dimDetail(d dimPage) pageFunc {
 			if !known {
 				return "", nil, notFound("No %s named %s has run a query.", d.singular, quote(key))
 			}
-			data.Quiet = true
-			return "dim", data, nil
+			return "dim", dimDetailData{base: b, Kind: d.path, Singular: d.singular, Key: key, Total: data.Total, Quiet: true}, nil
 		}
 		data.Trend, data.QueriesTrend = s.trendCharts(f, byDay.Rows)
-		for _, rel := range d.related {
-			rep, err := s.report(ctx, rel, f)
-			if err != nil {
-				return "", nil, err
-			}
+		for i, rel := range d.related {
+			rep := related[i]
 			var href func(string) string
 			if p := pathOf(rel); p != "" {
 				href = func(k string) string { return b.F.To(p, k) }
@@ -284,15 +294,6 @@ func (s *Server) dimDetail(d dimPage) pageFunc {
 			}
 			data.Related = append(data.Related, t)
 		}
-		fs := b.F.With(d.dim, key)
-		if data.Shapes, err = s.topShapes(ctx, fs, f, 5, 0); err != nil {
-			return "", nil, err
-		}
-		page, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: f, Sort: "cost", Limit: 15})
-		if err != nil {
-			return "", nil, err
-		}
-		data.Queries = page.Queries
 		data.QueriesHref = fs.LinkWith("/queries", "sort", "cost")
 		return "dim", data, nil
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/athenawatch/athenawatch/internal/store"
 	"github.com/athenawatch/athenawatch/internal/usage"
 	"github.com/athenawatch/athenawatch/internal/web/chart"
@@ -276,4 +278,16 @@ func windowText(f store.Filter) string {
 		to = f.Until.UTC().Format(layout)
 	}
 	return from + " → " + to + " UTC"
+}
+
+// parallel runs the parts of a page at once and returns the first error.
+// Each part reads the store on a connection of its own, so a page takes
+// about as long as its slowest part rather than the sum of them. Parts
+// write to fields of their own.
+func parallel(ctx context.Context, parts ...func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, part := range parts {
+		g.Go(func() error { return part(ctx) })
+	}
+	return g.Wait()
 }
