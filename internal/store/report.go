@@ -234,6 +234,15 @@ func (s *Store) Aggregate(ctx context.Context, a Aggregation) (Aggregated, error
 		return out, err
 	}
 	if useRollups {
+		groups, ok, err := s.memAggregate(ctx, tx, &a)
+		if err != nil {
+			return out, fmt.Errorf("aggregate by %s: %w", a.By, err)
+		}
+		if ok {
+			out.Groups = groups
+			out.Rejected, err = countRejected(ctx, tx, "rejected", nil, a.Filter)
+			return out, err
+		}
 		rq, rargs, ok, err := rollupQuery(&a, s.version)
 		if err != nil {
 			return out, err

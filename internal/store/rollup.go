@@ -414,6 +414,9 @@ type rollupLevel struct {
 	// index by (dim, value, t), which a filter on a few values of dim
 	// reads rather than every value's periods.
 	dim, valueIndex string
+	// memory, when set, is the table of the in-memory copy (memHour,
+	// memShape) that answers this level's parts.
+	memory int
 }
 
 func newRollupLevel(table string, period int64, extra ...string) rollupLevel {
@@ -600,10 +603,8 @@ func (f *Filter) windowMillis() (int64, int64) {
 	return from, to
 }
 
-// rollupQuery is the SQL of an aggregation answered from the rollups ("" for
-// an empty window), or false when they cannot answer it (a dimension or
-// filter they do not keep, such as principal_arn).
-func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
+// aggregationDims are the dimensions an aggregation groups and filters by.
+func aggregationDims(a *Aggregation) []string {
 	names := []string{a.By}
 	if a.Then != "" {
 		names = append(names, a.Then)
@@ -611,14 +612,29 @@ func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
 	for k := range a.Filter.Match {
 		names = append(names, k)
 	}
-	levels := rollupsFor(names, version)
+	return names
+}
+
+// rollupQuery is the SQL of an aggregation answered from the rollups ("" for
+// an empty window), or false when they cannot answer it (a dimension or
+// filter they do not keep, such as principal_arn).
+func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
+	levels := rollupsFor(aggregationDims(a), version)
 	if len(levels) == 0 {
 		return "", nil, false, nil
 	}
 	from, to := a.Filter.windowMillis()
+	q, args, err := partsSQL(a, version, planRollups(levels, from, to))
+	return q, args, true, err
+}
+
+// partsSQL is the SQL that sums the parts of a window from their tables
+// (or the rows), grouped by the aggregation's keys and region; "" for no
+// parts.
+func partsSQL(a *Aggregation, version int, plan []rollupPart) (string, []any, error) {
 	var parts []string
 	var args []any
-	for _, p := range planRollups(levels, from, to) {
+	for _, p := range plan {
 		dims, sums, count, timeCol := Dimensions, sumSQL, "COUNT(*)", "event_time"
 		src := "queries"
 		if p.level != nil {
@@ -634,7 +650,7 @@ func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
 		}
 		conds, cargs, err := a.Filter.matchConds(dims)
 		if err != nil {
-			return "", nil, false, err
+			return "", nil, err
 		}
 		var window []string
 		var wargs []any
@@ -663,7 +679,7 @@ func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
 		for i, s := range a.Sums {
 			e, ok := sums[s]
 			if !ok {
-				return "", nil, false, fmt.Errorf("unknown report sum %q", s)
+				return "", nil, fmt.Errorf("unknown report sum %q", s)
 			}
 			q += ", " + e + " AS s" + fmt.Sprint(i)
 		}
@@ -674,14 +690,14 @@ func rollupQuery(a *Aggregation, version int) (string, []any, bool, error) {
 		parts = append(parts, q+" GROUP BY 1, 2, 3")
 	}
 	if len(parts) == 0 {
-		return "", nil, true, nil
+		return "", nil, nil
 	}
 	q := "SELECT k1, k2, k3"
 	for i := range a.Sums {
 		q += ", SUM(s" + fmt.Sprint(i) + ")"
 	}
 	q += " FROM (" + strings.Join(parts, " UNION ALL ") + ") GROUP BY 1, 2, 3 HAVING SUM(n) > 0"
-	return q, args, true, nil
+	return q, args, nil
 }
 
 // hasGlob reports whether any of vals is a pattern (matched with GLOB).

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -53,6 +54,9 @@ type Store struct {
 	// (migration 0006); a read-only store of an older schema lists
 	// without them.
 	listIndexed bool
+	// mem, when set, keeps the copy of the rollups reports read
+	// (ServeFromMemory).
+	mem atomic.Pointer[memServer]
 }
 
 // Open opens (creating if needed) the database at path and migrates it to the
@@ -272,7 +276,12 @@ func isSQLiteCode(err error, codes ...int) bool {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if ms := s.mem.Load(); ms != nil {
+		ms.close()
+	}
+	return s.db.Close()
+}
 
 func migrationNames() ([]string, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")

@@ -72,6 +72,9 @@ func New(o Options) (*Server, error) {
 	if err := usage.LoadIdentityNames(ctx, o.Store, s.rules); err != nil {
 		return nil, err
 	}
+	// A server asks for the same sums many times: it keeps the rollups
+	// in memory.
+	o.Store.ServeFromMemory(o.Logger)
 	s.auth = newAuth(o.Token, o.Now, o.Logger)
 	s.routes()
 	return s, nil

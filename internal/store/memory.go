@@ -1,0 +1,720 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A server answers reports from a copy of the rollups in memory. SQLite
+// sums a report's window at a few microseconds a rollup row, and the pages
+// of a busy store ask for tens of thousands of rows many times each; the
+// copy sums them in Go at a few nanoseconds a row. The copy holds
+// rollup_hour and rollup_shape, which between them keep every dimension
+// the rollups keep, and is read in one read transaction along with the
+// count of rollup_changes (migration 0019). A report reads that count in
+// its own read transaction and uses the copy only when the two are equal,
+// so it never mixes the copy with a database that has moved on: when they
+// differ, it reads SQLite as it would without a copy, and a new copy is
+// loaded in the background. The edges of a window finer than the copy's
+// periods are read from SQLite in the report's transaction, as always.
+
+// changesVersion is the schema version that counts the rollups' changes.
+const changesVersion = 19
+
+// The key columns of the copy, in memRow.key order.
+const (
+	mcRegion = iota
+	mcUser
+	mcRole
+	mcAccount
+	mcTeam
+	mcDatabase
+	mcWorkgroup
+	mcState
+	mcStatementType
+	mcStatsStatus
+	mcFingerprint
+	nMemColumns
+)
+
+var memColumns = [nMemColumns]string{"region", "user", "role", "account", "team", "database", "workgroup", "state",
+	"statement_type", "stats_status", "fingerprint"}
+
+// Flags of a row, from its state and statistics status.
+const (
+	mfSucceeded = 1 << iota
+	mfFailed
+	mfCancelled
+	mfPending
+	mfNoStats
+	mfFinal
+	mfProvisioned
+)
+
+// memRow is one row of a rollup table: its period's start, its keys as
+// indexes into the copy's dictionaries, and its sums.
+type memRow struct {
+	t     int64
+	key   [nMemColumns]uint32
+	flags uint8
+	sums  rollupSums
+}
+
+// memDict is the distinct values of one key column.
+type memDict struct {
+	values []string
+	ids    map[string]uint32
+	once   sync.Once
+	js     string // values as a JSON array, for GLOB through SQLite
+}
+
+func (d *memDict) id(v string) uint32 {
+	if id, ok := d.ids[v]; ok {
+		return id
+	}
+	id := uint32(len(d.values))
+	d.ids[v] = id
+	d.values = append(d.values, v)
+	return id
+}
+
+func (d *memDict) json() string {
+	d.once.Do(func() {
+		b, _ := json.Marshal(d.values)
+		d.js = string(b)
+	})
+	return d.js
+}
+
+// memRollups is one copy of the rollups, read at rollup_changes count
+// changes. It is never changed once loaded.
+type memRollups struct {
+	changes     int64
+	dicts       [nMemColumns]memDict
+	hour, shape []memRow // each in order of t
+	loaded      time.Duration
+}
+
+// The levels the copy answers, in the plans of planRollups.
+var (
+	memHourLevel  = memLevel("rollup_hour", hourMillis, memHour)
+	memShapeLevel = memLevel("rollup_shape", dayMillis, memShape, "fingerprint")
+)
+
+const (
+	memHour = 1 + iota
+	memShape
+)
+
+func memLevel(table string, period int64, which int, extra ...string) rollupLevel {
+	l := newRollupLevel(table, period, extra...)
+	l.memory = which
+	return l
+}
+
+// memLevels are the levels that answer a report of the dimensions names
+// with the copy: a level of the copy, then the finer levels of SQLite for
+// the window's edges; nil when the copy lacks one of the dimensions.
+func memLevels(names []string, version int) []*rollupLevel {
+	for _, l := range []*rollupLevel{&memHourLevel, &memShapeLevel} {
+		ok := true
+		for _, n := range names {
+			if _, has := l.dims[n]; !has {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		out := []*rollupLevel{l}
+		for _, sl := range rollupsFor(names, version) {
+			if sl.period < l.period {
+				out = append(out, sl)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// errMemOverflow is a sum beyond int64, which SQLite reports as an error
+// of its own: the report is read from SQLite instead.
+var errMemOverflow = errors.New("sum overflows")
+
+// memTimeRange is the range of period starts whose day SQLite's strftime
+// formats as Go does: years 0000 to 9999.
+var memTimeMin, memTimeMax = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+// loadMem reads a copy of the rollups in one read transaction.
+func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
+	start := time.Now()
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	m := &memRollups{}
+	for i := range m.dicts {
+		m.dicts[i].ids = map[string]uint32{}
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT n FROM rollup_changes").Scan(&m.changes); err != nil {
+		return nil, fmt.Errorf("read the rollups' changes: %w", err)
+	}
+	nonzero := " WHERE NOT (queries = 0 AND billed_bytes = 0 AND data_scanned_bytes = 0 AND engine_ms = 0 AND dpu_ms = 0 AND no_dpu = 0)"
+	for _, p := range []struct {
+		rows  *[]memRow
+		table string
+		fp    string
+	}{{&m.hour, "rollup_hour", "''"}, {&m.shape, "rollup_shape", "fingerprint"}} {
+		rows, err := tx.QueryContext(ctx, "SELECT t, region, user, role, account, team, database, workgroup, state, statement_type, stats_status, "+
+			p.fp+", provisioned, queries, billed_bytes, data_scanned_bytes, engine_ms, dpu_ms, no_dpu FROM "+p.table+nonzero)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p.table, err)
+		}
+		var keys [nMemColumns]string
+		var r memRow
+		var prov int64
+		dest := []any{&r.t}
+		for i := range keys {
+			dest = append(dest, &keys[i])
+		}
+		dest = append(dest, &prov, &r.sums.queries, &r.sums.billedBytes, &r.sums.dataScannedBytes, &r.sums.engineMs, &r.sums.dpuMs, &r.sums.noDPU)
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read %s: %w", p.table, err)
+			}
+			if r.t < memTimeMin || r.t >= memTimeMax || (prov != 0 && prov != 1) {
+				rows.Close()
+				return nil, fmt.Errorf("read %s: a row of period %d, provisioned %d, which only SQLite sums exactly", p.table, r.t, prov)
+			}
+			for i, k := range keys {
+				r.key[i] = m.dicts[i].id(k)
+			}
+			r.flags = 0
+			switch keys[mcState] {
+			case "SUCCEEDED":
+				r.flags |= mfSucceeded
+			case "FAILED":
+				r.flags |= mfFailed
+			case "CANCELLED":
+				r.flags |= mfCancelled
+			}
+			switch keys[mcStatsStatus] {
+			case StatusPending:
+				r.flags |= mfPending
+			case StatusNoStats:
+				r.flags |= mfNoStats
+			case StatusFinal:
+				r.flags |= mfFinal
+			}
+			if prov == 1 {
+				r.flags |= mfProvisioned
+			}
+			*p.rows = append(*p.rows, r)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", p.table, err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", p.table, err)
+		}
+		slices.SortFunc(*p.rows, func(a, b memRow) int { return cmpInt(a.t, b.t) })
+	}
+	m.loaded = time.Since(start)
+	return m, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// memKey is a group of a report in the copy: each key a dictionary index,
+// or a period's start for the day and hour dimensions.
+type memKey struct {
+	k1, k2 int64
+	region uint32
+}
+
+type memGroup struct {
+	n    int64
+	sums []int64
+}
+
+// memKeyOf says how a dimension's key is taken from a row: a column of the
+// copy, or the row's day or hour.
+type memKeyOf struct {
+	column int // -1 for a time dimension, -2 for none
+	period int64
+}
+
+func memKeyFor(dim string) (memKeyOf, bool) {
+	switch dim {
+	case "":
+		return memKeyOf{column: -2}, true
+	case "day":
+		return memKeyOf{column: -1, period: dayMillis}, true
+	case "hour":
+		return memKeyOf{column: -1, period: hourMillis}, true
+	}
+	for i, c := range memColumns {
+		if c == dim {
+			return memKeyOf{column: i}, true
+		}
+	}
+	return memKeyOf{}, false
+}
+
+func (k memKeyOf) of(r *memRow) int64 {
+	switch k.column {
+	case -2:
+		return 0
+	case -1:
+		return floorDiv(r.t, k.period) * k.period
+	}
+	return int64(r.key[k.column])
+}
+
+func (m *memRollups) keyString(k memKeyOf, v int64) string {
+	switch k.column {
+	case -2:
+		return ""
+	case -1:
+		if k.period == hourMillis {
+			return time.UnixMilli(v).UTC().Format("2006-01-02T15:00Z")
+		}
+		return time.UnixMilli(v).UTC().Format(time.DateOnly)
+	}
+	return m.dicts[k.column].values[v]
+}
+
+// memFilter is a report's filter on the copy: for each filtered column, the
+// dictionary indexes that match; for the day and hour dimensions, the
+// period starts that match.
+type memFilter struct {
+	columns [nMemColumns][]bool
+	times   []memTimeFilter
+}
+
+type memTimeFilter struct {
+	period int64
+	ok     map[int64]bool
+}
+
+// matches reports whether candidates match any of vals, as matchConds
+// matches them: a value with * ? or [ is a GLOB pattern (through SQLite,
+// for its exact rules), any other is compared as is.
+func matchValues(ctx context.Context, tx *sql.Tx, vals, candidates []string, candidatesJSON func() string) ([]bool, error) {
+	ok := make([]bool, len(candidates))
+	exact := map[string]bool{}
+	var globs []string
+	for _, v := range vals {
+		if strings.ContainsAny(v, "*?[") {
+			globs = append(globs, v)
+		} else {
+			exact[v] = true
+		}
+	}
+	if len(exact) > 0 {
+		for i, c := range candidates {
+			ok[i] = exact[c]
+		}
+	}
+	for _, g := range globs {
+		rows, err := tx.QueryContext(ctx, "SELECT key FROM json_each(?) WHERE value GLOB ?", candidatesJSON(), g)
+		if err != nil {
+			return nil, fmt.Errorf("match %q: %w", g, err)
+		}
+		for rows.Next() {
+			var i int
+			if err := rows.Scan(&i); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("match %q: %w", g, err)
+			}
+			if i >= 0 && i < len(ok) {
+				ok[i] = true
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("match %q: %w", g, err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("match %q: %w", g, err)
+		}
+	}
+	return ok, nil
+}
+
+func (m *memRollups) filter(ctx context.Context, tx *sql.Tx, f *Filter, rows []memRow) (*memFilter, error) {
+	mf := &memFilter{}
+	for dim, vals := range f.Match {
+		if len(vals) == 0 {
+			continue // as matchConds: no alternatives, no condition
+		}
+		k, ok := memKeyFor(dim)
+		if !ok || k.column == -2 {
+			return nil, fmt.Errorf("unknown filter key %q", dim)
+		}
+		if k.column >= 0 {
+			d := &m.dicts[k.column]
+			match, err := matchValues(ctx, tx, vals, d.values, d.json)
+			if err != nil {
+				return nil, err
+			}
+			mf.columns[k.column] = match
+			continue
+		}
+		var starts []int64
+		for i := range rows {
+			s := floorDiv(rows[i].t, k.period) * k.period
+			if len(starts) == 0 || starts[len(starts)-1] != s {
+				starts = append(starts, s)
+			}
+		}
+		names := make([]string, len(starts))
+		for i, s := range starts {
+			names[i] = m.keyString(k, s)
+		}
+		match, err := matchValues(ctx, tx, vals, names, func() string { b, _ := json.Marshal(names); return string(b) })
+		if err != nil {
+			return nil, err
+		}
+		tf := memTimeFilter{period: k.period, ok: map[int64]bool{}}
+		for i, s := range starts {
+			tf.ok[s] = match[i]
+		}
+		mf.times = append(mf.times, tf)
+	}
+	return mf, nil
+}
+
+func (mf *memFilter) match(r *memRow) bool {
+	for c, ok := range mf.columns {
+		if ok != nil && !ok[r.key[c]] {
+			return false
+		}
+	}
+	for _, tf := range mf.times {
+		if !tf.ok[floorDiv(r.t, tf.period)*tf.period] {
+			return false
+		}
+	}
+	return true
+}
+
+// memSum is one Sum of a row of the copy, as rollupSumSQL sums it.
+func memSum(s Sum) (func(r *memRow) int64, error) {
+	when := func(flags uint8, v func(r *memRow) int64) func(r *memRow) int64 {
+		return func(r *memRow) int64 {
+			if r.flags&flags == flags {
+				return v(r)
+			}
+			return 0
+		}
+	}
+	queries := func(r *memRow) int64 { return r.sums.queries }
+	switch s {
+	case SumQueries:
+		return queries, nil
+	case SumSucceeded:
+		return when(mfSucceeded, queries), nil
+	case SumFailed:
+		return when(mfFailed, queries), nil
+	case SumCancelled:
+		return when(mfCancelled, queries), nil
+	case SumPending:
+		return when(mfPending, queries), nil
+	case SumNoStats:
+		return when(mfNoStats, queries), nil
+	case SumWithStats:
+		return when(mfFinal, queries), nil
+	case SumBytesScanned:
+		return when(mfFinal, func(r *memRow) int64 { return r.sums.dataScannedBytes }), nil
+	case SumBilledBytes:
+		return func(r *memRow) int64 { return r.sums.billedBytes }, nil
+	case SumEngineMs:
+		return when(mfFinal, func(r *memRow) int64 { return r.sums.engineMs }), nil
+	case SumProvisioned:
+		return when(mfProvisioned, queries), nil
+	case SumDPUMillis:
+		return when(mfProvisioned|mfFinal, func(r *memRow) int64 { return r.sums.dpuMs }), nil
+	case SumProvisionedNoDPU:
+		return when(mfProvisioned|mfFinal, func(r *memRow) int64 { return r.sums.noDPU }), nil
+	}
+	return nil, fmt.Errorf("unknown report sum %q", s)
+}
+
+// addChecked adds b to *a, or reports that the sum leaves int64.
+func addChecked(a *int64, b int64) bool {
+	s := *a + b
+	if (s > *a) != (b > 0) {
+		return false
+	}
+	*a = s
+	return true
+}
+
+// aggregate answers a from the copy, and the edges of its window finer than
+// the copy's periods from tx. It reports false when the copy keeps a
+// dimension a needs not; errMemOverflow when a sum leaves int64.
+func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, version int) ([]Group, bool, error) {
+	levels := memLevels(aggregationDims(a), version)
+	if levels == nil {
+		return nil, false, nil
+	}
+	by, ok1 := memKeyFor(a.By)
+	then, ok2 := memKeyFor(a.Then)
+	if !ok1 || !ok2 || by.column == -2 {
+		return nil, false, nil
+	}
+	sums := make([]func(*memRow) int64, len(a.Sums))
+	for i, s := range a.Sums {
+		var err error
+		if sums[i], err = memSum(s); err != nil {
+			return nil, false, err
+		}
+	}
+	from, to := a.Filter.windowMillis()
+	groups := map[memKey]*memGroup{}
+	var edges []rollupPart
+	for _, p := range planRollups(levels, from, to) {
+		if p.level == nil || p.level.memory == 0 {
+			edges = append(edges, p)
+			continue
+		}
+		rows := m.hour
+		if p.level.memory == memShape {
+			rows = m.shape
+		}
+		lo, _ := slices.BinarySearchFunc(rows, p.from, func(r memRow, t int64) int { return cmpInt(r.t, t) })
+		hi, _ := slices.BinarySearchFunc(rows, p.to, func(r memRow, t int64) int { return cmpInt(r.t, t) })
+		rows = rows[lo:hi]
+		mf, err := m.filter(ctx, tx, &a.Filter, rows)
+		if err != nil {
+			return nil, false, err
+		}
+		for i := range rows {
+			r := &rows[i]
+			if !mf.match(r) {
+				continue
+			}
+			k := memKey{by.of(r), then.of(r), r.key[mcRegion]}
+			g := groups[k]
+			if g == nil {
+				g = &memGroup{sums: make([]int64, len(sums))}
+				groups[k] = g
+			}
+			if !addChecked(&g.n, r.sums.queries) {
+				return nil, false, errMemOverflow
+			}
+			for j, f := range sums {
+				if !addChecked(&g.sums[j], f(r)) {
+					return nil, false, errMemOverflow
+				}
+			}
+		}
+	}
+	out := make([]Group, 0, len(groups))
+	index := map[[3]string]int{}
+	for k, g := range groups {
+		if g.n <= 0 {
+			continue // as HAVING SUM(n) > 0; the edges may still bring the group
+		}
+		grp := Group{Key: m.keyString(by, k.k1), Key2: m.keyString(then, k.k2), Region: m.dicts[mcRegion].values[k.region], Sums: g.sums}
+		index[[3]string{grp.Key, grp.Key2, grp.Region}] = len(out)
+		out = append(out, grp)
+	}
+	if len(edges) > 0 {
+		q, args, err := partsSQL(a, version, edges)
+		if err != nil {
+			return nil, false, err
+		}
+		if q != "" {
+			more, err := scanGroups(ctx, tx, q, args, len(a.Sums))
+			if err != nil {
+				return nil, false, err
+			}
+			for _, e := range more {
+				i, ok := index[[3]string{e.Key, e.Key2, e.Region}]
+				if !ok {
+					index[[3]string{e.Key, e.Key2, e.Region}] = len(out)
+					out = append(out, e)
+					continue
+				}
+				for j, v := range e.Sums {
+					if !addChecked(&out[i].Sums[j], v) {
+						return nil, false, errMemOverflow
+					}
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, true, nil // as scanGroups answers no rows
+	}
+	slices.SortFunc(out, func(x, y Group) int {
+		if c := strings.Compare(x.Key, y.Key); c != 0 {
+			return c
+		}
+		if c := strings.Compare(x.Key2, y.Key2); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Region, y.Region)
+	})
+	return out, true, nil
+}
+
+// memServer keeps a Store's copy current: it loads a new copy in the
+// background when a report finds the copy behind the database, at most one
+// at a time and with a pause between loads as long as the last load took,
+// so that a store written without pause costs the server at most half a
+// core.
+type memServer struct {
+	cur     atomic.Pointer[memRollups]
+	loading atomic.Bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	next    time.Time // no load starts before
+	failed  string    // the last load's error, logged once
+	log     *slog.Logger
+	// answered counts the reports the copy answered.
+	answered atomic.Int64
+}
+
+// ServeFromMemory makes reports read a copy of the rollups kept in memory
+// (see memRollups) and starts loading it. For a long-running server; a
+// command that reports once reads SQLite. It does nothing on a database
+// too old to count the rollups' changes.
+func (s *Store) ServeFromMemory(log *slog.Logger) {
+	if s.version < changesVersion {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ms := &memServer{ctx: ctx, cancel: cancel, log: log}
+	if !s.mem.CompareAndSwap(nil, ms) {
+		cancel()
+		return
+	}
+	ms.refresh(s.db)
+}
+
+// MemoryReady waits until reports read a copy of the rollups that is
+// current: for benchmarks and tests, and a server that wants its first
+// pages fast.
+func (s *Store) MemoryReady(ctx context.Context) error {
+	ms := s.mem.Load()
+	if ms == nil {
+		return errors.New("reports do not read a copy of the rollups in memory")
+	}
+	for {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, "SELECT n FROM rollup_changes").Scan(&n); err != nil {
+			return fmt.Errorf("read the rollups' changes: %w", err)
+		}
+		if m := ms.cur.Load(); m != nil && m.changes == n {
+			return nil
+		}
+		ms.refresh(s.db)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// current is the copy when it was read at the count tx sees, else nil
+// (and a new copy is loaded).
+func (ms *memServer) current(ctx context.Context, tx *sql.Tx, db *sql.DB) (*memRollups, error) {
+	var n int64
+	if err := tx.QueryRowContext(ctx, "SELECT n FROM rollup_changes").Scan(&n); err != nil {
+		return nil, fmt.Errorf("read the rollups' changes: %w", err)
+	}
+	if m := ms.cur.Load(); m != nil && m.changes == n {
+		return m, nil
+	}
+	ms.refresh(db)
+	return nil, nil
+}
+
+func (ms *memServer) refresh(db *sql.DB) {
+	ms.mu.Lock()
+	wait := time.Until(ms.next)
+	ms.mu.Unlock()
+	if !ms.loading.CompareAndSwap(false, true) {
+		return
+	}
+	ms.wg.Add(1)
+	go func() {
+		defer ms.wg.Done()
+		defer ms.loading.Store(false)
+		if wait > 0 {
+			select {
+			case <-ms.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		m, err := loadMem(ms.ctx, db)
+		ms.mu.Lock()
+		defer ms.mu.Unlock()
+		if err != nil {
+			if ms.ctx.Err() == nil && ms.failed != err.Error() && ms.log != nil {
+				ms.log.Warn("reports read SQLite: could not keep the rollups in memory", "err", err)
+			}
+			ms.failed = err.Error()
+			ms.next = time.Now().Add(time.Minute)
+			return
+		}
+		ms.failed = ""
+		ms.next = time.Now().Add(m.loaded)
+		ms.cur.Store(m)
+		if ms.log != nil {
+			ms.log.Debug("rollups loaded into memory", "hour_rows", len(m.hour), "shape_rows", len(m.shape), "took", m.loaded)
+		}
+	}()
+}
+
+func (ms *memServer) close() {
+	ms.cancel()
+	ms.wg.Wait()
+}
+
+// memAggregate answers a from the copy when the store keeps one and it is
+// current; false otherwise.
+func (s *Store) memAggregate(ctx context.Context, tx *sql.Tx, a *Aggregation) ([]Group, bool, error) {
+	ms := s.mem.Load()
+	if ms == nil {
+		return nil, false, nil
+	}
+	m, err := ms.current(ctx, tx, s.db)
+	if err != nil || m == nil {
+		return nil, false, err
+	}
+	groups, ok, err := m.aggregate(ctx, tx, a, s.version)
+	if errors.Is(err, errMemOverflow) {
+		return nil, false, nil // SQLite names the overflow
+	}
+	if ok && err == nil {
+		ms.answered.Add(1)
+	}
+	return groups, ok, err
+}
