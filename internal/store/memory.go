@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -98,20 +99,23 @@ func (d *memDict) json() string {
 // memRollups is one copy of the rollups, read at rollup_changes count
 // changes. It is never changed once loaded.
 type memRollups struct {
-	changes     int64
-	dicts       [nMemColumns]memDict
-	hour, shape []memRow // each in order of t
-	loaded      time.Duration
+	changes          int64
+	dicts            [nMemColumns]memDict
+	day, hour, shape []memRow // each in order of t
+	loaded           time.Duration
 }
 
-// The levels the copy answers, in the plans of planRollups.
+// The levels the copy answers, in the plans of planRollups: whole days
+// without the shape, whole hours, and whole days with it.
 var (
+	memDayLevel   = memLevel("rollup_day", dayMillis, memDay)
 	memHourLevel  = memLevel("rollup_hour", hourMillis, memHour)
 	memShapeLevel = memLevel("rollup_shape", dayMillis, memShape, "fingerprint")
 )
 
 const (
-	memHour = 1 + iota
+	memDay = 1 + iota
+	memHour
 	memShape
 )
 
@@ -122,10 +126,12 @@ func memLevel(table string, period int64, which int, extra ...string) rollupLeve
 }
 
 // memLevels are the levels that answer a report of the dimensions names
-// with the copy: a level of the copy, then the finer levels of SQLite for
-// the window's edges; nil when the copy lacks one of the dimensions.
+// with the copy, coarsest first as rollupsFor's: the copy's, then the finer
+// levels of SQLite for the window's edges; nil when no level of the copy
+// keeps every dimension.
 func memLevels(names []string, version int) []*rollupLevel {
-	for _, l := range []*rollupLevel{&memHourLevel, &memShapeLevel} {
+	var out []*rollupLevel
+	for _, l := range []*rollupLevel{&memDayLevel, &memShapeLevel, &memHourLevel} {
 		ok := true
 		for _, n := range names {
 			if _, has := l.dims[n]; !has {
@@ -133,18 +139,19 @@ func memLevels(names []string, version int) []*rollupLevel {
 				break
 			}
 		}
-		if !ok {
-			continue
+		if ok && (len(out) == 0 || l.period < out[len(out)-1].period) {
+			out = append(out, l)
 		}
-		out := []*rollupLevel{l}
-		for _, sl := range rollupsFor(names, version) {
-			if sl.period < l.period {
-				out = append(out, sl)
-			}
-		}
-		return out
 	}
-	return nil
+	if len(out) == 0 {
+		return nil
+	}
+	for _, sl := range rollupsFor(names, version) {
+		if sl.period < out[len(out)-1].period {
+			out = append(out, sl)
+		}
+	}
+	return out
 }
 
 // errMemOverflow is a sum beyond int64, which SQLite reports as an error
@@ -231,8 +238,40 @@ func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
 		}
 		slices.SortFunc(*p.rows, func(a, b memRow) int { return cmpInt(a.t, b.t) })
 	}
+	m.day = sumDays(m.hour)
 	m.loaded = time.Since(start)
 	return m, nil
+}
+
+// sumDays sums hour rows (in order of t) per day and key, in order of t;
+// nil when a day's sum leaves int64, so that reports of whole days go to
+// SQLite, which names the overflow.
+func sumDays(hours []memRow) []memRow {
+	var out []memRow
+	type dayKey struct {
+		key   [nMemColumns]uint32
+		flags uint8 // capacity is no column
+	}
+	index := map[dayKey]int{}
+	day := int64(math.MinInt64)
+	for i := range hours {
+		r := hours[i]
+		if d := floorDiv(r.t, dayMillis) * dayMillis; d != day {
+			day = d
+			clear(index)
+		}
+		r.t = day
+		k := dayKey{r.key, r.flags}
+		if j, ok := index[k]; ok {
+			if !addSums(&out[j].sums, &r.sums) {
+				return nil
+			}
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, r)
+	}
+	return out
 }
 
 func cmpInt(a, b int64) int {
@@ -250,11 +289,6 @@ func cmpInt(a, b int64) int {
 type memKey struct {
 	k1, k2 int64
 	region uint32
-}
-
-type memGroup struct {
-	n    int64
-	sums []int64
 }
 
 // memKeyOf says how a dimension's key is taken from a row: a column of the
@@ -308,8 +342,13 @@ func (m *memRollups) keyString(k memKeyOf, v int64) string {
 // dictionary indexes that match; for the day and hour dimensions, the
 // period starts that match.
 type memFilter struct {
-	columns [nMemColumns][]bool
+	columns []memColumnFilter
 	times   []memTimeFilter
+}
+
+type memColumnFilter struct {
+	column int
+	ok     []bool
 }
 
 type memTimeFilter struct {
@@ -361,7 +400,7 @@ func matchValues(ctx context.Context, tx *sql.Tx, vals, candidates []string, can
 	return ok, nil
 }
 
-func (m *memRollups) filter(ctx context.Context, tx *sql.Tx, f *Filter, rows []memRow) (*memFilter, error) {
+func (m *memRollups) filter(ctx context.Context, tx *sql.Tx, f *Filter, parts [][]memRow) (*memFilter, error) {
 	mf := &memFilter{}
 	for dim, vals := range f.Match {
 		if len(vals) == 0 {
@@ -377,14 +416,18 @@ func (m *memRollups) filter(ctx context.Context, tx *sql.Tx, f *Filter, rows []m
 			if err != nil {
 				return nil, err
 			}
-			mf.columns[k.column] = match
+			mf.columns = append(mf.columns, memColumnFilter{k.column, match})
 			continue
 		}
 		var starts []int64
-		for i := range rows {
-			s := floorDiv(rows[i].t, k.period) * k.period
-			if len(starts) == 0 || starts[len(starts)-1] != s {
-				starts = append(starts, s)
+		seen := map[int64]bool{}
+		for _, rows := range parts {
+			for i := range rows {
+				s := floorDiv(rows[i].t, k.period) * k.period
+				if !seen[s] {
+					seen[s] = true
+					starts = append(starts, s)
+				}
 			}
 		}
 		names := make([]string, len(starts))
@@ -405,8 +448,8 @@ func (m *memRollups) filter(ctx context.Context, tx *sql.Tx, f *Filter, rows []m
 }
 
 func (mf *memFilter) match(r *memRow) bool {
-	for c, ok := range mf.columns {
-		if ok != nil && !ok[r.key[c]] {
+	for _, c := range mf.columns {
+		if !c.ok[r.key[c.column]] {
 			return false
 		}
 	}
@@ -491,7 +534,7 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		}
 	}
 	from, to := a.Filter.windowMillis()
-	groups := map[memKey]*memGroup{}
+	var parts [][]memRow
 	var edges []rollupPart
 	for _, p := range planRollups(levels, from, to) {
 		if p.level == nil || p.level.memory == 0 {
@@ -499,44 +542,54 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 			continue
 		}
 		rows := m.hour
-		if p.level.memory == memShape {
+		switch p.level.memory {
+		case memDay:
+			if m.day == nil && len(m.hour) > 0 {
+				return nil, false, errMemOverflow
+			}
+			rows = m.day
+		case memShape:
 			rows = m.shape
 		}
 		lo, _ := slices.BinarySearchFunc(rows, p.from, func(r memRow, t int64) int { return cmpInt(r.t, t) })
 		hi, _ := slices.BinarySearchFunc(rows, p.to, func(r memRow, t int64) int { return cmpInt(r.t, t) })
-		rows = rows[lo:hi]
-		mf, err := m.filter(ctx, tx, &a.Filter, rows)
-		if err != nil {
-			return nil, false, err
+		if lo < hi {
+			parts = append(parts, rows[lo:hi])
 		}
+	}
+	mf, err := m.filter(ctx, tx, &a.Filter, parts)
+	if err != nil {
+		return nil, false, err
+	}
+	acc := newMemAccumulator(m, by, then, parts)
+	for _, rows := range parts {
 		for i := range rows {
 			r := &rows[i]
-			if !mf.match(r) {
-				continue
+			if mf.match(r) && !acc.add(r) {
+				return nil, false, errMemOverflow
 			}
-			k := memKey{by.of(r), then.of(r), r.key[mcRegion]}
-			g := groups[k]
-			if g == nil {
-				g = &memGroup{sums: make([]int64, len(sums))}
-				groups[k] = g
-			}
-			if !addChecked(&g.n, r.sums.queries) {
+		}
+	}
+	out := make([]Group, 0, len(acc.groups))
+	index := map[[3]string]int{}
+	for _, g := range acc.groups {
+		var n int64
+		fake := memRow{}
+		grp := Group{Key: m.keyString(by, g.k1), Key2: m.keyString(then, g.k2), Region: m.dicts[mcRegion].values[g.region], Sums: make([]int64, len(sums))}
+		for _, c := range g.classes {
+			fake.flags, fake.sums = c.flags, c.sums
+			if !addChecked(&n, c.sums.queries) {
 				return nil, false, errMemOverflow
 			}
 			for j, f := range sums {
-				if !addChecked(&g.sums[j], f(r)) {
+				if !addChecked(&grp.Sums[j], f(&fake)) {
 					return nil, false, errMemOverflow
 				}
 			}
 		}
-	}
-	out := make([]Group, 0, len(groups))
-	index := map[[3]string]int{}
-	for k, g := range groups {
-		if g.n <= 0 {
+		if n <= 0 {
 			continue // as HAVING SUM(n) > 0; the edges may still bring the group
 		}
-		grp := Group{Key: m.keyString(by, k.k1), Key2: m.keyString(then, k.k2), Region: m.dicts[mcRegion].values[k.region], Sums: g.sums}
 		index[[3]string{grp.Key, grp.Key2, grp.Region}] = len(out)
 		out = append(out, grp)
 	}
@@ -578,6 +631,114 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		return strings.Compare(x.Region, y.Region)
 	})
 	return out, true, nil
+}
+
+// memClass is the raw sums of a group's rows of one set of flags: every
+// Sum of the group follows from its classes, so that a row costs six
+// additions whatever the report asks for.
+type memClass struct {
+	flags uint8
+	sums  rollupSums
+}
+
+type memGroup struct {
+	k1, k2  int64
+	region  uint32
+	classes []memClass
+}
+
+// memAccumulator sums rows into groups. A report whose keys take few
+// values finds a row's group in a table indexed by the keys (users,
+// regions, days of the window); any other in a map.
+type memAccumulator struct {
+	by, then   memKeyOf
+	groups     []memGroup
+	dense      []int32 // group index + 1 by dense key; nil to use sparse
+	n2, nr     int
+	base, step [2]int64 // a time key's first period and period
+	sparse     map[memKey]int32
+}
+
+// memDenseMax bounds the table of a dense accumulator: 4 MB of int32.
+const memDenseMax = 1 << 20
+
+func newMemAccumulator(m *memRollups, by, then memKeyOf, parts [][]memRow) *memAccumulator {
+	acc := &memAccumulator{by: by, then: then}
+	size := func(i int, k memKeyOf) int {
+		switch k.column {
+		case -2:
+			return 1
+		case -1:
+			lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+			for _, rows := range parts {
+				lo = min(lo, floorDiv(rows[0].t, k.period)*k.period)
+				hi = max(hi, floorDiv(rows[len(rows)-1].t, k.period)*k.period)
+			}
+			if lo > hi {
+				return 1
+			}
+			acc.base[i], acc.step[i] = lo, k.period
+			if (hi-lo)/k.period >= memDenseMax {
+				return memDenseMax + 1 // too many for a table
+			}
+			return int((hi-lo)/k.period) + 1
+		}
+		return len(m.dicts[k.column].values)
+	}
+	n1, n2, nr := size(0, by), size(1, then), len(m.dicts[mcRegion].values)
+	if n1 > 0 && n2 > 0 && nr > 0 && n1 <= memDenseMax/n2/nr {
+		acc.dense = make([]int32, n1*n2*nr)
+		acc.n2, acc.nr = n2, nr
+	} else {
+		acc.sparse = map[memKey]int32{}
+	}
+	return acc
+}
+
+func (acc *memAccumulator) denseKey(i int, k memKeyOf, r *memRow) int {
+	switch k.column {
+	case -2:
+		return 0
+	case -1:
+		return int((floorDiv(r.t, k.period)*k.period - acc.base[i]) / acc.step[i])
+	}
+	return int(r.key[k.column])
+}
+
+// add sums r into its group; false when a sum leaves int64.
+func (acc *memAccumulator) add(r *memRow) bool {
+	var g *memGroup
+	if acc.dense != nil {
+		i := (acc.denseKey(0, acc.by, r)*acc.n2+acc.denseKey(1, acc.then, r))*acc.nr + int(r.key[mcRegion])
+		if acc.dense[i] == 0 {
+			acc.groups = append(acc.groups, memGroup{k1: acc.by.of(r), k2: acc.then.of(r), region: r.key[mcRegion]})
+			acc.dense[i] = int32(len(acc.groups))
+		}
+		g = &acc.groups[acc.dense[i]-1]
+	} else {
+		k := memKey{acc.by.of(r), acc.then.of(r), r.key[mcRegion]}
+		j, ok := acc.sparse[k]
+		if !ok {
+			acc.groups = append(acc.groups, memGroup{k1: k.k1, k2: k.k2, region: k.region})
+			j = int32(len(acc.groups))
+			acc.sparse[k] = j
+		}
+		g = &acc.groups[j-1]
+	}
+	for i := range g.classes {
+		if c := &g.classes[i]; c.flags == r.flags {
+			return addSums(&c.sums, &r.sums)
+		}
+	}
+	g.classes = append(g.classes, memClass{flags: r.flags, sums: r.sums})
+	return true
+}
+
+// addSums adds b to a, or reports that a sum leaves int64.
+func addSums(a, b *rollupSums) bool {
+	return addChecked(&a.queries, b.queries) && addChecked(&a.billedBytes, b.billedBytes) &&
+		addChecked(&a.dataScannedBytes, b.dataScannedBytes) && addChecked(&a.engineMs, b.engineMs) &&
+		addChecked(&a.dpuMs, b.dpuMs) && addChecked(&a.noDPU, b.noDPU)
 }
 
 // memServer keeps a Store's copy current: it loads a new copy in the
@@ -688,7 +849,7 @@ func (ms *memServer) refresh(db *sql.DB) {
 		ms.next = time.Now().Add(m.loaded)
 		ms.cur.Store(m)
 		if ms.log != nil {
-			ms.log.Debug("rollups loaded into memory", "hour_rows", len(m.hour), "shape_rows", len(m.shape), "took", m.loaded)
+			ms.log.Debug("rollups loaded into memory", "day_rows", len(m.day), "hour_rows", len(m.hour), "shape_rows", len(m.shape), "took", m.loaded)
 		}
 	}()
 }
