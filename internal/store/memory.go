@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,7 @@ func (d *memDict) id(v string) uint32 {
 		return id
 	}
 	id := uint32(len(d.values))
+	v = strings.Clone(v) // not the whole row it was cut from
 	d.ids[v] = id
 	d.values = append(d.values, v)
 	return id
@@ -183,21 +185,27 @@ func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
 		table string
 		fp    string
 	}{{&m.hour, "rollup_hour", "''"}, {&m.shape, "rollup_shape", "fingerprint"}} {
-		rows, err := tx.QueryContext(ctx, "SELECT t, region, user, role, account, team, database, workgroup, state, statement_type, stats_status, "+
-			p.fp+", provisioned, queries, billed_bytes, data_scanned_bytes, engine_ms, dpu_ms, no_dpu FROM "+p.table+nonzero)
+		// The slice is made at its full size at once: growing a slice of
+		// a million rows by appending costs fifty times the reading.
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p.table).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s: %w", p.table, err)
+		}
+		*p.rows = make([]memRow, 0, n)
+		rows, err := tx.QueryContext(ctx, memRowSQL(p.fp, p.table)+nonzero)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p.table, err)
 		}
+		var packed sql.NullString
 		var keys [nMemColumns]string
 		var r memRow
 		var prov int64
-		dest := []any{&r.t}
-		for i := range keys {
-			dest = append(dest, &keys[i])
-		}
-		dest = append(dest, &prov, &r.sums.queries, &r.sums.billedBytes, &r.sums.dataScannedBytes, &r.sums.engineMs, &r.sums.dpuMs, &r.sums.noDPU)
 		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
+			if err := rows.Scan(&packed); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read %s: %w", p.table, err)
+			}
+			if err := unpackMemRow(packed, &r, &prov, &keys); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("read %s: %w", p.table, err)
 			}
@@ -243,11 +251,76 @@ func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
 	return m, nil
 }
 
+// memRowSQL selects each row of a rollup table as one text: its integers
+// and the byte lengths of its keys in decimal, each followed by a comma,
+// then the keys one after the other. Reading one column rather than
+// nineteen makes loading the copy about twice as fast. The text is NULL
+// when an integer is not one (a sum SQLite turned into a real), which
+// only SQLite sums exactly.
+func memRowSQL(fingerprint, table string) string {
+	ints := []string{"t", "provisioned", "queries", "billed_bytes", "data_scanned_bytes", "engine_ms", "dpu_ms", "no_dpu"}
+	keys := append(memColumns[:nMemColumns-1:nMemColumns-1], fingerprint)
+	var q strings.Builder
+	q.WriteString("SELECT CASE WHEN ")
+	for i, c := range ints {
+		if i > 0 {
+			q.WriteString(" AND ")
+		}
+		q.WriteString("typeof(" + c + ") = 'integer'")
+	}
+	q.WriteString(" THEN printf('" + strings.Repeat("%d,", len(ints)+len(keys)) + "'")
+	for _, c := range ints {
+		q.WriteString(", " + c)
+	}
+	for _, k := range keys {
+		q.WriteString(", length(CAST(" + k + " AS BLOB))")
+	}
+	q.WriteString(")")
+	for _, k := range keys {
+		q.WriteString(" || " + k)
+	}
+	q.WriteString(" END FROM " + table)
+	return q.String()
+}
+
+// unpackMemRow reads a row selected by memRowSQL into r, prov and keys.
+func unpackMemRow(packed sql.NullString, r *memRow, prov *int64, keys *[nMemColumns]string) error {
+	if !packed.Valid {
+		return errors.New("a row whose sums are not integers, which only SQLite sums exactly")
+	}
+	s := packed.String
+	var nums [8 + nMemColumns]int64
+	for i := range nums {
+		j := strings.IndexByte(s, ',')
+		if j < 0 {
+			return fmt.Errorf("a row cut short: %.40q", packed.String)
+		}
+		v, err := strconv.ParseInt(s[:j], 10, 64)
+		if err != nil {
+			return fmt.Errorf("a row's number %q: %w", s[:j], err)
+		}
+		nums[i], s = v, s[j+1:]
+	}
+	r.t, *prov = nums[0], nums[1]
+	r.sums = rollupSums{queries: nums[2], billedBytes: nums[3], dataScannedBytes: nums[4], engineMs: nums[5], dpuMs: nums[6], noDPU: nums[7]}
+	for i := range keys {
+		n := nums[8+i]
+		if n < 0 || n > int64(len(s)) {
+			return fmt.Errorf("a row's keys do not match their lengths: %.40q", packed.String)
+		}
+		keys[i], s = s[:n], s[n:]
+	}
+	if s != "" {
+		return fmt.Errorf("a row's keys do not match their lengths: %.40q", packed.String)
+	}
+	return nil
+}
+
 // sumDays sums hour rows (in order of t) per day and key, in order of t;
 // nil when a day's sum leaves int64, so that reports of whole days go to
 // SQLite, which names the overflow.
 func sumDays(hours []memRow) []memRow {
-	var out []memRow
+	out := make([]memRow, 0, len(hours))
 	type dayKey struct {
 		key   [nMemColumns]uint32
 		flags uint8 // capacity is no column
@@ -271,7 +344,7 @@ func sumDays(hours []memRow) []memRow {
 		index[k] = len(out)
 		out = append(out, r)
 	}
-	return out
+	return slices.Clone(out) // not the hours' length
 }
 
 func cmpInt(a, b int64) int {

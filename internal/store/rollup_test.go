@@ -23,10 +23,12 @@ type rollupWorld struct {
 }
 
 var (
-	worldUsers    = []string{"alice", "bob", "carol", "etl", "dora"}
+	// Keys with commas, digits, a NUL and multi-byte letters: the copy in
+	// memory reads each row as one text of numbers and keys.
+	worldUsers    = []string{"alice", "bob", "carol", "etl", "dora", "o'brien,12,"}
 	worldRegions  = []string{"us-east-1", "eu-west-1"}
-	worldDBs      = []string{"sales", "logs", ""}
-	worldWGs      = []string{"primary", "analysts", "etl-capacity"}
+	worldDBs      = []string{"sales", "logs", "", "lo\x00g,s"}
+	worldWGs      = []string{"primary", "analysts", "etl-capacity", "café,3"}
 	worldStates   = []string{"SUCCEEDED", "FAILED", "CANCELLED", "RUNNING"}
 	worldStmts    = []string{"DML", "DDL", "UTILITY"}
 	worldPrints   = []string{"", "fp-a", "fp-b", "fp-c"}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -129,4 +130,34 @@ func reportLatency(b *testing.B, took []time.Duration) {
 	ms := func(p int) float64 { return float64(took[(len(took)-1)*p/100].Microseconds()) / 1000 }
 	b.ReportMetric(ms(50), "p50-ms")
 	b.ReportMetric(ms(95), "p95-ms")
+}
+
+// BenchmarkMemoryLoad times how long a server takes to load the rollups
+// into memory on the generated store (as it does at start and after each
+// collect that changed them), and the heap the copy holds.
+func BenchmarkMemoryLoad(b *testing.B) {
+	ctx := context.Background()
+	path, _, err := storegen.CachedFromEnv(ctx, b.TempDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var heap uint64
+	for b.Loop() {
+		st, err := store.Open(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		st.ServeFromMemory(nil)
+		if err := st.MemoryReady(ctx); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = after.HeapAlloc - min(before.HeapAlloc, after.HeapAlloc)
+		st.Close()
+	}
+	b.ReportMetric(float64(heap)/(1<<20), "heap-MB")
 }
