@@ -85,6 +85,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
 	s := &Store{db: db, gatherBound: defaultGatherBound, listIndexed: true}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -221,6 +222,7 @@ func openRead(ctx context.Context, path string, q url.Values) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
 	s := &Store{db: db, gatherBound: defaultGatherBound}
 	var tables int
 	err = db.QueryRowContext(ctx, "SELECT (SELECT user_version FROM pragma_user_version), "+
