@@ -116,7 +116,15 @@ func (s *Store) ListQueries(ctx context.Context, o ListOptions) (QueryPage, erro
 		}
 		c = &cur
 	}
-	for _, part := range listParts(o.Sort, col, c) {
+	parts := listParts(o.Sort, col, c)
+	if o.Sort == "cost" && parts[0].index == sortIndexes["cost"] && s.version >= costlyFailuresVersion && onlyFailures(o.Filter) {
+		// The part above 0 walks the index of costly failures, whose
+		// condition is repeated for SQLite to see that it holds.
+		parts[0].index = "queries_costly_failures"
+		parts[0].cond += " AND " + costlyFailure
+		parts[0].phase += " AND " + costlyFailure
+	}
+	for _, part := range parts {
 		if len(page.Queries) > limit {
 			break
 		}
@@ -172,6 +180,28 @@ func listParts(sort, col string, c *cursor) []listPart {
 		zero.args = []any{c.Region, c.ID}
 		return []listPart{zero}
 	}
+}
+
+// costlyFailuresVersion is the version that indexes the failed and
+// cancelled queries that cost money (migration 0020).
+const costlyFailuresVersion = 20
+
+// costlyFailure is the condition of queries_costly_failures beside the
+// cost: it holds for every row of a filter that onlyFailures accepts.
+const costlyFailure = "state IN ('FAILED', 'CANCELLED')"
+
+// onlyFailures reports whether f keeps failed and cancelled queries only.
+func onlyFailures(f Filter) bool {
+	states := f.Match["state"]
+	if len(states) == 0 {
+		return false
+	}
+	for _, v := range states {
+		if v != "FAILED" && v != "CANCELLED" {
+			return false
+		}
+	}
+	return true
 }
 
 // sortIndexes are the indexes (migration 0006) that hold the rows above 0
