@@ -160,3 +160,69 @@ func cmpStr(a, b string) int {
 	}
 	return 0
 }
+
+// TestShapeLatestProperty: the span of a filter's queries and the latest
+// query of each shape under it (latest time, then the greatest region and
+// id among ties) are the same whether the rows are gathered from the
+// filter's index or found by walking the time and shape indexes.
+func TestShapeLatestProperty(t *testing.T) {
+	ctx := context.Background()
+	for round := range 3 {
+		rng := rand.New(rand.NewPCG(uint64(round), 11))
+		st, all := randomStore(t, rng, 400)
+		base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		for range 40 {
+			f := Filter{Match: map[string][]string{}}
+			if rng.IntN(2) == 0 {
+				f.Since = base.Add(time.Duration(rng.IntN(30)) * time.Hour)
+			}
+			for _, dim := range []struct {
+				key  string
+				vals []string
+			}{{"user", []string{"ann", "bob"}}, {"team", []string{"red", "blue"}}, {"state", []string{"FAILED", "CANCELLED"}}} {
+				if rng.IntN(2) == 0 {
+					f.Match[dim.key] = []string{dim.vals[rng.IntN(len(dim.vals))]}
+				}
+			}
+			st.gatherBound = []int{1, 5, 50, defaultGatherBound}[rng.IntN(4)]
+			want := map[string]*Query{}
+			var first, last time.Time
+			for i := range all {
+				q := &all[i]
+				if !matches(q, f) {
+					continue
+				}
+				if first.IsZero() || q.EventTime.Before(first) {
+					first = q.EventTime
+				}
+				if last.IsZero() || q.EventTime.After(last) {
+					last = q.EventTime
+				}
+				if q.Fingerprint == "" {
+					continue
+				}
+				w := want[q.Fingerprint]
+				if w == nil || q.EventTime.After(w.EventTime) || q.EventTime.Equal(w.EventTime) &&
+					(q.Region > w.Region || q.Region == w.Region && q.QueryID > w.QueryID) {
+					want[q.Fingerprint] = q
+				}
+			}
+			got, err := st.ShapeDetails(ctx, ShapeQuery{Filter: f, Fingerprints: []string{"fa", "fb"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.First.Equal(first) || !got.Last.Equal(last) {
+				t.Fatalf("filter %+v bound %d: span %v to %v, want %v to %v", f, st.gatherBound, got.First, got.Last, first, last)
+			}
+			for _, fp := range []string{"fa", "fb"} {
+				d, ok := got.Details[fp]
+				switch w := want[fp]; {
+				case w == nil && ok:
+					t.Fatalf("filter %+v bound %d: shape %s has a latest query %s, want none", f, st.gatherBound, fp, d.Latest.QueryID)
+				case w != nil && (!ok || d.Latest.Region != w.Region || d.Latest.QueryID != w.QueryID):
+					t.Fatalf("filter %+v bound %d: shape %s latest %s/%s, want %s/%s", f, st.gatherBound, fp, d.Latest.Region, d.Latest.QueryID, w.Region, w.QueryID)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -79,18 +80,46 @@ func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error)
 		return append(append(append([]any{}, srcArgs...), extra...), args...)
 	}
 
+	// When the filter keeps few rows, its own index finds them (see
+	// gatherIndex): a lone MIN or MAX then reads an end of it, and the
+	// latest query of each shape is among them; otherwise the time index
+	// and each shape's own index are walked. A common shape's rows, or the
+	// window's, can hold the filter's rare.
+	gather := ""
+	if src == "queries" && !s.needsCompat() && s.listIndexed {
+		if gather, err = s.gatherIndex(ctx, sq.Filter, listPart{phase: "1"}); err != nil {
+			return out, err
+		}
+		if gather == "queries_fingerprint" {
+			gather = ""
+		}
+	}
+
 	// Two subqueries, not MIN and MAX in one: SQLite answers a lone MIN
 	// or MAX from the end of an index, both together by a scan.
 	var first, last sql.NullInt64
-	if err := tx.QueryRowContext(ctx, "SELECT (SELECT MIN(event_time) FROM "+src+" WHERE "+where+"), (SELECT MAX(event_time) FROM "+src+" WHERE "+where+")",
-		append(with(), with()...)...).Scan(&first, &last); err != nil {
+	span := "SELECT (SELECT MIN(event_time) FROM " + src + " WHERE " + where + "), (SELECT MAX(event_time) FROM " + src + " WHERE " + where + ")"
+	spanArgs := append(with(), with()...)
+	if gather != "" {
+		minQ, minArgs := gathered(gather, "MIN(event_time) AS t", where, args)
+		maxQ, maxArgs := gathered(gather, "MAX(event_time) AS t", where, args)
+		span = "SELECT (SELECT MIN(t) FROM (" + minQ + ")), (SELECT MAX(t) FROM (" + maxQ + "))"
+		spanArgs = append(minArgs, maxArgs...)
+	}
+	if err := tx.QueryRowContext(ctx, span, spanArgs...).Scan(&first, &last); err != nil {
 		return out, fmt.Errorf("read the span of the window's queries: %w", err)
 	}
 	out.First, out.Last = fromMillis(first), fromMillis(last)
 
 	bySrc := src
+	var latest map[string][2]string
 	if src == "queries" && !s.needsCompat() {
 		bySrc = "queries INDEXED BY queries_fingerprint"
+		if gather != "" {
+			if latest, err = latestGathered(ctx, tx, gather, sq.Fingerprints, where, args); err != nil {
+				return out, err
+			}
+		}
 	}
 	for _, fp := range sq.Fingerprints {
 		if fp == "" {
@@ -98,20 +127,28 @@ func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error)
 		}
 		d := ShapeDetail{Users: users[fp]}
 		var region, id string
-		// The latest time from the end of the (fingerprint, event_time)
-		// index, then the last key among the queries at that time: one
-		// ORDER BY of the three would read every query of the shape.
-		// Without statistics SQLite may prefer the time index for a
-		// window and walk it back to the shape's last query, past those of
-		// every other shape: the shape's index is named.
-		err := tx.QueryRowContext(ctx, "SELECT region, query_id FROM "+bySrc+" WHERE fingerprint <> '' AND fingerprint = ? AND "+where+
-			" AND event_time = (SELECT MAX(event_time) FROM "+bySrc+" WHERE fingerprint <> '' AND fingerprint = ? AND "+where+")"+
-			" ORDER BY region DESC, query_id DESC LIMIT 1", append(with(fp), with(fp)...)...).Scan(&region, &id)
-		if err == sql.ErrNoRows {
-			continue
-		}
-		if err != nil {
-			return out, fmt.Errorf("find the latest query of shape %s: %w", fp, err)
+		if latest != nil {
+			key, ok := latest[fp]
+			if !ok {
+				continue
+			}
+			region, id = key[0], key[1]
+		} else {
+			// The latest time from the end of the (fingerprint, event_time)
+			// index, then the last key among the queries at that time: one
+			// ORDER BY of the three would read every query of the shape.
+			// Without statistics SQLite may prefer the time index for a
+			// window and walk it back to the shape's last query, past those of
+			// every other shape: the shape's index is named.
+			err := tx.QueryRowContext(ctx, "SELECT region, query_id FROM "+bySrc+" WHERE fingerprint <> '' AND fingerprint = ? AND "+where+
+				" AND event_time = (SELECT MAX(event_time) FROM "+bySrc+" WHERE fingerprint <> '' AND fingerprint = ? AND "+where+")"+
+				" ORDER BY region DESC, query_id DESC LIMIT 1", append(with(fp), with(fp)...)...).Scan(&region, &id)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return out, fmt.Errorf("find the latest query of shape %s: %w", fp, err)
+			}
 		}
 		qs, err := pageQueries(ctx, tx, "region = ? AND query_id = ?", []any{region, id})
 		if err != nil || len(qs) == 0 {
@@ -122,6 +159,58 @@ func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error)
 			sq.Rules.Query(&d.Latest)
 		}
 		out.Details[fp] = d
+	}
+	return out, nil
+}
+
+// gathered selects cols from the rows matching where (with args) by the
+// filter index named index: its own rows, and, when it leaves out the
+// backlog, the backlog's rows from queries_pending (cols of an aggregate
+// then give one row for each).
+func gathered(index, cols, where string, args []any) (string, []any) {
+	fi := filterIndexNamed(index)
+	q := "SELECT " + cols + " FROM queries INDEXED BY " + index + " WHERE " + where
+	if fi.cond != "" {
+		q += " AND " + fi.cond
+	}
+	all := append([]any(nil), args...)
+	if fi.backlog {
+		q += " UNION ALL SELECT " + cols + " FROM queries INDEXED BY queries_pending WHERE " + where + " AND " + isPending
+		all = append(all, args...)
+	}
+	return q, all
+}
+
+// latestGathered finds the latest query (region and id) of each of the
+// shapes fps among the rows matching where, gathered by index.
+func latestGathered(ctx context.Context, tx *sql.Tx, index string, fps []string, where string, args []any) (map[string][2]string, error) {
+	var in []any
+	for _, fp := range fps {
+		if fp != "" {
+			in = append(in, fp)
+		}
+	}
+	out := make(map[string][2]string, len(in))
+	if len(in) == 0 {
+		return out, nil
+	}
+	q, all := gathered(index, "fingerprint, event_time, region, query_id",
+		where+" AND fingerprint IN (?"+strings.Repeat(", ?", len(in)-1)+")", append(append([]any(nil), args...), in...))
+	rows, err := tx.QueryContext(ctx, "SELECT fingerprint, region, query_id FROM (SELECT fingerprint, region, query_id, "+
+		"row_number() OVER (PARTITION BY fingerprint ORDER BY event_time DESC, region DESC, query_id DESC) AS r FROM ("+q+")) WHERE r = 1", all...)
+	if err != nil {
+		return nil, fmt.Errorf("find the latest queries of query shapes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fp, region, id string
+		if err := rows.Scan(&fp, &region, &id); err != nil {
+			return nil, fmt.Errorf("find the latest queries of query shapes: %w", err)
+		}
+		out[fp] = [2]string{region, id}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find the latest queries of query shapes: %w", err)
 	}
 	return out, nil
 }
