@@ -635,6 +635,7 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		return nil, false, err
 	}
 	acc := newMemAccumulator(m, by, then, parts)
+	defer acc.release()
 	for _, rows := range parts {
 		for i := range rows {
 			r := &rows[i]
@@ -760,12 +761,34 @@ func newMemAccumulator(m *memRollups, by, then memKeyOf, parts [][]memRow) *memA
 	}
 	n1, n2, nr := size(0, by), size(1, then), len(m.dicts[mcRegion].values)
 	if n1 > 0 && n2 > 0 && nr > 0 && n1 <= memDenseMax/n2/nr {
-		acc.dense = make([]int32, n1*n2*nr)
+		acc.dense = denseTable(n1 * n2 * nr)
 		acc.n2, acc.nr = n2, nr
 	} else {
 		acc.sparse = map[memKey]int32{}
 	}
 	return acc
+}
+
+// denseTables keeps the tables of dense accumulators for the next
+// report: a fresh table of megabytes costs more to map than to clear.
+var denseTables sync.Pool
+
+// denseTable returns a zeroed table of n entries.
+func denseTable(n int) []int32 {
+	if p, ok := denseTables.Get().(*[]int32); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]int32, n, max(n, 1<<12))
+}
+
+// release clears the accumulator's table and keeps it for another.
+func (acc *memAccumulator) release() {
+	if acc.dense != nil {
+		clear(acc.dense)
+		d := acc.dense[:0]
+		acc.dense = nil
+		denseTables.Put(&d)
+	}
 }
 
 func (acc *memAccumulator) denseKey(i int, k memKeyOf, r *memRow) int {
