@@ -185,8 +185,9 @@ func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
 		table string
 		fp    string
 	}{{&m.hour, "rollup_hour", "''"}, {&m.shape, "rollup_shape", "fingerprint"}} {
-		// The slice is made at its full size at once: growing a slice of
-		// a million rows by appending costs fifty times the reading.
+		// The slice is made at its full size at once: grown by appending,
+		// a slice of a million rows is mapped and copied again and again,
+		// which took longer than reading them.
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p.table).Scan(&n); err != nil {
 			return nil, fmt.Errorf("count %s: %w", p.table, err)
@@ -255,8 +256,8 @@ func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
 // and the byte lengths of its keys in decimal, each followed by a comma,
 // then the keys one after the other. Reading one column rather than
 // nineteen makes loading the copy about twice as fast. The text is NULL
-// when an integer is not one (a sum SQLite turned into a real), which
-// only SQLite sums exactly.
+// when an integer is not one (a sum SQLite turned into a real, which only
+// SQLite sums exactly) or a key is NULL.
 func memRowSQL(fingerprint, table string) string {
 	ints := []string{"t", "provisioned", "queries", "billed_bytes", "data_scanned_bytes", "engine_ms", "dpu_ms", "no_dpu"}
 	keys := append(memColumns[:nMemColumns-1:nMemColumns-1], fingerprint)
@@ -286,7 +287,7 @@ func memRowSQL(fingerprint, table string) string {
 // unpackMemRow reads a row selected by memRowSQL into r, prov and keys.
 func unpackMemRow(packed sql.NullString, r *memRow, prov *int64, keys *[nMemColumns]string) error {
 	if !packed.Valid {
-		return errors.New("a row whose sums are not integers, which only SQLite sums exactly")
+		return errors.New("a row whose sums are not integers or whose keys are missing")
 	}
 	s := packed.String
 	var nums [8 + nMemColumns]int64

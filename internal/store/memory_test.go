@@ -27,7 +27,7 @@ func TestUnpackMemRow(t *testing.T) {
 		packed sql.NullString
 		err    string
 	}{
-		{"null", sql.NullString{}, "not integers"},
+		{"null", sql.NullString{}, "not integers or whose keys are missing"},
 		{"short", sql.NullString{String: "1,2,3", Valid: true}, "cut short"},
 		{"not a number", sql.NullString{String: strings.Replace(nums, "10", "1e1", 1) + lens + keys, Valid: true}, "number"},
 		{"keys longer", sql.NullString{String: nums + lens + keys + "x", Valid: true}, "lengths"},
