@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -164,8 +165,20 @@ var errMemOverflow = errors.New("sum overflows")
 // formats as Go does: years 0000 to 9999.
 var memTimeMin, memTimeMax = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 
-// loadMem reads a copy of the rollups in one read transaction.
-func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
+// periodsVersion is the version that records which periods of the
+// rollups changed at which count (migration 0021).
+const periodsVersion = 21
+
+// maxChangedPeriods is how many changed periods a copy reads again rather
+// than loading every row: past it (a re-derivation of the whole history,
+// say), a whole load costs about as much.
+const maxChangedPeriods = 2000
+
+// loadMem reads a copy of the rollups in one read transaction. Given prev,
+// a copy of the same database, and a database that records its changed
+// periods, it reads again only the periods changed since prev was loaded
+// and keeps prev's rows of the others.
+func loadMem(ctx context.Context, db *sql.DB, prev *memRollups, version int) (*memRollups, error) {
 	start := time.Now()
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -173,83 +186,192 @@ func loadMem(ctx context.Context, db *sql.DB) (*memRollups, error) {
 	}
 	defer tx.Rollback()
 	m := &memRollups{}
-	for i := range m.dicts {
-		m.dicts[i].ids = map[string]uint32{}
-	}
 	if err := tx.QueryRowContext(ctx, "SELECT n FROM rollup_changes").Scan(&m.changes); err != nil {
 		return nil, fmt.Errorf("read the rollups' changes: %w", err)
 	}
+	var changed [2]map[int64]bool // hour starts of rollup_hour, day starts of rollup_shape
+	if prev != nil && version >= periodsVersion && prev.changes <= m.changes {
+		if changed, err = changedPeriods(ctx, tx, prev.changes); err != nil {
+			return nil, err
+		}
+	}
+	incremental := changed[0] != nil
+	for i := range m.dicts {
+		if incremental {
+			m.dicts[i] = memDict{values: slices.Clone(prev.dicts[i].values), ids: maps.Clone(prev.dicts[i].ids)}
+		} else {
+			m.dicts[i].ids = map[string]uint32{}
+		}
+	}
 	nonzero := " WHERE NOT (queries = 0 AND billed_bytes = 0 AND data_scanned_bytes = 0 AND engine_ms = 0 AND dpu_ms = 0 AND no_dpu = 0)"
-	for _, p := range []struct {
+	for i, p := range []struct {
 		rows  *[]memRow
 		table string
 		fp    string
 	}{{&m.hour, "rollup_hour", "''"}, {&m.shape, "rollup_shape", "fingerprint"}} {
+		q, args := memRowSQL(p.fp, p.table)+nonzero, []any(nil)
+		var kept []memRow
+		if incremental {
+			old := prev.hour
+			if i == 1 {
+				old = prev.shape
+			}
+			if len(changed[i]) == 0 {
+				*p.rows = old
+				continue
+			}
+			kept = make([]memRow, 0, len(old))
+			for _, r := range old {
+				if !changed[i][r.t] {
+					kept = append(kept, r)
+				}
+			}
+			q += " AND t IN (SELECT t FROM rollup_periods WHERE shape = ? AND n > ?)"
+			args = []any{i, prev.changes}
+		}
 		// The slice is made at its full size at once: grown by appending,
 		// a slice of a million rows is mapped and copied again and again,
 		// which took longer than reading them.
+		count, countArgs := "SELECT COUNT(*) FROM "+p.table, []any(nil)
+		if incremental {
+			count, countArgs = count+" WHERE t IN (SELECT t FROM rollup_periods WHERE shape = ? AND n > ?)", args
+		}
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p.table).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, count, countArgs...).Scan(&n); err != nil {
 			return nil, fmt.Errorf("count %s: %w", p.table, err)
 		}
-		*p.rows = make([]memRow, 0, n)
-		rows, err := tx.QueryContext(ctx, memRowSQL(p.fp, p.table)+nonzero)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p.table, err)
+		*p.rows = append(make([]memRow, 0, len(kept)+n), kept...)
+		if err := m.readRows(ctx, tx, p.table, q, args, p.rows); err != nil {
+			return nil, err
 		}
-		var packed sql.NullString
-		var keys [nMemColumns]string
-		var r memRow
-		var prov int64
-		for rows.Next() {
-			if err := rows.Scan(&packed); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read %s: %w", p.table, err)
-			}
-			if err := unpackMemRow(packed, &r, &prov, &keys); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read %s: %w", p.table, err)
-			}
-			if r.t < memTimeMin || r.t >= memTimeMax || (prov != 0 && prov != 1) {
-				rows.Close()
-				return nil, fmt.Errorf("read %s: a row of period %d, provisioned %d, which only SQLite sums exactly", p.table, r.t, prov)
-			}
-			for i, k := range keys {
-				r.key[i] = m.dicts[i].id(k)
-			}
-			r.flags = 0
-			switch keys[mcState] {
-			case "SUCCEEDED":
-				r.flags |= mfSucceeded
-			case "FAILED":
-				r.flags |= mfFailed
-			case "CANCELLED":
-				r.flags |= mfCancelled
-			}
-			switch keys[mcStatsStatus] {
-			case StatusPending:
-				r.flags |= mfPending
-			case StatusNoStats:
-				r.flags |= mfNoStats
-			case StatusFinal:
-				r.flags |= mfFinal
-			}
-			if prov == 1 {
-				r.flags |= mfProvisioned
-			}
-			*p.rows = append(*p.rows, r)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", p.table, err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", p.table, err)
-		}
-		slices.SortFunc(*p.rows, func(a, b memRow) int { return cmpInt(a.t, b.t) })
+		slices.SortStableFunc(*p.rows, func(a, b memRow) int { return cmpInt(a.t, b.t) })
 	}
-	m.day = sumDays(m.hour)
+	switch {
+	case !incremental || prev.day == nil:
+		m.day = sumDays(m.hour)
+	case len(changed[0]) == 0:
+		m.day = prev.day
+	default:
+		m.day = resumDays(prev.day, m.hour, changed[0])
+	}
 	m.loaded = time.Since(start)
 	return m, nil
+}
+
+// changedPeriods reads the periods of each rollup changed after count n;
+// nil maps when there are too many to read again.
+func changedPeriods(ctx context.Context, tx *sql.Tx, n int64) ([2]map[int64]bool, error) {
+	var out [2]map[int64]bool
+	rows, err := tx.QueryContext(ctx, "SELECT shape, t FROM rollup_periods WHERE n > ? LIMIT ?", n, maxChangedPeriods+1)
+	if err != nil {
+		return out, fmt.Errorf("read the rollups' changed periods: %w", err)
+	}
+	defer rows.Close()
+	got := [2]map[int64]bool{{}, {}}
+	count := 0
+	for rows.Next() {
+		var shape, t int64
+		if err := rows.Scan(&shape, &t); err != nil {
+			return out, fmt.Errorf("read the rollups' changed periods: %w", err)
+		}
+		if shape != 0 && shape != 1 {
+			return out, fmt.Errorf("read the rollups' changed periods: a period of table %d", shape)
+		}
+		got[shape][t] = true
+		count++
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("read the rollups' changed periods: %w", err)
+	}
+	if count > maxChangedPeriods {
+		return out, nil
+	}
+	return got, nil
+}
+
+// readRows appends the rows of table that q (memRowSQL's, with args)
+// selects to rows.
+func (m *memRollups) readRows(ctx context.Context, tx *sql.Tx, table, q string, args []any, out *[]memRow) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	var packed sql.NullString
+	var keys [nMemColumns]string
+	var r memRow
+	var prov int64
+	for rows.Next() {
+		if err := rows.Scan(&packed); err != nil {
+			return fmt.Errorf("read %s: %w", table, err)
+		}
+		if err := unpackMemRow(packed, &r, &prov, &keys); err != nil {
+			return fmt.Errorf("read %s: %w", table, err)
+		}
+		if r.t < memTimeMin || r.t >= memTimeMax || (prov != 0 && prov != 1) {
+			return fmt.Errorf("read %s: a row of period %d, provisioned %d, which only SQLite sums exactly", table, r.t, prov)
+		}
+		for i, k := range keys {
+			r.key[i] = m.dicts[i].id(k)
+		}
+		r.flags = 0
+		switch keys[mcState] {
+		case "SUCCEEDED":
+			r.flags |= mfSucceeded
+		case "FAILED":
+			r.flags |= mfFailed
+		case "CANCELLED":
+			r.flags |= mfCancelled
+		}
+		switch keys[mcStatsStatus] {
+		case StatusPending:
+			r.flags |= mfPending
+		case StatusNoStats:
+			r.flags |= mfNoStats
+		case StatusFinal:
+			r.flags |= mfFinal
+		}
+		if prov == 1 {
+			r.flags |= mfProvisioned
+		}
+		*out = append(*out, r)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read %s: %w", table, err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", table, err)
+	}
+	return nil
+}
+
+// resumDays is days (sumDays of an earlier copy's hours) with the days of
+// the changed hours summed again from hours (in order of t); nil when a
+// sum leaves int64.
+func resumDays(days, hours []memRow, changed map[int64]bool) []memRow {
+	dirty := map[int64]bool{}
+	for t := range changed {
+		dirty[floorDiv(t, dayMillis)*dayMillis] = true
+	}
+	var again []memRow
+	for _, r := range hours {
+		if dirty[floorDiv(r.t, dayMillis)*dayMillis] {
+			again = append(again, r)
+		}
+	}
+	summed := sumDays(again)
+	if summed == nil && len(again) > 0 {
+		return nil
+	}
+	out := make([]memRow, 0, len(days)+len(summed))
+	for _, r := range days {
+		if !dirty[r.t] {
+			out = append(out, r)
+		}
+	}
+	out = append(out, summed...)
+	slices.SortStableFunc(out, func(a, b memRow) int { return cmpInt(a.t, b.t) })
+	return out
 }
 
 // memRowSQL selects each row of a rollup table as one text: its integers
@@ -853,6 +975,7 @@ type memServer struct {
 	next    time.Time // no load starts before
 	failed  string    // the last load's error, logged once
 	log     *slog.Logger
+	version int // the database's schema version
 	// answered counts the reports the copy answered.
 	answered atomic.Int64
 }
@@ -866,7 +989,7 @@ func (s *Store) ServeFromMemory(log *slog.Logger) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ms := &memServer{ctx: ctx, cancel: cancel, log: log}
+	ms := &memServer{ctx: ctx, cancel: cancel, log: log, version: s.version}
 	if !s.mem.CompareAndSwap(nil, ms) {
 		cancel()
 		return
@@ -931,7 +1054,7 @@ func (ms *memServer) refresh(db *sql.DB) {
 			case <-time.After(wait):
 			}
 		}
-		m, err := loadMem(ms.ctx, db)
+		m, err := loadMem(ms.ctx, db, ms.cur.Load(), ms.version)
 		ms.mu.Lock()
 		defer ms.mu.Unlock()
 		if err != nil {
