@@ -209,42 +209,36 @@ func loadMem(ctx context.Context, db *sql.DB, prev *memRollups, version int) (*m
 		table string
 		fp    string
 	}{{&m.hour, "rollup_hour", "''"}, {&m.shape, "rollup_shape", "fingerprint"}} {
-		q, args := memRowSQL(p.fp, p.table)+nonzero, []any(nil)
-		var kept []memRow
-		if incremental {
-			old := prev.hour
-			if i == 1 {
-				old = prev.shape
+		q := memRowSQL(p.fp, p.table) + nonzero
+		if !incremental {
+			// The slice is made at its full size at once: grown by
+			// appending, a slice of a million rows is mapped and copied
+			// again and again, which took longer than reading them.
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p.table).Scan(&n); err != nil {
+				return nil, fmt.Errorf("count %s: %w", p.table, err)
 			}
-			if len(changed[i]) == 0 {
-				*p.rows = old
-				continue
+			*p.rows = make([]memRow, 0, n)
+			if err := m.readRows(ctx, tx, p.table, q+" ORDER BY t", nil, p.rows); err != nil {
+				return nil, err
 			}
-			kept = make([]memRow, 0, len(old))
-			for _, r := range old {
-				if !changed[i][r.t] {
-					kept = append(kept, r)
-				}
-			}
-			q += " AND t IN (SELECT t FROM rollup_periods WHERE shape = ? AND n > ?)"
-			args = []any{i, prev.changes}
+			sortByTime(*p.rows)
+			continue
 		}
-		// The slice is made at its full size at once: grown by appending,
-		// a slice of a million rows is mapped and copied again and again,
-		// which took longer than reading them.
-		count, countArgs := "SELECT COUNT(*) FROM "+p.table, []any(nil)
-		if incremental {
-			count, countArgs = count+" WHERE t IN (SELECT t FROM rollup_periods WHERE shape = ? AND n > ?)", args
+		old := prev.hour
+		if i == 1 {
+			old = prev.shape
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, count, countArgs...).Scan(&n); err != nil {
-			return nil, fmt.Errorf("count %s: %w", p.table, err)
+		if len(changed[i]) == 0 {
+			*p.rows = old
+			continue
 		}
-		*p.rows = append(make([]memRow, 0, len(kept)+n), kept...)
-		if err := m.readRows(ctx, tx, p.table, q, args, p.rows); err != nil {
+		var fresh []memRow
+		if err := m.readRows(ctx, tx, p.table, q+" AND t IN (SELECT t FROM rollup_periods WHERE shape = ? AND n > ?) ORDER BY t", []any{i, prev.changes}, &fresh); err != nil {
 			return nil, err
 		}
-		slices.SortStableFunc(*p.rows, func(a, b memRow) int { return cmpInt(a.t, b.t) })
+		sortByTime(fresh)
+		*p.rows = mergeRows(old, fresh, changed[i])
 	}
 	switch {
 	case !incremental || prev.day == nil:
@@ -256,6 +250,38 @@ func loadMem(ctx context.Context, db *sql.DB, prev *memRollups, version int) (*m
 	}
 	m.loaded = time.Since(start)
 	return m, nil
+}
+
+// sortByTime puts rows in order of t, which SQLite's order (by primary
+// key, whose first column is t) already is.
+func sortByTime(rows []memRow) {
+	if !slices.IsSortedFunc(rows, func(a, b memRow) int { return cmpInt(a.t, b.t) }) {
+		slices.SortStableFunc(rows, func(a, b memRow) int { return cmpInt(a.t, b.t) })
+	}
+}
+
+// mergeRows is old's rows of the periods not changed and fresh's, both in
+// order of t, in one slice in order of t.
+func mergeRows(old, fresh []memRow, changed map[int64]bool) []memRow {
+	n := len(fresh)
+	for i := range old {
+		if !changed[old[i].t] {
+			n++
+		}
+	}
+	out := make([]memRow, 0, n)
+	j := 0
+	for i := range old {
+		if changed[old[i].t] {
+			continue
+		}
+		for j < len(fresh) && fresh[j].t < old[i].t {
+			out = append(out, fresh[j])
+			j++
+		}
+		out = append(out, old[i])
+	}
+	return append(out, fresh[j:]...)
 }
 
 // changedPeriods reads the periods of each rollup changed after count n;

@@ -2,9 +2,12 @@ package web
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -160,4 +163,61 @@ func BenchmarkMemoryLoad(b *testing.B) {
 		st.Close()
 	}
 	b.ReportMetric(float64(heap)/(1<<20), "heap-MB")
+}
+
+// BenchmarkMemoryReload times how long a server takes to bring its copy of
+// the rollups in memory up to date after a collect of 2,000 new queries in
+// the history's last day, on a copy of the generated store.
+func BenchmarkMemoryReload(b *testing.B) {
+	ctx := context.Background()
+	path, stats, err := storegen.CachedFromEnv(ctx, b.TempDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := filepath.Join(b.TempDir(), "copy.db")
+	if err := copyFile(path, dst); err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	st.ServeFromMemory(nil)
+	if err := st.MemoryReady(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var took []time.Duration
+	seed := int64(1000)
+	for b.Loop() {
+		b.StopTimer()
+		seed++
+		if _, err := storegen.Generate(ctx, st, storegen.Options{Queries: 2000, Days: 1, End: stats.Until, Seed: seed}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		if err := st.MemoryReady(ctx); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+	}
+	reportLatency(b, took)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
