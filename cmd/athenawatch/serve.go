@@ -232,6 +232,7 @@ func (c *collector) round(ctx context.Context, g *globals, sources []string) {
 		g.logger.Info("collect round done", "new_queries", r.NewQueries, "skipped", r.Skipped, "seconds", r.Ended.Sub(r.Started).Seconds())
 	}
 	c.health.RoundDone(r)
+	c.st.RefreshMemory()
 	c.checkBudgets(ctx, g)
 	c.firstRoundDone()
 }

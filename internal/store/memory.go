@@ -189,6 +189,9 @@ func loadMem(ctx context.Context, db *sql.DB, prev *memRollups, version int) (*m
 	if err := tx.QueryRowContext(ctx, "SELECT n FROM rollup_changes").Scan(&m.changes); err != nil {
 		return nil, fmt.Errorf("read the rollups' changes: %w", err)
 	}
+	if prev != nil && prev.changes == m.changes {
+		return prev, nil
+	}
 	var changed [2]map[int64]bool // hour starts of rollup_hour, day starts of rollup_shape
 	if prev != nil && version >= periodsVersion && prev.changes <= m.changes {
 		if changed, err = changedPeriods(ctx, tx, prev.changes); err != nil {
@@ -1023,6 +1026,15 @@ func (s *Store) ServeFromMemory(log *slog.Logger) {
 	ms.refresh(s.db)
 }
 
+// RefreshMemory starts bringing the copy of the rollups in memory up to
+// date, when the store keeps one: for a server that has just collected, so
+// that its next pages find the copy current rather than read SQLite.
+func (s *Store) RefreshMemory() {
+	if ms := s.mem.Load(); ms != nil {
+		ms.refresh(s.db)
+	}
+}
+
 // MemoryReady waits until reports read a copy of the rollups that is
 // current: for benchmarks and tests, and a server that wants its first
 // pages fast.
@@ -1092,6 +1104,9 @@ func (ms *memServer) refresh(db *sql.DB) {
 			return
 		}
 		ms.failed = ""
+		if m == ms.cur.Load() {
+			return // nothing changed: no load, no pause
+		}
 		ms.next = time.Now().Add(m.loaded)
 		ms.cur.Store(m)
 		if ms.log != nil {

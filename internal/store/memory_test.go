@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUnpackMemRow: a row of the copy is one text of numbers and keys;
@@ -41,5 +43,50 @@ func TestUnpackMemRow(t *testing.T) {
 				t.Fatalf("err = %v, want one that says %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestRefreshMemory: after a write, RefreshMemory brings the copy up to
+// date without a report having to find it behind first.
+func TestRefreshMemory(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t)
+	add := func(id string) {
+		t.Helper()
+		if _, err := st.Commit(ctx, &Batch{Queries: []Query{testQuery("us-east-1", id, "ann", 0)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("q1")
+	st.ServeFromMemory(nil)
+	if err := st.MemoryReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := st.mem.Load().cur.Load()
+	add("q2")
+	st.RefreshMemory()
+	var n int64
+	if err := st.db.QueryRowContext(ctx, "SELECT n FROM rollup_changes").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := st.mem.Load().cur.Load(); m != nil && m.changes == n {
+			if m == before || len(m.hour) == 0 {
+				t.Fatalf("the copy did not change: %d hour rows", len(m.hour))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the copy is still at %d changes, the database at %d", st.mem.Load().cur.Load().changes, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Nothing written since: a refresh keeps the same copy.
+	cur := st.mem.Load().cur.Load()
+	st.RefreshMemory()
+	st.mem.Load().wg.Wait()
+	if st.mem.Load().cur.Load() != cur {
+		t.Fatal("a refresh with nothing written replaced the copy")
 	}
 }
