@@ -318,9 +318,25 @@ func (s *Source) targets(ctx context.Context) ([]target, error) {
 				o.Credentials = creds[acct]
 				// Throttled calls wait and are tried again: the quota is
 				// low and shared with the console and other readers.
-				o.Retryer = retry.AddWithMaxAttempts(retry.NewStandard(), 8)
+				o.Retryer = spacedRetryer{retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 8 }), time.Duration(float64(time.Second) / Quota)}
 			})})
 		}
 	}
 	return out, nil
+}
+
+// spacedRetryer waits at least min, the quota's interval, before any
+// retry. CloudTrail counts a call whose answer the client then failed to
+// read (the SDK retries reading a connection closed under it, tens of
+// milliseconds later) as it counts any other: without the wait, such a
+// retry arrives right after the call it repeats and can take the next
+// call's token.
+type spacedRetryer struct {
+	aws.RetryerV2
+	min time.Duration
+}
+
+func (r spacedRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, err := r.RetryerV2.RetryDelay(attempt, err)
+	return max(d, r.min), err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
+	ct "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 
 	"github.com/athenawatch/athenawatch/internal/awsemu"
 	"github.com/athenawatch/athenawatch/internal/config"
@@ -188,6 +190,31 @@ func TestOpenAddress(t *testing.T) {
 		}
 		if err != nil || src.Name() != tt.name {
 			t.Errorf("Open(%q) = %v, %v; want %s", tt.addr, src, err, tt.name)
+		}
+	}
+}
+
+// TestRetriesKeepToTheQuota: a retry waits at least the quota's interval,
+// whatever the error, so that a call CloudTrail counted but whose answer
+// was lost (a connection closed under the reading client) and its retry
+// never arrive closer than the quota allows.
+func TestRetriesKeepToTheQuota(t *testing.T) {
+	e := newEnv(t)
+	alice := e.emu.AddUser("111111111111", "alice")
+	src := e.source(t, alice, "lookup-events:us-east-1")
+	targets, err := src.targets(context.Background())
+	if err != nil || len(targets) != 1 {
+		t.Fatalf("targets: %v %v", targets, err)
+	}
+	retryer := targets[0].client.(*ct.Client).Options().Retryer
+	closed := fmt.Errorf("deserialization failed, failed to decode response body: %w", net.ErrClosed)
+	if !retryer.IsErrorRetryable(closed) {
+		t.Fatal("a read from a closed connection is not retried")
+	}
+	for attempt := 1; attempt <= 7; attempt++ {
+		d, err := retryer.RetryDelay(attempt, closed)
+		if err != nil || d < time.Second/Quota {
+			t.Fatalf("attempt %d: retry after %v (%v), want at least %v", attempt, d, err, time.Second/Quota)
 		}
 	}
 }
