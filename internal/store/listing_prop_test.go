@@ -226,3 +226,29 @@ func TestShapeLatestProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeDetailsConcurrently: many pages reading shapes at once, more
+// than the pool has connections, never all hold one while they wait for
+// another.
+func TestShapeDetailsConcurrently(t *testing.T) {
+	st, _ := randomStore(t, rand.New(rand.NewPCG(3, 11)), 300)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := make(chan error, 16)
+	for range cap(errs) {
+		go func() {
+			var err error
+			for range 20 {
+				if _, err = st.ShapeDetails(ctx, ShapeQuery{Filter: Filter{Match: map[string][]string{"user": {"ann"}}}, Fingerprints: []string{"fa", "fb"}}); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

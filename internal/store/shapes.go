@@ -52,6 +52,22 @@ func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error)
 	if err != nil {
 		return out, err
 	}
+	// When the filter keeps few rows, its own index finds them (see
+	// gatherIndex): a lone MIN or MAX then reads an end of it, and the
+	// latest query of each shape is among them; otherwise the time index
+	// and each shape's own index are walked. A common shape's rows, or the
+	// window's, can hold the filter's rare. The counts that choose take
+	// connections of their own: they come before this method holds one,
+	// so that pages reading shapes at once never all wait for another.
+	gather := ""
+	if !s.needsCompat() && s.listIndexed {
+		if gather, err = s.gatherIndex(ctx, sq.Filter, listPart{phase: "1"}); err != nil {
+			return out, err
+		}
+		if gather == "queries_fingerprint" {
+			gather = ""
+		}
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return out, fmt.Errorf("read query shapes: %w", err)
@@ -80,19 +96,8 @@ func (s *Store) ShapeDetails(ctx context.Context, sq ShapeQuery) (Shapes, error)
 		return append(append(append([]any{}, srcArgs...), extra...), args...)
 	}
 
-	// When the filter keeps few rows, its own index finds them (see
-	// gatherIndex): a lone MIN or MAX then reads an end of it, and the
-	// latest query of each shape is among them; otherwise the time index
-	// and each shape's own index are walked. A common shape's rows, or the
-	// window's, can hold the filter's rare.
-	gather := ""
-	if src == "queries" && !s.needsCompat() && s.listIndexed {
-		if gather, err = s.gatherIndex(ctx, sq.Filter, listPart{phase: "1"}); err != nil {
-			return out, err
-		}
-		if gather == "queries_fingerprint" {
-			gather = ""
-		}
+	if src != "queries" {
+		gather = ""
 	}
 
 	// Two subqueries, not MIN and MAX in one: SQLite answers a lone MIN
