@@ -116,15 +116,8 @@ func (s *Store) ListQueries(ctx context.Context, o ListOptions) (QueryPage, erro
 		}
 		c = &cur
 	}
-	parts := listParts(o.Sort, col, c)
-	if o.Sort == "cost" && parts[0].index == sortIndexes["cost"] && s.version >= costlyFailuresVersion && onlyFailures(o.Filter) {
-		// The part above 0 walks the index of costly failures, whose
-		// condition is repeated for SQLite to see that it holds.
-		parts[0].index = "queries_costly_failures"
-		parts[0].cond += " AND " + costlyFailure
-		parts[0].phase += " AND " + costlyFailure
-	}
-	for _, part := range parts {
+	failures := s.version >= costlyFailuresVersion && onlyFailures(o.Filter)
+	for _, part := range listParts(o.Sort, col, c, failures) {
 		if len(page.Queries) > limit {
 			break
 		}
@@ -156,8 +149,9 @@ type listPart struct {
 }
 
 // listParts are the parts of a listing by sort (column col) after cursor c
-// (nil: from the top).
-func listParts(sort, col string, c *cursor) []listPart {
+// (nil: from the top). failures tells that the filter keeps failed and
+// cancelled queries only, and the store indexes those that cost money.
+func listParts(sort, col string, c *cursor, failures bool) []listPart {
 	if sort == "time" {
 		p := listPart{cond: "1", orderBy: "event_time DESC, region, query_id", index: "queries_event_time", phase: "1"}
 		if c != nil {
@@ -167,6 +161,13 @@ func listParts(sort, col string, c *cursor) []listPart {
 		return []listPart{p}
 	}
 	above := listPart{cond: col + " > 0", orderBy: col + " DESC, region, query_id", index: sortIndexes[sort], phase: col + " > 0"}
+	if sort == "cost" && failures {
+		// The index of costly failures, whose condition is repeated for
+		// SQLite to see that it holds.
+		above.cond += " AND " + costlyFailure
+		above.phase += " AND " + costlyFailure
+		above.index = "queries_costly_failures"
+	}
 	zero := listPart{cond: "NOT (" + col + " > 0)", orderBy: "region, query_id", index: "sqlite_autoindex_queries_1", phase: "NOT (" + col + " > 0)"}
 	switch {
 	case c == nil:

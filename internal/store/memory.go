@@ -258,10 +258,12 @@ func loadMem(ctx context.Context, db *sql.DB, prev *memRollups, version int) (*m
 // sortByTime puts rows in order of t, which SQLite's order (by primary
 // key, whose first column is t) already is.
 func sortByTime(rows []memRow) {
-	if !slices.IsSortedFunc(rows, func(a, b memRow) int { return cmpInt(a.t, b.t) }) {
-		slices.SortStableFunc(rows, func(a, b memRow) int { return cmpInt(a.t, b.t) })
+	if !slices.IsSortedFunc(rows, byTime) {
+		slices.SortStableFunc(rows, byTime)
 	}
 }
+
+func byTime(a, b memRow) int { return cmpInt(a.t, b.t) }
 
 // mergeRows is old's rows of the periods not changed and fresh's, both in
 // order of t, in one slice in order of t.
@@ -392,15 +394,7 @@ func resumDays(days, hours []memRow, changed map[int64]bool) []memRow {
 	if summed == nil && len(again) > 0 {
 		return nil
 	}
-	out := make([]memRow, 0, len(days)+len(summed))
-	for _, r := range days {
-		if !dirty[r.t] {
-			out = append(out, r)
-		}
-	}
-	out = append(out, summed...)
-	slices.SortStableFunc(out, func(a, b memRow) int { return cmpInt(a.t, b.t) })
-	return out
+	return mergeRows(days, summed, dirty)
 }
 
 // memRowSQL selects each row of a rollup table as one text: its integers

@@ -224,7 +224,7 @@ func checkIncrementalCopy(t *testing.T, st *Store, prev *memRollups) *memRollups
 		if a, b := rows(inc, tc.inc), rows(whole, tc.full); !slices.Equal(a, b) {
 			t.Fatalf("the %s rows loaded again from the changed periods differ from a whole load:\n%s\nwant\n%s", tc.name, strings.Join(a, "\n"), strings.Join(b, "\n"))
 		}
-		if !slices.IsSortedFunc(tc.inc, func(a, b memRow) int { return cmpInt(a.t, b.t) }) {
+		if !slices.IsSortedFunc(tc.inc, byTime) {
 			t.Fatalf("the %s rows loaded again are not in order of time", tc.name)
 		}
 	}
