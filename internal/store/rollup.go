@@ -411,9 +411,11 @@ type rollupLevel struct {
 	cond    string
 	version int
 	// dim is a narrow table's dimension; valueIndex, when set, is its
-	// index by (dim, value, t), which a filter on a few values of dim
-	// reads rather than every value's periods.
-	dim, valueIndex string
+	// index by value and t (from schema version valueIndexVersion on),
+	// which a filter on a few values of dim reads rather than every
+	// value's periods.
+	dim, valueIndex   string
+	valueIndexVersion int
 	// memory, when set, is the table of the in-memory copy (memHour,
 	// memShape) that answers this level's parts.
 	memory int
@@ -447,8 +449,12 @@ func newNarrowLevel(table string, period int64, dim string) rollupLevel {
 		dims[dim] = "value"
 	}
 	l := rollupLevel{table: table, period: period, dims: dims, cond: "dim = '" + dim + "'", version: narrowVersion, dim: dim}
-	if dim != "" && period >= dayMillis {
-		l.valueIndex = table + "_value"
+	switch {
+	case dim != "" && period >= dayMillis:
+		l.valueIndex, l.valueIndexVersion = table+"_value", narrowVersion
+	case dim == "fingerprint":
+		// The hours of a few shapes at a window's edges (migration 0022).
+		l.valueIndex, l.valueIndexVersion = table+"_fingerprint", shapeEdgesVersion
 	}
 	return l
 }
@@ -458,6 +464,9 @@ func newNarrowLevel(table string, period int64, dim string) rollupLevel {
 const (
 	narrowVersion    = 7
 	userIndexVersion = 11
+	// shapeEdgesVersion indexes the hours of each shape and carries each
+	// query's user and region in the shape index (migration 0022).
+	shapeEdgesVersion = 22
 )
 
 // rollupLevels, coarsest first; of one period, the smallest first (a
@@ -641,7 +650,7 @@ func partsSQL(a *Aggregation, version int, plan []rollupPart) (string, []any, er
 			dims, sums, count, timeCol, src = p.level.dims, rollupSumSQL, "SUM(queries)", "t", p.level.table
 			// Without statistics SQLite reads a window of every value
 			// rather than the few values asked for: the index is named.
-			if vals := a.Filter.Match[p.level.dim]; p.level.valueIndex != "" && len(vals) > 0 && !hasGlob(vals) {
+			if vals := a.Filter.Match[p.level.dim]; p.level.valueIndex != "" && version >= p.level.valueIndexVersion && len(vals) > 0 && !hasGlob(vals) {
 				src += " INDEXED BY " + p.level.valueIndex
 			} else if vals := a.Filter.Match["user"]; p.level.dim == "" && p.level.cond == "" && version >= userIndexVersion && len(vals) > 0 && !hasGlob(vals) {
 				// A wide table's rows of a few users (migration 0011).

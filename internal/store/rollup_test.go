@@ -535,3 +535,79 @@ func (d rollupDelta) addStored(ctx context.Context, tx *sql.Tx, after, last int6
 	}
 	return n, rows.Err()
 }
+
+// TestShapeEdgesReadTheShapeIndexes: the window's edges of a few shapes
+// read the hours of those shapes from the shape index of the hourly rollup,
+// and their users from the shape index of the rows alone (migration 0022);
+// a database from before that migration is not asked for the index.
+func TestShapeEdgesReadTheShapeIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	// Half past one on one day to noon on the next: rows, hours, and the
+	// hours and rows of the second day.
+	f := Filter{
+		Since: time.Date(2026, 11, 2, 1, 30, 0, 0, time.UTC),
+		Until: time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC),
+		Match: map[string][]string{"fingerprint": {"v1-a", "v1-b"}},
+	}
+	tests := []struct {
+		name    string
+		a       Aggregation
+		version int
+		want    []string
+		notWant []string
+	}{
+		{"costs", Aggregation{By: "fingerprint", Filter: f, Sums: []Sum{SumQueries, SumBilledBytes}}, st.version,
+			[]string{"USING INDEX rollup_dim_hour_fingerprint (value=? AND t>? AND t<?)", "USING INDEX queries_fingerprint (fingerprint=? AND event_time>? AND event_time<?)"}, []string{"SCAN queries", "SCAN rollup"}},
+		{"users", Aggregation{By: "fingerprint", Then: "user", Filter: f, Sums: []Sum{SumQueries}}, st.version,
+			[]string{"USING COVERING INDEX queries_fingerprint (fingerprint=? AND event_time>? AND event_time<?)"}, []string{"SCAN queries", "SCAN rollup"}},
+		{"costs before 0022", Aggregation{By: "fingerprint", Filter: f, Sums: []Sum{SumQueries, SumBilledBytes}}, shapeEdgesVersion - 1,
+			nil, []string{"rollup_dim_hour_fingerprint"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from, to := tt.a.Filter.windowMillis()
+			plan := planRollups(rollupsFor(aggregationDims(&tt.a), tt.version), from, to)
+			q, args, err := partsSQL(&tt.a, tt.version, plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.version < st.version {
+				for _, s := range tt.notWant {
+					if strings.Contains(q, s) {
+						t.Errorf("SQL for version %d names %s: %s", tt.version, s, q)
+					}
+				}
+				return
+			}
+			rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var details []string
+			for rows.Next() {
+				var id, parent, notUsed int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+					t.Fatal(err)
+				}
+				details = append(details, detail)
+			}
+			if err := rows.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p := strings.Join(details, "; ")
+			for _, s := range tt.want {
+				if !strings.Contains(p, s) {
+					t.Errorf("plan lacks %q:\n%s", s, p)
+				}
+			}
+			for _, s := range tt.notWant {
+				if strings.Contains(p, s) {
+					t.Errorf("plan has %q:\n%s", s, p)
+				}
+			}
+		})
+	}
+}
