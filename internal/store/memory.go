@@ -106,6 +106,10 @@ type memRollups struct {
 	dicts            [nMemColumns]memDict
 	day, hour, shape []memRow // each in order of t
 	loaded           time.Duration
+	// edges keeps the queries of the days where reports' windows begin
+	// or end, read when first asked for (see memEdges). Unlike the rest
+	// of the copy, it fills as reports run.
+	edges *memEdges
 }
 
 // The levels the copy answers, in the plans of planRollups: whole days
@@ -156,6 +160,10 @@ func memLevels(names []string, version int) []*rollupLevel {
 	}
 	return out
 }
+
+// errMemNoKey is a value of a day's queries that the copy's dictionaries
+// do not hold: the day's edges are read from SQLite.
+var errMemNoKey = errors.New("a value the copy does not hold")
 
 // errMemOverflow is a sum beyond int64, which SQLite reports as an error
 // of its own: the report is read from SQLite instead.
@@ -222,7 +230,7 @@ func loadMem(ctx context.Context, db *sql.DB, prev *memRollups, version int) (*m
 				return nil, fmt.Errorf("count %s: %w", p.table, err)
 			}
 			*p.rows = make([]memRow, 0, n)
-			if err := m.readRows(ctx, tx, p.table, q+" ORDER BY t", nil, p.rows); err != nil {
+			if err := m.readRows(ctx, tx, p.table, q+" ORDER BY t", nil, p.rows, false); err != nil {
 				return nil, err
 			}
 			sortByTime(*p.rows)
@@ -237,11 +245,15 @@ func loadMem(ctx context.Context, db *sql.DB, prev *memRollups, version int) (*m
 			continue
 		}
 		var fresh []memRow
-		if err := m.readRows(ctx, tx, p.table, q+" AND t IN (SELECT t FROM rollup_periods WHERE shape = ? AND n > ?) ORDER BY t", []any{i, prev.changes}, &fresh); err != nil {
+		if err := m.readRows(ctx, tx, p.table, q+" AND t IN (SELECT t FROM rollup_periods WHERE shape = ? AND n > ?) ORDER BY t", []any{i, prev.changes}, &fresh, false); err != nil {
 			return nil, err
 		}
 		sortByTime(fresh)
 		*p.rows = mergeRows(old, fresh, changed[i])
+	}
+	m.edges = newMemEdges()
+	if incremental {
+		m.edges.carry(prev.edges, changed)
 	}
 	switch {
 	case !incremental || prev.day == nil:
@@ -321,8 +333,10 @@ func changedPeriods(ctx context.Context, tx *sql.Tx, n int64) ([2]map[int64]bool
 }
 
 // readRows appends the rows of table that q (memRowSQL's, with args)
-// selects to rows.
-func (m *memRollups) readRows(ctx context.Context, tx *sql.Tx, table, q string, args []any, out *[]memRow) error {
+// selects to rows. With lookup, it adds no value to the dictionaries, which
+// a published copy shares with the reports reading it: a value they do not
+// hold is errMemNoKey.
+func (m *memRollups) readRows(ctx context.Context, tx *sql.Tx, table, q string, args []any, out *[]memRow, lookup bool) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", table, err)
@@ -343,7 +357,15 @@ func (m *memRollups) readRows(ctx context.Context, tx *sql.Tx, table, q string, 
 			return fmt.Errorf("read %s: a row of period %d, provisioned %d, which only SQLite sums exactly", table, r.t, prov)
 		}
 		for i, k := range keys {
-			r.key[i] = m.dicts[i].id(k)
+			if !lookup {
+				r.key[i] = m.dicts[i].id(k)
+				continue
+			}
+			id, ok := m.dicts[i].ids[k]
+			if !ok {
+				return fmt.Errorf("read %s: %w", table, errMemNoKey)
+			}
+			r.key[i] = id
 		}
 		r.flags = 0
 		switch keys[mcState] {
@@ -757,7 +779,15 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 	var edges []rollupPart
 	for _, p := range planRollups(levels, from, to) {
 		if p.level == nil || p.level.memory == 0 {
-			edges = append(edges, p)
+			rows, ok, err := m.edgeRows(ctx, tx, p.from, p.to)
+			if err != nil {
+				return nil, false, err
+			}
+			if !ok {
+				edges = append(edges, p)
+			} else if len(rows) > 0 {
+				parts = append(parts, rows)
+			}
 			continue
 		}
 		rows := m.hour

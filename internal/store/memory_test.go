@@ -90,3 +90,16 @@ func TestRefreshMemory(t *testing.T) {
 		t.Fatal("a refresh with nothing written replaced the copy")
 	}
 }
+
+// kept is how many days the edges keep, for tests.
+func (e *memEdges) kept() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, d := range e.days {
+		if d.held > 0 {
+			n++
+		}
+	}
+	return n
+}

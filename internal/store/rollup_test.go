@@ -231,6 +231,39 @@ func checkIncrementalCopy(t *testing.T, st *Store, prev *memRollups) *memRollups
 	if inc.changes != whole.changes {
 		t.Fatalf("changes %d, whole load %d", inc.changes, whole.changes)
 	}
+	// The days of queries carried over from prev are those a read now
+	// gives; then every day is read into the new copy, for the next call
+	// to carry over what did not change.
+	tx, err := st.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.QueryRowContext(ctx, "SELECT n FROM rollup_changes").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != inc.changes {
+		t.Fatalf("the database moved on while the copy was checked: %d, copy %d", n, inc.changes)
+	}
+	for day, d := range inc.edges.days {
+		fresh, keep, err := whole.readEdgeDay(ctx, tx, day)
+		if err != nil || !keep {
+			t.Fatalf("read day %d: keep %v, %v", day, keep, err)
+		}
+		if a, b := rows(inc, d.rows), rows(whole, fresh); !slices.Equal(a, b) {
+			t.Fatalf("the queries of day %d carried over differ from a read now:\n%s\nwant\n%s", day, strings.Join(a, "\n"), strings.Join(b, "\n"))
+		}
+	}
+	var lo, hi int64
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MIN(event_time), 0), COALESCE(MAX(event_time), -1) FROM queries").Scan(&lo, &hi); err != nil {
+		t.Fatal(err)
+	}
+	for day := floorDiv(lo, dayMillis) * dayMillis; day <= hi; day += dayMillis {
+		if _, ok, err := inc.edgeRows(ctx, tx, day, day+dayMillis); err != nil || !ok {
+			t.Fatalf("day %d not kept: %v", day, err)
+		}
+	}
 	return inc
 }
 
@@ -405,6 +438,9 @@ func checkMemoryAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	checkRollupAnswers(t, mem, w)
 	if mem.mem.Load().answered.Load() == 0 {
 		t.Fatal("no report was answered from memory")
+	}
+	if mem.mem.Load().cur.Load().edges.kept() == 0 {
+		t.Fatal("no window's edge was answered from the queries of a day kept in memory")
 	}
 	// A write the copy has not seen: reports read SQLite until a new copy
 	// is loaded, and never answer from the old one.
