@@ -146,6 +146,9 @@ type listPart struct {
 	// phase is cond without the cursor: what a filter's count must also
 	// satisfy, when the filter's index holds the columns to tell.
 	phase string
+	// amount is the column the part lists in descending order, "" for
+	// one in time or key order.
+	amount string
 }
 
 // listParts are the parts of a listing by sort (column col) after cursor c
@@ -160,7 +163,7 @@ func listParts(sort, col string, c *cursor, failures bool) []listPart {
 		}
 		return []listPart{p}
 	}
-	above := listPart{cond: col + " > 0", orderBy: col + " DESC, region, query_id", index: sortIndexes[sort], phase: col + " > 0"}
+	above := listPart{cond: col + " > 0", orderBy: col + " DESC, region, query_id", index: sortIndexes[sort], phase: col + " > 0", amount: col}
 	if sort == "cost" && failures {
 		// The index of costly failures, whose condition is repeated for
 		// SQLite to see that it holds.
@@ -267,6 +270,25 @@ func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any
 		if fi.cond != "" {
 			q += " AND " + fi.cond
 		}
+		if fi.amounts && part.amount != "" && onlyIndexed(f, fi) {
+			// The index holds every column of the filter and the amount:
+			// the n-th largest amount of its rows, read from the index
+			// alone, bounds the page, so that only the page's rows (and
+			// ties) are read from the table rather than every row the
+			// filter keeps (the overview's costly failures of a week: a
+			// few thousand).
+			tq := "SELECT " + part.amount + " FROM queries INDEXED BY " + index + " WHERE " + where + " AND " + part.cond + " AND " + fi.cond +
+				" ORDER BY " + part.amount + " DESC LIMIT 1 OFFSET ?"
+			var bound any // as stored: an integer past 2^53 stays exact
+			switch err := s.db.QueryRowContext(ctx, tq, append(append([]any(nil), armArgs...), n-1)...).Scan(&bound); {
+			case err == nil:
+				q += " AND " + part.amount + " >= ?"
+				armArgs = append(armArgs, bound)
+				all = armArgs
+			case !errors.Is(err, sql.ErrNoRows):
+				return nil, err
+			}
+		}
 		if fi.backlog {
 			// The filter's rows out of the backlog, and those in it.
 			q += " UNION ALL SELECT " + queryColumns + " FROM queries INDEXED BY queries_pending WHERE " + where + " AND " + part.cond + " AND " + isPending
@@ -289,6 +311,17 @@ func (s *Store) listPart(ctx context.Context, f Filter, where string, args []any
 		out = append(out, q)
 	}
 	return out, rows.Err()
+}
+
+// onlyIndexed reports whether fi's index holds every column f filters on:
+// the time, and its own dimension only.
+func onlyIndexed(f Filter, fi filterIndex) bool {
+	for dim, vals := range f.Match {
+		if len(vals) > 0 && filterIndexes[dim].index != fi.index {
+			return false
+		}
+	}
+	return true
 }
 
 // filterIndexNamed is the filter index called index; for any other index

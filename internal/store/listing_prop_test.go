@@ -14,6 +14,12 @@ import (
 // in every sort key, amounts at 0, empty states and shapes, pending rows).
 func randomStore(t *testing.T, rng *rand.Rand, n int) (*Store, []Query) {
 	t.Helper()
+	return randomStoreOf(t, rng, n, 4)
+}
+
+// randomStoreOf is randomStore with amounts of up to spread values each.
+func randomStoreOf(t *testing.T, rng *rand.Rand, n, spread int) (*Store, []Query) {
+	t.Helper()
 	st := openTest(t)
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	pick := func(vals ...string) string { return vals[rng.IntN(len(vals))] }
@@ -26,9 +32,9 @@ func randomStore(t *testing.T, rng *rand.Rand, n int) (*Store, []Query) {
 		q.Workgroup = pick("primary", "etl")
 		q.Fingerprint = pick("", "fa", "fb")
 		q.Stats.State = pick("SUCCEEDED", "SUCCEEDED", "FAILED", "CANCELLED", "")
-		q.CostUSD = float64(rng.IntN(4)) / 8
-		q.Stats.DataScannedBytes = int64(rng.IntN(3)) * 1000
-		q.Stats.EngineMs = int64(rng.IntN(3))
+		q.CostUSD = float64(rng.IntN(spread)) / 8
+		q.Stats.DataScannedBytes = int64(rng.IntN(spread-1)) * 1000
+		q.Stats.EngineMs = int64(rng.IntN(spread - 1))
 		if rng.IntN(5) == 0 {
 			q.StatsStatus, q.Stats, q.CostUSD, q.Fingerprint = StatusPending, Stats{}, 0, ""
 		}
@@ -72,7 +78,6 @@ func matches(q *Query, f Filter) bool {
 // matching rows in the order a plain sort gives.
 func TestListQueriesEqualsBruteForce(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(11, 12))
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for round := range 6 {
@@ -104,47 +109,76 @@ func TestListQueriesEqualsBruteForce(t *testing.T) {
 			limit := []int{1, 3, 10, 1000}[rng.IntN(4)]
 			st.gatherBound = []int{1, 5, 50, defaultGatherBound}[rng.IntN(4)]
 
-			var want []Query
-			for i := range all {
-				if matches(&all[i], f) {
-					want = append(want, all[i])
-				}
-			}
-			slices.SortFunc(want, func(a, b Query) int {
-				av, bv := sortValue(&a, sortKey), sortValue(&b, sortKey)
-				switch {
-				case av > bv:
-					return -1
-				case av < bv:
-					return 1
-				case a.Region != b.Region:
-					return cmpStr(a.Region, b.Region)
-				}
-				return cmpStr(a.QueryID, b.QueryID)
-			})
-			var got []Query
-			cur := ""
-			for pages := 0; ; pages++ {
-				if pages > len(all)+1 {
-					t.Fatalf("paging does not end")
-				}
-				p, err := st.ListQueries(ctx, ListOptions{Filter: f, Sort: sortKey, Limit: limit, Cursor: cur})
-				if err != nil {
-					t.Fatalf("round %d sort %s filter %+v: %v", round, sortKey, f, err)
-				}
-				got = append(got, p.Queries...)
-				if p.Next == "" {
-					break
-				}
-				cur = p.Next
-			}
-			if len(got) != len(want) {
-				t.Fatalf("round %d sort %s limit %d bound %d filter %+v: %d rows, want %d", round, sortKey, limit, st.gatherBound, f, len(got), len(want))
-			}
-			for i := range got {
-				if got[i].Region != want[i].Region || got[i].QueryID != want[i].QueryID {
-					t.Fatalf("round %d sort %s limit %d bound %d filter %+v: row %d is %s/%s, want %s/%s",
-						round, sortKey, limit, st.gatherBound, f, i, got[i].Region, got[i].QueryID, want[i].Region, want[i].QueryID)
+			checkListingOf(t, st, all, f, sortKey, limit, fmt.Sprintf("round %d sort %s limit %d bound %d filter %+v", round, sortKey, limit, st.gatherBound, f))
+		}
+	}
+}
+
+// checkListingOf pages through the listing of f by sortKey, limit rows a
+// page, and compares it with the rows of all that match f, sorted plainly.
+func checkListingOf(t *testing.T, st *Store, all []Query, f Filter, sortKey string, limit int, what string) {
+	t.Helper()
+	ctx := context.Background()
+	var want []Query
+	for i := range all {
+		if matches(&all[i], f) {
+			want = append(want, all[i])
+		}
+	}
+	slices.SortFunc(want, func(a, b Query) int {
+		av, bv := sortValue(&a, sortKey), sortValue(&b, sortKey)
+		switch {
+		case av > bv:
+			return -1
+		case av < bv:
+			return 1
+		case a.Region != b.Region:
+			return cmpStr(a.Region, b.Region)
+		}
+		return cmpStr(a.QueryID, b.QueryID)
+	})
+	var got []Query
+	cur := ""
+	for pages := 0; ; pages++ {
+		if pages > len(all)+1 {
+			t.Fatalf("%s: paging does not end", what)
+		}
+		p, err := st.ListQueries(ctx, ListOptions{Filter: f, Sort: sortKey, Limit: limit, Cursor: cur})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		got = append(got, p.Queries...)
+		if p.Next == "" {
+			break
+		}
+		cur = p.Next
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Region != want[i].Region || got[i].QueryID != want[i].QueryID {
+			t.Fatalf("%s: row %d is %s/%s, want %s/%s", what, i, got[i].Region, got[i].QueryID, want[i].Region, want[i].QueryID)
+		}
+	}
+}
+
+// TestListingBoundsPagesOfIndexedAmounts: a filter by state alone, whose
+// index holds the amounts, lists by cost, bytes and engine time through
+// the page's bound read from the index; with few ties among the amounts,
+// a bound one row too high would lose rows.
+func TestListingBoundsPagesOfIndexedAmounts(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(21, 22))
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	st, all := randomStoreOf(t, rng, 300, 500)
+	st.gatherBound = defaultGatherBound
+	for _, states := range [][]string{{"FAILED"}, {"FAILED", "CANCELLED"}, {"SUCCEEDED"}} {
+		for _, since := range []time.Time{{}, base.Add(17 * time.Hour)} {
+			for _, sortKey := range []string{"cost", "bytes", "engine"} {
+				for _, limit := range []int{1, 2, 3, 7} {
+					f := Filter{Since: since, Match: map[string][]string{"state": states}}
+					checkListingOf(t, st, all, f, sortKey, limit, fmt.Sprintf("sort %s limit %d filter %+v", sortKey, limit, f))
 				}
 			}
 		}
