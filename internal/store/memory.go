@@ -110,6 +110,9 @@ type memRollups struct {
 	// or end, read when first asked for (see memEdges). Unlike the rest
 	// of the copy, it fills as reports run.
 	edges *memEdges
+	// proj keeps the level's rows summed over the columns reports do not
+	// read (see memProjections); it fills as reports run, too.
+	proj memProjections
 }
 
 // The levels the copy answers, in the plans of planRollups: whole days
@@ -599,8 +602,9 @@ type memTimeFilter struct {
 
 // matches reports whether candidates match any of vals, as matchConds
 // matches them: a value with * ? or [ is a GLOB pattern (through SQLite,
-// for its exact rules), any other is compared as is.
-func matchValues(ctx context.Context, tx *sql.Tx, vals, candidates []string, candidatesJSON func() string) ([]bool, error) {
+// for its exact rules), any other is compared as is. ids, when not nil,
+// maps each candidate to its index.
+func matchValues(ctx context.Context, tx *sql.Tx, vals, candidates []string, ids map[string]uint32, candidatesJSON func() string) ([]bool, error) {
 	ok := make([]bool, len(candidates))
 	exact := map[string]bool{}
 	var globs []string
@@ -611,7 +615,16 @@ func matchValues(ctx context.Context, tx *sql.Tx, vals, candidates []string, can
 			exact[v] = true
 		}
 	}
-	if len(exact) > 0 {
+	switch {
+	case len(exact) > 0 && ids != nil:
+		// A dictionary's values: look each up rather than walk them all
+		// (a report of a few shapes among a hundred thousand).
+		for v := range exact {
+			if i, found := ids[v]; found && int(i) < len(ok) {
+				ok[i] = true
+			}
+		}
+	case len(exact) > 0:
 		for i, c := range candidates {
 			ok[i] = exact[c]
 		}
@@ -653,7 +666,7 @@ func (m *memRollups) filter(ctx context.Context, tx *sql.Tx, f *Filter, parts []
 		}
 		if k.column >= 0 {
 			d := &m.dicts[k.column]
-			match, err := matchValues(ctx, tx, vals, d.values, d.json)
+			match, err := matchValues(ctx, tx, vals, d.values, d.ids, d.json)
 			if err != nil {
 				return nil, err
 			}
@@ -675,7 +688,7 @@ func (m *memRollups) filter(ctx context.Context, tx *sql.Tx, f *Filter, parts []
 		for i, s := range starts {
 			names[i] = m.keyString(k, s)
 		}
-		match, err := matchValues(ctx, tx, vals, names, func() string { b, _ := json.Marshal(names); return string(b) })
+		match, err := matchValues(ctx, tx, vals, names, nil, func() string { b, _ := json.Marshal(names); return string(b) })
 		if err != nil {
 			return nil, err
 		}
@@ -775,6 +788,7 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		}
 	}
 	from, to := a.Filter.windowMillis()
+	cols := memProjCols(a)
 	var parts [][]memRow
 	var edges []rollupPart
 	for _, p := range planRollups(levels, from, to) {
@@ -800,8 +814,14 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		case memShape:
 			rows = m.shape
 		}
-		lo, _ := slices.BinarySearchFunc(rows, p.from, func(r memRow, t int64) int { return cmpInt(r.t, t) })
-		hi, _ := slices.BinarySearchFunc(rows, p.to, func(r memRow, t int64) int { return cmpInt(r.t, t) })
+		lo, hi := memSpan(rows, p.from, p.to)
+		if lo >= hi {
+			continue
+		}
+		if pr, ok := m.projected(p.level.memory, cols, rows, (hi-lo)*memProjShare >= len(rows)); ok {
+			rows = pr
+			lo, hi = memSpan(rows, p.from, p.to)
+		}
 		if lo < hi {
 			parts = append(parts, rows[lo:hi])
 		}
@@ -895,6 +915,13 @@ type memGroup struct {
 	k1, k2  int64
 	region  uint32
 	classes []memClass
+}
+
+// memSpan is the span of rows (in order of t) with from <= t < to.
+func memSpan(rows []memRow, from, to int64) (lo, hi int) {
+	lo, _ = slices.BinarySearchFunc(rows, from, func(r memRow, t int64) int { return cmpInt(r.t, t) })
+	hi, _ = slices.BinarySearchFunc(rows, to, func(r memRow, t int64) int { return cmpInt(r.t, t) })
+	return lo, hi
 }
 
 // memAccumulator sums rows into groups. A report whose keys take few

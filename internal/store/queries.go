@@ -450,6 +450,38 @@ func (s *Store) GetQuery(ctx context.Context, region, queryID string) (Query, bo
 	return qs[0], true, nil
 }
 
+// QueryKey names one stored query.
+type QueryKey struct{ Region, QueryID string }
+
+// getQueriesPage bounds the keys one statement looks up.
+const getQueriesPage = 100
+
+// GetQueries returns the stored queries of keys, by key; a key that is not
+// stored has no entry.
+func (s *Store) GetQueries(ctx context.Context, keys []QueryKey) (map[QueryKey]Query, error) {
+	out := make(map[QueryKey]Query, len(keys))
+	for len(keys) > 0 {
+		page := keys[:min(len(keys), getQueriesPage)]
+		keys = keys[len(page):]
+		conds := make([]string, len(page))
+		args := make([]any, 0, 2*len(page))
+		for i, k := range page {
+			conds[i] = "(region = ? AND query_id = ?)"
+			args = append(args, k.Region, k.QueryID)
+		}
+		// The order by expressions, not the key's index: SQLite then
+		// looks each key up rather than walking the index in order.
+		qs, err := s.selectQueriesIn(ctx, strings.Join(conds, " OR "), args, "+region, +query_id", len(page))
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range qs {
+			out[QueryKey{q.Region, q.QueryID}] = q
+		}
+	}
+	return out, nil
+}
+
 func (s *Store) selectQueries(ctx context.Context, where string, args []any, limit int) ([]Query, error) {
 	return s.selectQueriesIn(ctx, where, args, "region, query_id", limit)
 }

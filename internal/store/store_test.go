@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -287,5 +289,45 @@ func TestCursorsIn(t *testing.T) {
 		if !maps.Equal(got, tt.want) {
 			t.Errorf("CursorsIn(%q) = %v, want %v", tt.dir, got, tt.want)
 		}
+	}
+}
+
+// TestGetQueriesByKey: the queries of many keys, in pages of statements,
+// are those GetQuery reads one at a time; keys not stored, repeated or in
+// another region have no or one entry.
+func TestGetQueriesByKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	var qs []Query
+	for i := range 2*getQueriesPage + 7 {
+		qs = append(qs, testQuery([]string{"us-east-1", "eu-west-1"}[i%2], fmt.Sprintf("q%03d", i), "alice", int64(i)))
+	}
+	if _, err := st.Commit(ctx, &Batch{Queries: qs}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []QueryKey
+	for _, q := range qs {
+		keys = append(keys, QueryKey{q.Region, q.QueryID})
+	}
+	keys = append(keys, QueryKey{"us-east-1", "q001"}, QueryKey{"us-east-1", "missing"}, keys[3])
+	got, err := st.GetQueries(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(qs) {
+		t.Errorf("GetQueries = %d queries, want %d", len(got), len(qs))
+	}
+	for _, q := range qs {
+		want, ok, err := st.GetQuery(ctx, q.Region, q.QueryID)
+		if err != nil || !ok {
+			t.Fatalf("GetQuery(%s, %s) = %v, %v", q.Region, q.QueryID, ok, err)
+		}
+		if g, ok := got[QueryKey{q.Region, q.QueryID}]; !ok || !reflect.DeepEqual(g, want) {
+			t.Errorf("GetQueries[%s %s] = %+v, %v; want %+v", q.Region, q.QueryID, g, ok, want)
+		}
+	}
+	if none, err := st.GetQueries(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("GetQueries(nil) = %v, %v; want none", none, err)
 	}
 }

@@ -73,16 +73,24 @@ func (s *Server) shapeRows(ctx context.Context, fs filterState, f store.Filter, 
 	for _, r := range known {
 		maxCost = max(maxCost, costOf(r))
 	}
+	latest, err := s.latestOf(ctx, shown)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]shapeRow, 0, len(shown))
 	for _, r := range shown {
 		sr := shapeRow{Row: r, Fingerprint: r.Key, Short: shortFingerprint(r.Key), Href: fs.To("shapes", r.Key), Users: shapeUsers(r),
 			Annual: s.annualized(f, costOf(r))}
-		page, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: exact(f, "fingerprint", r.Key), Limit: 1})
-		if err != nil {
-			return nil, err
+		q, ok := latest[r.Key]
+		if !ok {
+			page, err := s.opts.Store.ListQueries(ctx, store.ListOptions{Filter: exact(f, "fingerprint", r.Key), Limit: 1})
+			if err != nil {
+				return nil, err
+			}
+			q, ok = firstQuery(page.Queries)
 		}
-		if len(page.Queries) > 0 {
-			sr.Latest = page.Queries[0]
+		if ok {
+			sr.Latest = q
 			sr.Text = shorten(sr.Latest.QueryText(), 160)
 			sr.LatestHref = fs.Link(queryPath(sr.Latest))
 		}
@@ -92,6 +100,46 @@ func (s *Server) shapeRows(ctx context.Context, fs filterState, f store.Filter, 
 		out = append(out, sr)
 	}
 	return out, nil
+}
+
+// latestOf is the latest query of each row of a report by shape that names
+// it (its details hold the query's id and region), by fingerprint, read in
+// one statement. A row that names none (a report without details) is
+// absent: its caller lists the filter's latest of the shape instead.
+func (s *Server) latestOf(ctx context.Context, rows []usage.Row) (map[string]store.Query, error) {
+	var keys []store.QueryKey
+	shapeOf := map[store.QueryKey]string{}
+	for _, r := range rows {
+		if len(r.Details) <= 3 {
+			continue
+		}
+		id, _ := r.Details[2].(string)
+		region, _ := r.Details[3].(string)
+		if id != "" {
+			k := store.QueryKey{Region: region, QueryID: id}
+			keys = append(keys, k)
+			shapeOf[k] = r.Key
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	qs, err := s.opts.Store.GetQueries(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]store.Query, len(qs))
+	for k, q := range qs {
+		out[shapeOf[k]] = q
+	}
+	return out, nil
+}
+
+func firstQuery(qs []store.Query) (store.Query, bool) {
+	if len(qs) == 0 {
+		return store.Query{}, false
+	}
+	return qs[0], true
 }
 
 // shapeUsers is the distinct users of a row of a report by shape.
