@@ -1143,27 +1143,40 @@ func (ms *memServer) refresh(db *sql.DB) {
 			case <-time.After(wait):
 			}
 		}
-		m, err := loadMem(ms.ctx, db, ms.cur.Load(), ms.version)
-		ms.mu.Lock()
-		defer ms.mu.Unlock()
-		if err != nil {
-			if ms.ctx.Err() == nil && ms.failed != err.Error() && ms.log != nil {
-				ms.log.Warn("reports read SQLite: could not keep the rollups in memory", "err", err)
-			}
-			ms.failed = err.Error()
-			ms.next = time.Now().Add(time.Minute)
-			return
-		}
-		ms.failed = ""
-		if m == ms.cur.Load() {
-			return // nothing changed: no load, no pause
-		}
-		ms.next = time.Now().Add(m.loaded)
-		ms.cur.Store(m)
-		if ms.log != nil {
-			ms.log.Debug("rollups loaded into memory", "day_rows", len(m.day), "hour_rows", len(m.hour), "shape_rows", len(m.shape), "took", m.loaded)
+		prev := ms.cur.Load()
+		m, err := loadMem(ms.ctx, db, prev, ms.version)
+		if ms.publish(m, err) && prev != nil {
+			// The reports that read prev's projections will read the same
+			// of m: build them now rather than in the first page after a
+			// collect.
+			m.warm(ms.ctx, prev)
 		}
 	}()
+}
+
+// publish makes m the copy reports read, or notes why it could not be
+// loaded; true when m is new.
+func (ms *memServer) publish(m *memRollups, err error) bool {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if err != nil {
+		if ms.ctx.Err() == nil && ms.failed != err.Error() && ms.log != nil {
+			ms.log.Warn("reports read SQLite: could not keep the rollups in memory", "err", err)
+		}
+		ms.failed = err.Error()
+		ms.next = time.Now().Add(time.Minute)
+		return false
+	}
+	ms.failed = ""
+	if m == ms.cur.Load() {
+		return false // nothing changed: no load, no pause
+	}
+	ms.next = time.Now().Add(m.loaded)
+	ms.cur.Store(m)
+	if ms.log != nil {
+		ms.log.Debug("rollups loaded into memory", "day_rows", len(m.day), "hour_rows", len(m.hour), "shape_rows", len(m.shape), "took", m.loaded)
+	}
+	return true
 }
 
 func (ms *memServer) close() {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -157,4 +158,33 @@ func project(src []memRow, cols uint32, limit int) ([]memRow, bool) {
 		}
 	}
 	return slices.Clone(out), true
+}
+
+// warm builds the projections prev kept, until ctx ends.
+func (m *memRollups) warm(ctx context.Context, prev *memRollups) {
+	prev.proj.mu.Lock()
+	var keys []memProjKey
+	for k, p := range prev.proj.byKey {
+		if p.done.Load() && p.ok {
+			keys = append(keys, k)
+		}
+	}
+	prev.proj.mu.Unlock()
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return
+		}
+		m.projected(k.which, k.cols, m.level(k.which), true)
+	}
+}
+
+// level is the rows of the copy's level which.
+func (m *memRollups) level(which int) []memRow {
+	switch which {
+	case memDay:
+		return m.day
+	case memShape:
+		return m.shape
+	}
+	return m.hour
 }

@@ -103,3 +103,46 @@ func (e *memEdges) kept() int {
 	}
 	return n
 }
+
+// TestProjectionsWarmOnANewCopy: a copy loaded after a write builds the
+// projections its predecessor kept before any report asks, and they sum
+// its own rows.
+func TestProjectionsWarmOnANewCopy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t)
+	commit := func(n int) {
+		var qs []Query
+		for i := range n {
+			q := testQuery("us-east-1", "q"+strings.Repeat("x", n)+string(rune('a'+i)), "alice", int64(1000*(i+1)))
+			q.Database = "db" + string(rune('a'+i))
+			qs = append(qs, q)
+		}
+		if _, err := st.Commit(ctx, &Batch{Queries: qs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(8)
+	prev, err := loadMem(ctx, st.db, nil, st.version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := uint32(1<<mcRegion | 1<<mcUser)
+	if _, ok := prev.projected(memDay, cols, prev.day, true); !ok {
+		t.Fatalf("no projection of %d day rows by user", len(prev.day))
+	}
+	commit(3)
+	m, err := loadMem(ctx, st.db, prev, st.version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.warm(ctx, prev)
+	got, ok := m.projected(memDay, cols, m.day, false)
+	if !ok {
+		t.Fatal("the new copy did not build the projection its predecessor kept")
+	}
+	want, _ := project(m.day, cols, len(m.day))
+	if len(got) != 1 || len(want) != 1 || got[0] != want[0] || got[0].sums.queries != 11 {
+		t.Errorf("projection = %+v, want one row of 11 queries: %+v", got, want)
+	}
+}
