@@ -17,9 +17,12 @@ import (
 // the copy (which never changes), and read by every later report that
 // needs exactly those columns.
 
-// memProjBudget bounds the rows all projections of one copy keep
-// together (about 100 MB); a projection that would pass it is not kept.
-const memProjBudget = 1 << 20
+// projBudget bounds the rows all projections of one copy keep together: a
+// quarter of the copy's rows, or 1,048,576 (about 100 MB) when that is
+// more. A projection that would pass it is not kept.
+func (m *memRollups) projBudget() int {
+	return max(1<<20, (len(m.day)+len(m.hour)+len(m.shape))/4)
+}
 
 // memProjShare is the share of a level a report's part must cover to build
 // a projection: a report of a few hours sums fewer rows than the build
@@ -41,7 +44,7 @@ type memProjection struct {
 type memProjections struct {
 	mu    sync.Mutex
 	byKey map[memProjKey]*memProjection
-	rows  int // rows kept by all, against memProjBudget
+	rows  int // rows kept by all, against projBudget
 	// used counts the parts of reports a projection answered.
 	used atomic.Int64
 	// keepAll keeps a projection however few rows it sums away (tests,
@@ -93,7 +96,7 @@ func (m *memRollups) projected(which int, cols uint32, src []memRow, build bool)
 			limit = len(src)
 		}
 		m.proj.mu.Lock()
-		limit = min(limit, memProjBudget-m.proj.rows)
+		limit = min(limit, m.projBudget()-m.proj.rows)
 		m.proj.mu.Unlock()
 		rows, ok := project(src, cols, limit)
 		if !ok {
@@ -101,7 +104,7 @@ func (m *memRollups) projected(which int, cols uint32, src []memRow, build bool)
 		}
 		m.proj.mu.Lock()
 		defer m.proj.mu.Unlock()
-		if m.proj.rows+len(rows) > memProjBudget {
+		if m.proj.rows+len(rows) > m.projBudget() {
 			return // others were kept meanwhile
 		}
 		m.proj.rows += len(rows)
