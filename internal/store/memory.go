@@ -113,6 +113,8 @@ type memRollups struct {
 	// proj keeps the level's rows summed over the columns reports do not
 	// read (see memProjections); it fills as reports run, too.
 	proj memProjections
+	// shapes indexes the shape table by shape, built when first needed.
+	shapes memShapeIndex
 }
 
 // The levels the copy answers, in the plans of planRollups: whole days
@@ -789,7 +791,9 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 	}
 	from, to := a.Filter.windowMillis()
 	cols := memProjCols(a)
+	shapes := m.exactShapes(a.Filter.Match["fingerprint"])
 	var parts [][]memRow
+	var gathers [][2]int // spans of m.shape read through the shapes' index
 	var edges []rollupPart
 	for _, p := range planRollups(levels, from, to) {
 		if p.level == nil || p.level.memory == 0 {
@@ -818,6 +822,10 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		if lo >= hi {
 			continue
 		}
+		if p.level.memory == memShape && m.gatherPays(shapes, hi-lo) {
+			gathers = append(gathers, [2]int{lo, hi})
+			continue
+		}
 		if pr, ok := m.projected(p.level.memory, cols, rows, (hi-lo)*memProjShare >= len(rows)); ok {
 			rows = pr
 			lo, hi = memSpan(rows, p.from, p.to)
@@ -826,11 +834,15 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 			parts = append(parts, rows[lo:hi])
 		}
 	}
-	mf, err := m.filter(ctx, tx, &a.Filter, parts)
+	all := parts
+	for _, g := range gathers {
+		all = append(all[:len(all):len(all)], m.shape[g[0]:g[1]])
+	}
+	mf, err := m.filter(ctx, tx, &a.Filter, all)
 	if err != nil {
 		return nil, false, err
 	}
-	acc := newMemAccumulator(m, by, then, parts)
+	acc := newMemAccumulator(m, by, then, all)
 	defer acc.release()
 	for _, rows := range parts {
 		for i := range rows {
@@ -838,6 +850,11 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 			if mf.match(r) && !acc.add(r) {
 				return nil, false, errMemOverflow
 			}
+		}
+	}
+	for _, g := range gathers {
+		if !m.eachShapeRow(shapes, g[0], g[1], func(r *memRow) bool { return !mf.match(r) || acc.add(r) }) {
+			return nil, false, errMemOverflow
 		}
 	}
 	out := make([]Group, 0, len(acc.groups))

@@ -368,7 +368,6 @@ var allSums = []Sum{SumQueries, SumSucceeded, SumFailed, SumCancelled, SumPendin
 // the rows for random aggregations.
 func checkRollupAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	t.Helper()
-	ctx := context.Background()
 	raw := &Store{db: st.db, version: st.version, rawReports: true}
 	dims := make([]string, 0, len(Dimensions))
 	for d := range Dimensions {
@@ -407,19 +406,39 @@ func checkRollupAnswers(t *testing.T, st *Store, w *rollupWorld) {
 		if w.rng.IntN(4) == 0 {
 			a.Rules = teamRules{fp: pick(w.rng, worldRulesFPs), prefix: "t9-"}
 		}
-		got, err := st.Aggregate(ctx, a)
-		if err != nil {
-			t.Fatalf("%+v: %v", a, err)
+		compareAggregate(t, st, raw, a)
+	}
+	// Reports of a few exact shapes, which read the shapes' index where
+	// the copy answers.
+	for _, shapes := range [][]string{{"fp-a"}, {"fp-b", "fp-c"}, {""}, {"fp-none"}} {
+		for _, by := range []string{"user", "fingerprint", "day"} {
+			compareAggregate(t, st, raw, Aggregation{By: by, Sums: allSums, Filter: Filter{Match: map[string][]string{"fingerprint": shapes}}})
+			compareAggregate(t, st, raw, Aggregation{By: by, Then: "region", Sums: allSums, Filter: Filter{
+				Since: w.start.Add(w.span / 3).Truncate(time.Millisecond), Match: map[string][]string{"fingerprint": shapes, "team": {"t1", "t2"}}}})
+			for _, until := range []time.Duration{w.span / 2, w.span * 2 / 3} {
+				compareAggregate(t, st, raw, Aggregation{By: by, Sums: allSums, Filter: Filter{
+					Since: w.start.Add(w.span / 5), Until: w.start.Add(until).Truncate(24 * time.Hour), Match: map[string][]string{"fingerprint": shapes}}})
+			}
 		}
-		want, err := raw.Aggregate(ctx, a)
-		if err != nil {
-			t.Fatalf("raw %+v: %v", a, err)
-		}
-		sortGroups(got.Groups)
-		sortGroups(want.Groups)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("Aggregate(by %s then %q, %+v, rules %v):\n rollups %+v\n rows    %+v", a.By, a.Then, a.Filter, a.Rules, got, want)
-		}
+	}
+}
+
+// compareAggregate compares Aggregate on st with Aggregate on the rows.
+func compareAggregate(t *testing.T, st, raw *Store, a Aggregation) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := st.Aggregate(ctx, a)
+	if err != nil {
+		t.Fatalf("%+v: %v", a, err)
+	}
+	want, err := raw.Aggregate(ctx, a)
+	if err != nil {
+		t.Fatalf("raw %+v: %v", a, err)
+	}
+	sortGroups(got.Groups)
+	sortGroups(want.Groups)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Aggregate(by %s then %q, %+v, rules %v):\n rollups %+v\n rows    %+v", a.By, a.Then, a.Filter, a.Rules, got, want)
 	}
 }
 
@@ -438,6 +457,7 @@ func checkMemoryAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	// Reports read projections of the levels wherever one sums any rows
 	// away, so that their answers are compared with the rows' too.
 	mem.mem.Load().cur.Load().proj.keepAll = true
+	mem.mem.Load().cur.Load().shapes.always = true
 	checkRollupAnswers(t, mem, w)
 	if mem.mem.Load().answered.Load() == 0 {
 		t.Fatal("no report was answered from memory")
@@ -447,6 +467,9 @@ func checkMemoryAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	}
 	if mem.mem.Load().cur.Load().proj.used.Load() == 0 {
 		t.Fatal("no report read a projection of a level")
+	}
+	if mem.mem.Load().cur.Load().shapes.gathered.Load() == 0 {
+		t.Fatal("no report read shapes through the shapes' index")
 	}
 	// A write the copy has not seen: reports read SQLite until a new copy
 	// is loaded, and never answer from the old one.
