@@ -163,8 +163,12 @@ func project(src []memRow, cols uint32, limit int) ([]memRow, bool) {
 	return slices.Clone(out), true
 }
 
-// warm builds the projections prev kept, until ctx ends.
+// warm builds the projections prev kept, and the shapes' index when prev
+// had one, until ctx ends.
 func (m *memRollups) warm(ctx context.Context, prev *memRollups) {
+	if prev.shapes.gathered.Load() > 0 {
+		m.shapeIndex()
+	}
 	prev.proj.mu.Lock()
 	var keys []memProjKey
 	for k, p := range prev.proj.byKey {
