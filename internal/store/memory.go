@@ -834,9 +834,9 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 			parts = append(parts, rows[lo:hi])
 		}
 	}
-	all := parts
+	all := slices.Clip(parts) // parts and the gathered spans, apart from parts
 	for _, g := range gathers {
-		all = append(all[:len(all):len(all)], m.shape[g[0]:g[1]])
+		all = append(all, m.shape[g[0]:g[1]])
 	}
 	mf, err := m.filter(ctx, tx, &a.Filter, all)
 	if err != nil {
