@@ -84,6 +84,12 @@ func (w *rollupWorld) enrich(q *Query) {
 func TestRollupsFollowEveryWrite(t *testing.T) {
 	t.Parallel()
 	for seed := uint64(1); seed <= 5; seed++ {
+		if raceDetector && (seed == 2 || seed == 3) {
+			// The race detector looks for the copy's concurrency, which one
+			// ordinary world and the two special ones exercise; the plain
+			// run (make unit) walks all five, in a twentieth of the time.
+			continue
+		}
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()

@@ -1,0 +1,6 @@
+//go:build race
+
+package store
+
+// raceDetector is true when the tests run under the race detector.
+const raceDetector = true
