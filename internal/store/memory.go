@@ -137,6 +137,17 @@ func memLevel(table string, period int64, which int, extra ...string) rollupLeve
 	return l
 }
 
+// level is the rows of the copy's level which.
+func (m *memRollups) level(which int) []memRow {
+	switch which {
+	case memDay:
+		return m.day
+	case memShape:
+		return m.shape
+	}
+	return m.hour
+}
+
 // memLevels are the levels that answer a report of the dimensions names
 // with the copy, coarsest first as rollupsFor's: the copy's, then the finer
 // levels of SQLite for the window's edges; nil when no level of the copy
@@ -808,16 +819,10 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 			}
 			continue
 		}
-		rows := m.hour
-		switch p.level.memory {
-		case memDay:
-			if m.day == nil && len(m.hour) > 0 {
-				return nil, false, errMemOverflow
-			}
-			rows = m.day
-		case memShape:
-			rows = m.shape
+		if p.level.memory == memDay && m.day == nil && len(m.hour) > 0 {
+			return nil, false, errMemOverflow
 		}
+		rows := m.level(p.level.memory)
 		lo, hi := memSpan(rows, p.from, p.to)
 		if lo >= hi {
 			continue

@@ -184,14 +184,3 @@ func (m *memRollups) warm(ctx context.Context, prev *memRollups) {
 		m.projected(k.which, k.cols, m.level(k.which), true)
 	}
 }
-
-// level is the rows of the copy's level which.
-func (m *memRollups) level(which int) []memRow {
-	switch which {
-	case memDay:
-		return m.day
-	case memShape:
-		return m.shape
-	}
-	return m.hour
-}

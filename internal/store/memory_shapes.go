@@ -3,7 +3,6 @@ package store
 import (
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -36,25 +35,19 @@ type memShapeIndex struct {
 // vals is empty or holds a pattern (the index reads exact shapes alone).
 // A shape the copy does not know has no id, and no rows.
 func (m *memRollups) exactShapes(vals []string) []uint32 {
-	if len(vals) == 0 {
+	if len(vals) == 0 || hasGlob(vals) {
 		return nil
 	}
+	// Not nil, even when no shape is known: then no row is read.
 	ids := make([]uint32, 0, len(vals))
 	d := &m.dicts[mcFingerprint]
 	for _, v := range vals {
-		if strings.ContainsAny(v, "*?[") {
-			return nil
-		}
 		if id, ok := d.ids[v]; ok {
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if len(ids) == 0 {
-		return []uint32{} // shapes none of which has a row: read none
-	}
-	return ids
+	return slices.Compact(ids)
 }
 
 // gatherPays reports whether the rows of shapes make a span of n rows of
