@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -312,70 +313,126 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 	if len(d) == 0 {
 		return nil
 	}
-	stmts := map[string]*sql.Stmt{}
+	stmts := map[flushStmtKey]*sql.Stmt{}
 	defer func() {
 		for _, st := range stmts {
 			st.Close()
 		}
 	}()
+	type row struct {
+		key  []any
+		sums rollupSums
+	}
+	rows := map[string]*row{}
+	var order []string
+	var id []byte
+	var args []any
 	for _, rt := range rollupTables {
 		// Project first: many keys of d share a row of a coarser table.
-		type row struct {
-			key  []any
-			sums rollupSums
-		}
-		rows := map[string]*row{}
-		var order []string
+		clear(rows)
+		order = order[:0]
 		for k, s := range d {
 			key := rt.key(&k)
-			id := fmt.Sprintf("%#v", key)
-			r := rows[id]
+			id = appendKeyID(id[:0], key)
+			r := rows[string(id)]
 			if r == nil {
 				r = &row{key: key}
-				rows[id] = r
-				order = append(order, id)
+				rows[string(id)] = r
+				order = append(order, string(id))
 			}
 			r.sums.add(*s)
 		}
-		sort.Strings(order) // the same statements in the same order, whatever the map's
+		// The same statements in the same order, whatever the map's; the
+		// period comes first in every id, so rows of one period are
+		// written together.
+		slices.Sort(order)
 		keys := rt.keyColumns()
 		pk := keys
 		if rt.pk != nil {
 			pk = rt.pk
 		}
 		sums := rt.sumColumns()
-		stmt := stmts[rt.name]
-		if stmt == nil {
-			set := make([]string, len(sums))
-			for i, s := range sums {
-				set[i] = s + " = " + s + " + excluded." + s
+		width := len(keys) + len(sums)
+		n := 0 // rows in args
+		write := func() error {
+			if n == 0 {
+				return nil
 			}
-			var err error
-			stmt, err = tx.PrepareContext(ctx, "INSERT INTO "+rt.name+" ("+strings.Join(append(keys[:len(keys):len(keys)], sums...), ", ")+
-				") VALUES ("+placeholders(len(keys)+len(sums))+") ON CONFLICT ("+strings.Join(pk, ", ")+") DO UPDATE SET "+strings.Join(set, ", "))
-			if err != nil {
-				return fmt.Errorf("update %s: %w", rt.name, err)
-			}
-			stmts[rt.name] = stmt
-		}
-		for _, id := range order {
-			r := rows[id]
-			args := r.key
-			zero := true
-			for _, c := range sums {
-				v := r.sums.column(c)
-				zero = zero && v == 0
-				args = append(args, v)
-			}
-			if zero {
-				continue // rows that moved away and back, or moves that change none of its sums
+			sk := flushStmtKey{rt.name, n}
+			stmt := stmts[sk]
+			if stmt == nil {
+				set := make([]string, len(sums))
+				for i, s := range sums {
+					set[i] = s + " = " + s + " + excluded." + s
+				}
+				var err error
+				stmt, err = tx.PrepareContext(ctx, "INSERT INTO "+rt.name+" ("+strings.Join(append(keys[:len(keys):len(keys)], sums...), ", ")+
+					") VALUES "+rowPlaceholders(n, width)+" ON CONFLICT ("+strings.Join(pk, ", ")+") DO UPDATE SET "+strings.Join(set, ", "))
+				if err != nil {
+					return fmt.Errorf("update %s: %w", rt.name, err)
+				}
+				stmts[sk] = stmt
 			}
 			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("update %s: %w", rt.name, err)
 			}
+			clear(args)
+			args, n = args[:0], 0
+			return nil
+		}
+		for _, id := range order {
+			r := rows[id]
+			zero := true
+			for _, c := range sums {
+				zero = zero && r.sums.column(c) == 0
+			}
+			if zero {
+				continue // rows that moved away and back, or moves that change none of its sums
+			}
+			args = append(args, r.key...)
+			for _, c := range sums {
+				args = append(args, r.sums.column(c))
+			}
+			if n++; n == rowsPerUpsert {
+				if err := write(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := write(); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// rowsPerUpsert is how many rollup rows one upsert statement carries: one
+// statement per row spent more in the per-statement work of database/sql
+// and SQLite than in the rows. The widest rollup row has 19 values.
+const rowsPerUpsert = 64
+
+type flushStmtKey struct {
+	table string
+	rows  int
+}
+
+// appendKeyID appends to dst an encoding of a rollup row's key that tells
+// keys apart (an int64, big-endian with the sign flipped, sorts as the
+// number does; a string is its length, then its bytes).
+func appendKeyID(dst []byte, key []any) []byte {
+	for _, v := range key {
+		switch v := v.(type) {
+		case int64:
+			dst = binary.BigEndian.AppendUint64(append(dst, 'i'), uint64(v)^(1<<63))
+		case string:
+			dst = append(binary.BigEndian.AppendUint32(append(dst, 's'), uint32(len(v))), v...)
+		default:
+			// Not a type a key holds today: told apart by its printed form.
+			s := fmt.Sprintf("%T:%#v", v, v)
+			dst = append(binary.BigEndian.AppendUint32(append(dst, 'x'), uint32(len(s))), s...)
+		}
+	}
+	return dst
 }
 
 // touchDays moves the lake version (migration 0016) of every day d holds

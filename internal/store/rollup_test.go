@@ -687,3 +687,43 @@ func TestShapeEdgesReadTheShapeIndexes(t *testing.T) {
 		})
 	}
 }
+
+// The ids that group a flush's rows by key must tell apart every two keys
+// (strings that join alike, numbers of either sign) and sort periods as
+// numbers.
+func TestKeyIDsTellKeysApart(t *testing.T) {
+	keys := [][]any{
+		{int64(0), "ab", "c"},
+		{int64(0), "a", "bc"},
+		{int64(0), "abc", ""},
+		{int64(0), "", "abc"},
+		{int64(0), "a\x00", "bc"},
+		{int64(0), "a", "\x00bc"},
+		{int64(-1), "a", "bc"},
+		{int64(1), "a", "bc"},
+		{int64(-1 << 62), "a", "bc"},
+		{int64(1 << 62), "a", "bc"},
+		{"0", "a", "bc"},
+		{int64(0), "a", "bc", int64(0)},
+		{int64(0), "a", "bc", "0"},
+	}
+	seen := map[string]int{}
+	for i, k := range keys {
+		id := string(appendKeyID(nil, k))
+		if j, ok := seen[id]; ok {
+			t.Errorf("keys %#v and %#v share the id %q", keys[j], k, id)
+		}
+		seen[id] = i
+		if again := string(appendKeyID([]byte("junk"), k)); again != "junk"+id {
+			t.Errorf("id of %#v depends on what it is appended to", k)
+		}
+	}
+	times := []int64{-1 << 62, -3600000, -1, 0, 1, 3600000, 1 << 62}
+	for i := 1; i < len(times); i++ {
+		a := string(appendKeyID(nil, []any{times[i-1], "z"}))
+		b := string(appendKeyID(nil, []any{times[i], "a"}))
+		if a >= b {
+			t.Errorf("id of period %d sorts at or after that of %d", times[i-1], times[i])
+		}
+	}
+}
