@@ -113,8 +113,10 @@ type memRollups struct {
 	// proj keeps the level's rows summed over the columns reports do not
 	// read (see memProjections); it fills as reports run, too.
 	proj memProjections
-	// shapes indexes the shape table by shape, built when first needed.
-	shapes memShapeIndex
+	// shapes indexes the shape table by shape, and users each level
+	// (memDay, memHour, memShape) by user, each built when first needed.
+	shapes memKeyIndex
+	users  [memShape + 1]memKeyIndex
 }
 
 // The levels the copy answers, in the plans of planRollups: whole days
@@ -802,9 +804,10 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 	}
 	from, to := a.Filter.windowMillis()
 	cols := memProjCols(a)
-	shapes := m.exactShapes(a.Filter.Match["fingerprint"])
+	shapes := m.exactIDs(mcFingerprint, a.Filter.Match["fingerprint"])
+	users := m.exactIDs(mcUser, a.Filter.Match["user"])
 	var parts [][]memRow
-	var gathers [][2]int // spans of m.shape read through the shapes' index
+	var gathers []memGather // spans read through a key index
 	var edges []rollupPart
 	for _, p := range planRollups(levels, from, to) {
 		if p.level == nil || p.level.memory == 0 {
@@ -827,8 +830,8 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		if lo >= hi {
 			continue
 		}
-		if p.level.memory == memShape && m.gatherPays(shapes, hi-lo) {
-			gathers = append(gathers, [2]int{lo, hi})
+		if g, ok := m.gather(p.level.memory, rows, lo, hi, shapes, users); ok {
+			gathers = append(gathers, g)
 			continue
 		}
 		if pr, ok := m.projected(p.level.memory, cols, rows, (hi-lo)*memProjShare >= len(rows)); ok {
@@ -841,7 +844,7 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 	}
 	all := slices.Clip(parts) // parts and the gathered spans, apart from parts
 	for _, g := range gathers {
-		all = append(all, m.shape[g[0]:g[1]])
+		all = append(all, g.rows[g.lo:g.hi])
 	}
 	mf, err := m.filter(ctx, tx, &a.Filter, all)
 	if err != nil {
@@ -858,7 +861,7 @@ func (m *memRollups) aggregate(ctx context.Context, tx *sql.Tx, a *Aggregation, 
 		}
 	}
 	for _, g := range gathers {
-		if !m.eachShapeRow(shapes, g[0], g[1], func(r *memRow) bool { return !mf.match(r) || acc.add(r) }) {
+		if !g.each(func(r *memRow) bool { return !mf.match(r) || acc.add(r) }) {
 			return nil, false, errMemOverflow
 		}
 	}

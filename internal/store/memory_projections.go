@@ -163,11 +163,16 @@ func project(src []memRow, cols uint32, limit int) ([]memRow, bool) {
 	return slices.Clone(out), true
 }
 
-// warm builds the projections prev kept, and the shapes' index when prev
-// had one, until ctx ends.
+// warm builds the projections prev kept, and the key indexes prev read,
+// until ctx ends.
 func (m *memRollups) warm(ctx context.Context, prev *memRollups) {
 	if prev.shapes.gathered.Load() > 0 {
 		m.shapeIndex()
+	}
+	for which := range prev.users {
+		if prev.users[which].gathered.Load() > 0 {
+			m.users[which].build(m.level(which), mcUser)
+		}
 	}
 	prev.proj.mu.Lock()
 	var keys []memProjKey

@@ -433,6 +433,24 @@ func checkShapeAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	}
 }
 
+// checkUserAnswers compares reports of a few exact users, which read the
+// levels' user indexes where the copy answers, with the rows': alone, with
+// a pattern (which no index reads), and with shapes (where the shape
+// table's two indexes compete).
+func checkUserAnswers(t *testing.T, st *Store, w *rollupWorld) {
+	t.Helper()
+	raw := &Store{db: st.db, version: st.version, rawReports: true}
+	for _, users := range [][]string{{"alice"}, {"o'brien,12,", "bob"}, {"nobody"}, {"carol", "d*"}} {
+		for _, by := range []string{"database", "day", "fingerprint"} {
+			compareAggregate(t, st, raw, Aggregation{By: by, Then: "region", Sums: allSums, Filter: Filter{
+				Since: w.start.Add(w.span / 3).Truncate(time.Millisecond), Match: map[string][]string{"user": users}}})
+			compareAggregate(t, st, raw, Aggregation{By: by, Sums: allSums, Filter: Filter{
+				Since: w.start.Add(w.span / 5), Until: w.start.Add(w.span * 2 / 3).Truncate(24 * time.Hour),
+				Match: map[string][]string{"user": users, "fingerprint": {"fp-a", "fp-b"}}}})
+		}
+	}
+}
+
 // compareAggregate compares Aggregate on st with Aggregate on the rows.
 func compareAggregate(t *testing.T, st, raw *Store, a Aggregation) {
 	t.Helper()
@@ -467,9 +485,14 @@ func checkMemoryAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	// Reports read projections of the levels wherever one sums any rows
 	// away, so that their answers are compared with the rows' too.
 	mem.mem.Load().cur.Load().proj.keepAll = true
-	mem.mem.Load().cur.Load().shapes.always = true
+	cur := mem.mem.Load().cur.Load()
+	cur.shapes.always = true
+	for i := range cur.users {
+		cur.users[i].always = true
+	}
 	checkRollupAnswers(t, mem, w)
 	checkShapeAnswers(t, mem, w)
+	checkUserAnswers(t, mem, w)
 	if mem.mem.Load().answered.Load() == 0 {
 		t.Fatal("no report was answered from memory")
 	}
@@ -479,8 +502,13 @@ func checkMemoryAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	if mem.mem.Load().cur.Load().proj.used.Load() == 0 {
 		t.Fatal("no report read a projection of a level")
 	}
-	if mem.mem.Load().cur.Load().shapes.gathered.Load() == 0 {
+	if cur.shapes.gathered.Load() == 0 {
 		t.Fatal("no report read shapes through the shapes' index")
+	}
+	for which, name := range map[int]string{memDay: "day", memHour: "hour", memShape: "shape"} {
+		if cur.users[which].gathered.Load() == 0 {
+			t.Fatalf("no report read the %s level through its user index", name)
+		}
 	}
 	// A write the copy has not seen: reports read SQLite until a new copy
 	// is loaded, and never answer from the old one.
