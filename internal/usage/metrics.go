@@ -3,7 +3,9 @@ package usage
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/store"
@@ -53,11 +55,11 @@ var Metrics = []Metric{
 	sumMetric("billed_bytes", "BILLED", Bytes, store.SumBilledBytes),
 	{Key: "cost_usd", Header: "COST USD", Unit: USD, Sums: []store.Sum{store.SumBilledBytes, store.SumDPUMillis},
 		value: func(t *tally, p Prices) Value {
-			return floatValue(CostUSD(t.billedByRegion, p.USDPerTiB) + dpuHours(t)*p.USDPerDPUHour)
+			return floatValue(t.costUSD(p.USDPerTiB) + dpuHours(t)*p.USDPerDPUHour)
 		}},
 	{Key: "avg_mb_scanned", Header: "AVG MB", Unit: MB, Sums: []store.Sum{store.SumBytesScanned, store.SumWithStats},
 		value: func(t *tally, _ Prices) Value {
-			return floatValue(AvgMBScanned(t.sums[store.SumBytesScanned], t.sums[store.SumWithStats]))
+			return floatValue(AvgMBScanned(t.sum(store.SumBytesScanned), t.sum(store.SumWithStats)))
 		}},
 	sumMetric("engine_ms", "ENGINE", Millis, store.SumEngineMs),
 	{Key: "dpu_hours", Header: "DPU-HOURS", Unit: DPUHours, Sums: []store.Sum{store.SumDPUMillis},
@@ -70,7 +72,7 @@ var Metrics = []Metric{
 // sumMetric is a metric that is one store sum as it is.
 func sumMetric(key, header string, unit Unit, sum store.Sum) Metric {
 	return Metric{Key: key, Header: header, Unit: unit, Sums: []store.Sum{sum},
-		value: func(t *tally, _ Prices) Value { return intValue(t.sums[sum]) }}
+		value: func(t *tally, _ Prices) Value { return intValue(t.sum(sum)) }}
 }
 
 // metricIndex is the position of each metric in Metrics, by key.
@@ -107,7 +109,7 @@ func PricesOf(cfg *config.Config) Prices {
 // msPerHour converts DPU-milliseconds to DPU-hours.
 const msPerHour = 3_600_000
 
-func dpuHours(t *tally) float64 { return float64(t.sums[store.SumDPUMillis]) / msPerHour }
+func dpuHours(t *tally) float64 { return float64(t.sum(store.SumDPUMillis)) / msPerHour }
 
 // Value is one metric of a row: an exact count, or a quantity (money,
 // averages, hours) as a float.
@@ -169,31 +171,104 @@ func (u Unit) human(v Value) string {
 	return v.String()
 }
 
-// tally is what the store summed for one row, over all its regions.
+// tally is what the store summed for one row, over all its regions. A
+// report by shape or user sums thousands of groups into rows: the sums
+// sit in an array by sumSlot, and the billed bytes of the few regions in
+// a slice kept in order of region, rather than in maps made for each row.
 type tally struct {
-	sums map[store.Sum]int64
-	// billedByRegion splits billed bytes by region, priced per region.
-	billedByRegion map[string]int64
+	sums [nSumSlots]int64
+	// billed splits billed bytes by region, priced per region.
+	billed []regionBytes
 }
 
-func newTally() *tally {
-	return &tally{sums: map[store.Sum]int64{}, billedByRegion: map[string]int64{}}
+type regionBytes struct {
+	region string
+	bytes  int64
+}
+
+func newTally() *tally { return &tally{} }
+
+// nSumSlots is how many sums a tally keeps: one for each store.Sum.
+const nSumSlots = 13
+
+// sumSlot is s's place in a tally; -1 for a sum no report asks for.
+func sumSlot(s store.Sum) int {
+	switch s {
+	case store.SumQueries:
+		return 0
+	case store.SumSucceeded:
+		return 1
+	case store.SumFailed:
+		return 2
+	case store.SumCancelled:
+		return 3
+	case store.SumPending:
+		return 4
+	case store.SumNoStats:
+		return 5
+	case store.SumWithStats:
+		return 6
+	case store.SumBytesScanned:
+		return 7
+	case store.SumBilledBytes:
+		return 8
+	case store.SumEngineMs:
+		return 9
+	case store.SumProvisioned:
+		return 10
+	case store.SumDPUMillis:
+		return 11
+	case store.SumProvisionedNoDPU:
+		return 12
+	}
+	return -1
+}
+
+// sum is the tally's sum s.
+func (t *tally) sum(s store.Sum) int64 {
+	if i := sumSlot(s); i >= 0 {
+		return t.sums[i]
+	}
+	return 0
 }
 
 // add adds one group, whose sums are in the order of names.
 func (t *tally) add(g store.Group, names []store.Sum) {
 	for i, name := range names {
-		t.sums[name] += g.Sums[i]
+		slot := sumSlot(name)
+		if slot < 0 {
+			continue
+		}
+		t.sums[slot] += g.Sums[i]
 		if name == store.SumBilledBytes {
-			t.billedByRegion[g.Region] += g.Sums[i]
+			t.addBilled(g.Region, g.Sums[i])
 		}
 	}
+}
+
+func (t *tally) addBilled(region string, n int64) {
+	i, found := slices.BinarySearchFunc(t.billed, region, func(r regionBytes, region string) int { return strings.Compare(r.region, region) })
+	if found {
+		t.billed[i].bytes += n
+		return
+	}
+	t.billed = slices.Insert(t.billed, i, regionBytes{region, n})
+}
+
+// costUSD prices the tally's billed bytes as CostUSD does, region by
+// region in sorted order.
+func (t *tally) costUSD(pricePerTiB func(region string) float64) float64 {
+	var cost float64
+	for _, r := range t.billed {
+		cost += float64(r.bytes) * pricePerTiB(r.region) / TiB
+	}
+	return cost
 }
 
 // costUnknown counts the row's queries whose cost is not in cost_usd:
 // pending, unknown to Athena, or on provisioned capacity without a DPU count.
 func (t *tally) costUnknown() int64 {
-	return t.sums[store.SumPending] + t.sums[store.SumNoStats] + t.sums[store.SumProvisionedNoDPU]
+	return t.sum(store.SumPending) + t.sum(store.SumNoStats) + t.sum(store.SumProvisionedNoDPU)
 }
 
 // reportSums are the store sums a report asks for: those of every metric,

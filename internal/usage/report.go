@@ -476,23 +476,23 @@ func escapeAll(cells []string) []string {
 // do about it.
 func (rep *Report) footer() []string {
 	t := rep.total
-	s := fmt.Sprintf("%d queries", t.sums[store.SumQueries])
+	s := fmt.Sprintf("%d queries", t.sum(store.SumQueries))
 	if len(rep.Rows) < rep.keys {
 		s += fmt.Sprintf(" (top %d of %d rows shown)", len(rep.Rows), rep.keys)
 	}
 	s += fmt.Sprintf(", %d rejected submissions (not queries).", rep.Rejected)
 	lines := []string{s}
-	if n := t.sums[store.SumPending]; n > 0 {
+	if n := t.sum(store.SumPending); n > 0 {
 		lines = append(lines, fmt.Sprintf("%d queries still lack statistics (pending): their bytes and cost are unknown, not $0. "+
 			"Run 'athenawatch enrich' with AWS credentials that can read their accounts.", n))
 	}
-	if n := t.sums[store.SumNoStats]; n > 0 {
+	if n := t.sum(store.SumNoStats); n > 0 {
 		lines = append(lines, fmt.Sprintf("%d queries without statistics (Athena no longer knows them): their cost is unknown.", n))
 	}
-	if n := t.sums[store.SumProvisioned]; n > 0 {
+	if n := t.sum(store.SumProvisioned); n > 0 {
 		s := fmt.Sprintf("%d queries on provisioned capacity, billed by DPU-hours, not bytes: %.2f DPU-hours at %.2f USD each = %.4f USD, in the cost above",
 			n, dpuHours(t), rep.prices.USDPerDPUHour, dpuHours(t)*rep.prices.USDPerDPUHour)
-		if m := t.sums[store.SumProvisionedNoDPU]; m > 0 {
+		if m := t.sum(store.SumProvisionedNoDPU); m > 0 {
 			s += fmt.Sprintf("; %d of them without a DPU count from Athena: their cost is unknown", m)
 		}
 		lines = append(lines, s+".")

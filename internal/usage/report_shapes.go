@@ -108,7 +108,7 @@ func buildQueryReport(ctx context.Context, src Source, rules *Rules, prices Pric
 	for _, g := range res.Groups {
 		rep.total.add(g, sums)
 	}
-	rep.keys = int(rep.total.sums[store.SumQueries])
+	rep.keys = int(rep.total.sum(store.SumQueries))
 
 	var listed []store.Query
 	cursor := ""

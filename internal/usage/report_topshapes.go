@@ -85,7 +85,7 @@ func topShapesByBound(ctx context.Context, src Source, rules *Rules, prices Pric
 		maxPrice = max(maxPrice, prices.USDPerTiB(g.Region))
 	}
 	rep.Total = newRow("fingerprint", "TOTAL", rep.total, prices)
-	if rep.total.sums[store.SumQueries] == 0 {
+	if rep.total.sum(store.SumQueries) == 0 {
 		rep.keys = 0
 		return rep, true, nil
 	}
