@@ -4,8 +4,8 @@
 #   athenawatch collect --no-enrich --source dir:TRAIL
 #   athenawatch collect --no-enrich --source s3://bench-trail   (the emulator's S3)
 #   athenawatch collect --no-enrich --source s3://bench-trail   (versitygw, posix backend)
-# with the bucket in the organization trail layout, in three interleaved
-# rounds. Prints the median of the three wall times of each, MB/s and the
+# with the bucket in the organization trail layout, in ROUNDS interleaved
+# rounds (default 5). Prints the median of the wall times of each, MB/s and the
 # rate of each s3 source as a share of the dir source's. Target: >= 0.80
 # from the emulator.
 #
@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${1:-1GB}
+ROUNDS=${ROUNDS:-5}
 WORK=${BENCH_DIR:-$(mktemp -d)}
 PIDS=()
 cleanup() {
@@ -53,10 +54,10 @@ collect_run() {
   }
 }
 
-# median NAME: the median of NAME's three wall times.
+# median NAME: the median of NAME's wall times.
 median() {
   local i
-  for i in 1 2 3; do wall "$WORK/$1.$i"; done | sort -n | sed -n 2p
+  for i in $(seq "$ROUNDS"); do wall "$WORK/$1.$i"; done | sort -n | sed -n "$(((ROUNDS + 1) / 2))p"
 }
 
 # The emulator's S3: s3trail fills the bucket, writes the environment a
@@ -86,11 +87,11 @@ else
   echo "versitygw not found: its run is left out (make tools installs it)" >&2
 fi
 
-# Three rounds, each reading the trail once from every source in turn: a
+# Rounds, each reading the trail once from every source in turn: a
 # shared machine's speed drifts over a minute, and interleaving lets the
 # drift fall on every source alike rather than on whichever ran last. Both
 # servers stay up throughout, idle while the others are read.
-for i in 1 2 3; do
+for i in $(seq "$ROUNDS"); do
   collect_run dir "$i" "dir:$trail"
   collect_run emulator "$i" s3://bench-trail "${emu_env[@]}"
   [ ${#vgw_env[@]} -eq 0 ] || collect_run versitygw "$i" s3://bench-trail "${vgw_env[@]}"
