@@ -131,12 +131,21 @@ func TestProjectionsWarmOnANewCopy(t *testing.T) {
 	if _, ok := prev.projected(memDay, cols, prev.day, true); !ok {
 		t.Fatalf("no projection of %d day rows by user", len(prev.day))
 	}
+	// A report read the hours through their index by user.
+	prev.users[memHour].always = true
+	g, ok := prev.gather(memHour, prev.hour, 0, len(prev.hour), nil, prev.exactIDs(mcUser, []string{"alice"}))
+	if !ok || !g.each(func(*memRow) bool { return true }) {
+		t.Fatal("no span of hours read through their index by user")
+	}
 	commit(3)
 	m, err := loadMem(ctx, st.db, prev, st.version)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.warm(ctx, prev)
+	if m.users[memHour].start == nil || m.users[memDay].start != nil {
+		t.Error("the new copy did not build the hours' index by user alone, as its predecessor read")
+	}
 	got, ok := m.projected(memDay, cols, m.day, false)
 	if !ok {
 		t.Fatal("the new copy did not build the projection its predecessor kept")
