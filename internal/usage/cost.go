@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
-	"sort"
 
 	"github.com/athenawatch/athenawatch/internal/config"
 	"github.com/athenawatch/athenawatch/internal/store"
@@ -49,22 +48,6 @@ func BilledBytes(state, statementType string, scanned int64, reused, provisioned
 		billed = MinBilledBytes
 	}
 	return billed
-}
-
-// CostUSD prices billed bytes per region: the sum over regions of
-// billed × price-per-TiB / 2^40. Regions are summed in sorted order so the
-// float result is the same on every run and in every test that recomputes it.
-func CostUSD(billedByRegion map[string]int64, pricePerTiB func(region string) float64) float64 {
-	regions := make([]string, 0, len(billedByRegion))
-	for r := range billedByRegion {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
-	var cost float64
-	for _, r := range regions {
-		cost += float64(billedByRegion[r]) * pricePerTiB(r) / TiB
-	}
-	return cost
 }
 
 // AvgMBScanned is the mean of bytes scanned over the queries with statistics,

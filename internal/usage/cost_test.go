@@ -44,11 +44,15 @@ func TestCostUSD(t *testing.T) {
 		}
 		return 5
 	}
-	got := CostUSD(map[string]int64{"us-east-1": TiB, "eu-west-2": TiB / 2}, price)
-	if got != 8 {
+	var two tally
+	two.addBilled("us-east-1", TiB)
+	two.addBilled("eu-west-2", TiB/2)
+	if got := two.costUSD(price); got != 8 {
 		t.Fatalf("cost = %v, want 8", got)
 	}
-	if got := CostUSD(map[string]int64{"us-east-1": 10 * MiB}, price); got != 10.0*MiB*5/TiB {
+	var one tally
+	one.addBilled("us-east-1", 10*MiB)
+	if got := one.costUSD(price); got != 10.0*MiB*5/TiB {
 		t.Fatalf("cost of the minimum = %v", got)
 	}
 }

@@ -255,8 +255,10 @@ func (t *tally) addBilled(region string, n int64) {
 	t.billed = slices.Insert(t.billed, i, regionBytes{region, n})
 }
 
-// costUSD prices the tally's billed bytes as CostUSD does, region by
-// region in sorted order.
+// costUSD prices the tally's billed bytes per region: the sum over regions
+// of billed × price-per-TiB / 2^40. Regions are summed in sorted order (the
+// order billed keeps) so the float result is the same on every run and in
+// every test that recomputes it.
 func (t *tally) costUSD(pricePerTiB func(region string) float64) float64 {
 	var cost float64
 	for _, r := range t.billed {
