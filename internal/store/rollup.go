@@ -337,8 +337,9 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 			r := rows[string(id)]
 			if r == nil {
 				r = &row{key: key}
-				rows[string(id)] = r
-				order = append(order, string(id))
+				sid := string(id)
+				rows[sid] = r
+				order = append(order, sid)
 			}
 			r.sums.add(*s)
 		}

@@ -484,8 +484,8 @@ func checkMemoryAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	}
 	// Reports read projections of the levels wherever one sums any rows
 	// away, so that their answers are compared with the rows' too.
-	mem.mem.Load().cur.Load().proj.keepAll = true
 	cur := mem.mem.Load().cur.Load()
+	cur.proj.keepAll = true
 	cur.shapes.always = true
 	for i := range cur.users {
 		cur.users[i].always = true
@@ -496,10 +496,10 @@ func checkMemoryAnswers(t *testing.T, st *Store, w *rollupWorld) {
 	if mem.mem.Load().answered.Load() == 0 {
 		t.Fatal("no report was answered from memory")
 	}
-	if mem.mem.Load().cur.Load().edges.kept() == 0 {
+	if cur.edges.kept() == 0 {
 		t.Fatal("no window's edge was answered from the queries of a day kept in memory")
 	}
-	if mem.mem.Load().cur.Load().proj.used.Load() == 0 {
+	if cur.proj.used.Load() == 0 {
 		t.Fatal("no report read a projection of a level")
 	}
 	if cur.shapes.gathered.Load() == 0 {
