@@ -86,26 +86,26 @@ func run() error {
 	if fi, err := os.Stat(*db); err == nil && fi.Size() > 0 {
 		fresh = false
 	}
-	st, err := store.Open(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	var indexes []string
 	if fresh && !*incremental {
-		// Created and migrated: the indexes the migrations made come off
-		// until the queries are in.
-		if err := st.Close(); err != nil {
+		// Created and migrated first: the indexes the migrations made come
+		// off until the queries are in.
+		created, err := store.Open(ctx, *db)
+		if err != nil {
+			return err
+		}
+		if err := created.Close(); err != nil {
 			return err
 		}
 		if indexes, err = dropQueryIndexes(ctx, *db); err != nil {
 			return err
 		}
-		if st, err = store.Open(ctx, *db); err != nil {
-			return err
-		}
-		defer st.Close()
 	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -129,8 +129,9 @@ func run() error {
 		if err := createIndexes(ctx, *db, indexes); err != nil {
 			return err
 		}
-		fmt.Printf("built %d indexes of the query table in %s\n", len(indexes), time.Since(start).Round(time.Millisecond))
-		stats.Elapsed += time.Since(start)
+		took := time.Since(start)
+		fmt.Printf("built %d indexes of the query table in %s\n", len(indexes), took.Round(time.Millisecond))
+		stats.Elapsed += took
 	}
 	if err := storegen.WriteStats(*db, stats); err != nil {
 		return err
