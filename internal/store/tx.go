@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,7 @@ type stmtKey struct {
 const (
 	stmtFreshQueries = iota
 	stmtFreshTargeted
+	stmtFreshSpread
 	stmtQueries
 	stmtRejected
 	stmtCheckpoint
@@ -298,6 +300,9 @@ func (t *Tx) insertQueries(ctx context.Context, b *Batch) (int, error) {
 			switch ps.key.kind {
 			case stmtFreshQueries, stmtFreshTargeted:
 				return freshInsert(ps.key.nrows, ps.key.kind == stmtFreshTargeted)
+			case stmtFreshSpread:
+				return "INSERT OR IGNORE INTO queries (" + callerColumns + ", " + targetColumns + ", " + rowColumns + ") VALUES " +
+					rowPlaceholders(ps.key.nrows, callerColumnCount+targetColumnCount+rowColumnCount)
 			}
 			// INSERT OR IGNORE, as freshInsert explains; the one CHECK
 			// constraint these columns meet, on stats_status, was
@@ -416,8 +421,13 @@ func (p *insertPlan) fresh(qs []Query) {
 		all[i] = i
 	}
 	callers, byCaller := groupBy(all, func(i int) caller { return callerOf(&qs[i]) })
+	var spread []int // the queries of callers with too few for a statement of their own
 	for _, c := range callers {
 		idx := byCaller[c]
+		if len(idx) < minCallerRows {
+			spread = append(spread, idx...)
+			continue
+		}
 		targets, byTarget := groupBy(idx, func(i int) target { return targetOf(&qs[i]) })
 		if len(idx) < minTargetRows*len(targets) {
 			p.freshRows(qs, idx, stmtFreshQueries, c.appendValues, func(dst []any, q *Query) []any {
@@ -430,7 +440,23 @@ func (p *insertPlan) fresh(qs []Query) {
 			p.freshRows(qs, byTarget[t], stmtFreshTargeted, func(dst []any) []any { return t.appendValues(c.appendValues(dst)) }, appendRowValues)
 		}
 	}
+	// In the order of the batch: of two deliveries of one query (which
+	// share their caller, so both are here) the first wins.
+	slices.Sort(spread)
+	p.freshRows(qs, spread, stmtFreshSpread, func(dst []any) []any { return dst }, func(dst []any, q *Query) []any {
+		c, t := callerOf(q), targetOf(q)
+		return appendRowValues(t.appendValues(c.appendValues(dst)), q)
+	})
 }
+
+// minCallerRows is how many queries a caller must have in a batch for
+// them to be inserted by statements of their own, binding the caller's
+// values once: with fewer, the statement costs more than the binds it
+// saves, and its queries go with those of other such callers into
+// statements that bind every value of every row. (A trail in which no two
+// queries share a caller, as when each host of a fleet has an address of
+// its own, would otherwise make a statement per query.)
+const minCallerRows = 4
 
 // groupBy groups the indexes idx by key, keeping their order within each
 // group, and lists the keys in the order of their first index.

@@ -18,6 +18,19 @@ func pendingQuery(region, id string) Query {
 	return q
 }
 
+// spreadRange is queryRange with a caller of its own for each query (its
+// source address), as a fleet of hosts makes, save every fourth, which
+// shares one caller with the others of its kind.
+func spreadRange(prefix string, from, to int) []Query {
+	qs := queryRange(prefix, from, to)
+	for i := range qs {
+		if n := from + i; n%4 != 0 {
+			qs[i].SourceIP = fmt.Sprintf("10.0.%d.%d", n/256, n%256)
+		}
+	}
+	return qs
+}
+
 func queryRange(prefix string, from, to int) []Query {
 	var qs []Query
 	for i := from; i < to; i++ {
@@ -55,6 +68,12 @@ func TestCommitCountsEachQueryOnce(t *testing.T) {
 			[]int{rowsPerInsert + 3}, rowsPerInsert + 3},
 		{"pending and final deliveries of one query", [][]Query{append(queryRange("q", 0, 3), final, pendingQuery("eu-west-1", "q-00001"))},
 			[]int{4}, 4},
+		{"callers of a query each, same batch twice", [][]Query{spreadRange("q", 0, 3*rowsPerInsert+7), spreadRange("q", 0, 3*rowsPerInsert+7)},
+			[]int{3*rowsPerInsert + 7, 0}, 3*rowsPerInsert + 7},
+		{"callers of a query each, overlapping batches", [][]Query{spreadRange("q", 0, 100), spreadRange("q", 50, 200)}, []int{100, 100}, 200},
+		{"callers of a query each, duplicates inside a batch",
+			[][]Query{slices.Concat(spreadRange("q", 0, 2*rowsPerInsert+3), spreadRange("q", 1, 3), spreadRange("q", rowsPerInsert-1, rowsPerInsert+9))},
+			[]int{2*rowsPerInsert + 3}, 2*rowsPerInsert + 3},
 	}
 	for _, tt := range tests {
 		for _, oneTx := range []bool{false, true} {
@@ -93,6 +112,7 @@ func TestCommitCountsEachQueryOnce(t *testing.T) {
 				if n := countQueries(t, st); n != tt.wantRows {
 					t.Errorf("%d rows stored, want %d", n, tt.wantRows)
 				}
+				checkRollupTables(t, st)
 			})
 		}
 	}
@@ -259,22 +279,31 @@ func TestFreshQueriesRoundTrip(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name    string
+		callers int // 0: one per query
 		targets int // per caller; 0: one per query
-	}{{"spread", 0}, {"shared", 2}} {
+		kind    int // the statements that should carry every row
+	}{
+		{"spread targets", 3, 0, stmtFreshQueries},
+		{"shared targets", 3, 2, stmtFreshTargeted},
+		{"spread callers", 0, 0, stmtFreshSpread},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			testFreshQueriesRoundTrip(t, tt.targets)
+			testFreshQueriesRoundTrip(t, tt.callers, tt.targets, tt.kind)
 		})
 	}
 }
 
-func testFreshQueriesRoundTrip(t *testing.T, targets int) {
+func testFreshQueriesRoundTrip(t *testing.T, callers, targets, kind int) {
 	ctx := context.Background()
 	st := openTest(t)
 	var qs []Query
 	for i := range 3*rowsPerInsert + 5 {
-		c := fmt.Sprint(i % 3) // the caller
-		tg := fmt.Sprint(i)    // the target
+		c := fmt.Sprint(i) // the caller
+		if callers > 0 {
+			c = fmt.Sprint(i % callers)
+		}
+		tg := fmt.Sprint(i) // the target
 		if targets > 0 {
 			tg = fmt.Sprint(c, "-", i/3%targets)
 		}
@@ -299,8 +328,8 @@ func testFreshQueriesRoundTrip(t *testing.T, targets int) {
 	for _, ps := range b.plan.stmts {
 		kinds[ps.key.kind] += ps.key.nrows
 	}
-	if want := map[bool]int{false: stmtFreshQueries, true: stmtFreshTargeted}[targets > 0]; kinds[want] != len(qs) {
-		t.Fatalf("rows planned by statement kind %v, want all %d of kind %d", kinds, len(qs), want)
+	if kinds[kind] != len(qs) {
+		t.Fatalf("rows planned by statement kind %v, want all %d of kind %d", kinds, len(qs), kind)
 	}
 	res, err := st.Commit(ctx, b)
 	if err != nil || res.NewQueries != len(qs) {

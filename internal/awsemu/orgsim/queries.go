@@ -28,6 +28,12 @@ type QueryTrailOptions struct {
 	// (default GOMAXPROCS).
 	Concurrency int
 	Logger      *slog.Logger
+	// SpreadCallers gives every record a source address of its own, as a
+	// fleet of hosts or functions with changing addresses calls Athena:
+	// no two queries then share a caller (all of userIdentity, address and
+	// agent), which is the worst case for an insert that binds a caller's
+	// values once for its queries.
+	SpreadCallers bool
 }
 
 // GenerateQueryTrail writes a trail into dir that holds nothing but
@@ -69,6 +75,7 @@ func GenerateQueryTrail(ctx context.Context, dir string, opts QueryTrailOptions)
 		share := float64(count) / float64(opts.Queries)
 		g.Go(func() error {
 			sg := newSynth(org, opts.Seed+uint64(i)*0x9e3779b97f4a7c15)
+			sg.spreadIPs = opts.SpreadCallers
 			w := NewTrailWriter(dir, TrailOptions{
 				NoiseRatio: -1, DuplicateRate: opts.DuplicateRate, Seed: opts.Seed + uint64(i),
 				Concurrency: 2, Logger: opts.Logger,
@@ -118,7 +125,11 @@ func (s *synth) appendStartQuery(b []byte, account, region string, t time.Time) 
 	b = append(b, `","eventSource":"athena.amazonaws.com","eventName":"StartQueryExecution","awsRegion":"`...)
 	b = append(b, region...)
 	b = append(b, `","sourceIPAddress":"`...)
-	b = append(b, c.sourceIP...)
+	if s.spreadIPs {
+		b = fmt.Appendf(b, "10.%d.%d.%d", s.rng.IntN(256), s.rng.IntN(256), 1+s.rng.IntN(254))
+	} else {
+		b = append(b, c.sourceIP...)
+	}
 	b = append(b, `","userAgent":"`...)
 	b = append(b, c.userAgent...)
 	b = append(b, `","requestParameters":{"queryString":"***OMITTED***"`...)

@@ -172,6 +172,9 @@ type synthCaller struct {
 type synth struct {
 	rng     *rand.Rand
 	callers map[string][]synthCaller // by account
+	// spreadIPs gives each query record a source address of its own
+	// (QueryTrailOptions.SpreadCallers).
+	spreadIPs bool
 }
 
 var athenaAgents = []string{
