@@ -497,17 +497,20 @@ func (p *insertPlan) freshRows(qs []Query, idx []int, kind int, shared func([]an
 }
 
 // The event columns, in three parts. callerColumns depend only on who
-// made the call, from where, in which account and region, under which
-// rules: the queries of one caller share them. targetColumns are what the
-// call was about (the database, workgroup and catalog asked for and the
-// team, database and workgroup derived): a caller's queries often share
-// them. rowColumns are each query's own.
+// made the call, with which client, in which account and region, under
+// which rules: the queries of one caller share them. targetColumns are
+// what the call was about (the database, workgroup and catalog asked for
+// and the team, database and workgroup derived): a caller's queries often
+// share them. rowColumns are each query's own, and the address it came
+// from: one principal calls from many (a fleet of hosts, functions, a
+// laptop on the move), and as a caller's value it would leave most callers
+// with a query or two.
 const (
 	callerColumns = `region, owner_account, identity_type, principal_id, principal_arn, identity_account, identity_user_name,
 	invoked_by, issuer_type, issuer_user_name, issuer_arn, source_identity, on_behalf_of_user, on_behalf_of_store,
-	source_ip, user_agent, user, role, account, rules_fp`
+	user_agent, user, role, account, rules_fp`
 	targetColumns = `ct_database, ct_catalog, ct_workgroup, ct_query_text, team, database, workgroup, provisioned`
-	rowColumns    = `query_id, event_id, event_time, day, client_request_token, billed_bytes`
+	rowColumns    = `query_id, event_id, event_time, day, client_request_token, billed_bytes, source_ip`
 )
 
 var (
@@ -518,20 +521,20 @@ var (
 
 // caller is the values of callerColumns.
 type caller struct {
-	region, owner                                        string
-	identity                                             cloudtrail.Identity
-	sourceIP, userAgent, user, role, account, rulesPrint string
+	region, owner                              string
+	identity                                   cloudtrail.Identity
+	userAgent, user, role, account, rulesPrint string
 }
 
 func callerOf(q *Query) caller {
-	return caller{q.Region, q.OwnerAccount, q.Identity, q.SourceIP, q.UserAgent, q.User, q.Role, q.Account, q.RulesFingerprint}
+	return caller{q.Region, q.OwnerAccount, q.Identity, q.UserAgent, q.User, q.Role, q.Account, q.RulesFingerprint}
 }
 
 func (c *caller) appendValues(dst []any) []any {
 	id := &c.identity
 	return append(dst, c.region, c.owner, id.Type, id.PrincipalID, id.ARN, id.AccountID, id.UserName,
 		id.InvokedBy, id.IssuerType, id.IssuerUserName, id.IssuerARN, id.SourceIdentity, id.OnBehalfOfUserID, id.OnBehalfOfIdentityStoreARN,
-		c.sourceIP, c.userAgent, c.user, c.role, c.account, c.rulesPrint)
+		c.userAgent, c.user, c.role, c.account, c.rulesPrint)
 }
 
 // target is the values of targetColumns.
@@ -549,7 +552,7 @@ func (t *target) appendValues(dst []any) []any {
 }
 
 func appendRowValues(dst []any, q *Query) []any {
-	return append(dst, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.ClientRequestToken, q.BilledBytes)
+	return append(dst, q.QueryID, q.EventID, millis(q.EventTime), Day(q.EventTime), q.ClientRequestToken, q.BilledBytes, q.SourceIP)
 }
 
 // knownStatus reports whether status may be stored as a query's
