@@ -40,6 +40,7 @@ func run() error {
 	start := fs.String("start", "2026-01-05T00:00:00Z", "time of the first record (RFC 3339)")
 	shapeName := fs.String("shape", string(orgsim.ShapeMixed), "mix of records: mixed, athena-heavy (35% of all records are Athena read calls) or queries-only (StartQueryExecution records only)")
 	queries := fs.Int64("queries", 1000000, "queries-only: number of queries (StartQueryExecution events, duplicates not counted)")
+	qps := fs.Float64("qps", 50, "queries-only: the organization's queries per second, which sets how many records a five-minute file holds")
 	spread := fs.Bool("spread-callers", false, "queries-only: a source address per record, so that no two queries share a caller")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -59,7 +60,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *shapeName == "queries-only" {
-		return generateQueriesOnly(ctx, *out, *queries, *dup, *seed, t0, *spread)
+		return generateQueriesOnly(ctx, *out, *queries, *dup, *seed, t0, *qps, *spread)
 	}
 	shape, err := orgsim.ParseShape(*shapeName)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // benchQueries returns n new queries as a collect of CloudTrail events
 // produces them: pending, no statistics, identities of a handful of
 // principals, random query ids, event times moving forward.
-func benchQueries(rng *rand.Rand, n int, start time.Time) []Query {
+func benchQueries(rng *rand.Rand, n int, start time.Time, step time.Duration) []Query {
 	regions := []string{"us-east-1", "eu-west-1", "eu-west-2"}
 	accounts := []string{"111111111111", "222222222222", "333333333333"}
 	type principal struct {
@@ -45,7 +45,7 @@ func benchQueries(rng *rand.Rand, n int, start time.Time) []Query {
 	out := make([]Query, n)
 	for i := range out {
 		p := principals[rng.IntN(len(principals))]
-		t := start.Add(time.Duration(i) * 20 * time.Millisecond)
+		t := start.Add(time.Duration(i) * step)
 		out[i] = Query{
 			Region: regions[rng.IntN(len(regions))], QueryID: uuid(), EventID: uuid(), EventTime: t,
 			OwnerAccount: p.id.AccountID, Identity: p.id,
@@ -62,7 +62,9 @@ func benchQueries(rng *rand.Rand, n int, start time.Time) []Query {
 // Benchmarks of writing new queries, as collect does, into a fresh
 // database: rows/s is the store's insert rate. ATHENAWATCH_BENCH_ROWS sets
 // how many queries each iteration writes (default 100,000; the cost per
-// row grows with the database, so try 1000000 too).
+// row grows with the database, so try 1000000 too), and
+// ATHENAWATCH_BENCH_STEP the time between two queries (default 20ms; a
+// longer step spreads them over more hours, and so over more rollup rows).
 
 // BenchmarkCommit writes batches of 20,000 queries, one Commit each.
 func BenchmarkCommit(b *testing.B) {
@@ -84,7 +86,11 @@ func benchWrite(b *testing.B, batch, perTx int) {
 	if n, err := strconv.Atoi(os.Getenv("ATHENAWATCH_BENCH_ROWS")); err == nil && n > 0 {
 		total = n
 	}
-	qs := benchQueries(rand.New(rand.NewPCG(1, 2)), total, time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
+	step := 20 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("ATHENAWATCH_BENCH_STEP")); err == nil && d > 0 {
+		step = d
+	}
+	qs := benchQueries(rand.New(rand.NewPCG(1, 2)), total, time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), step)
 	ctx := context.Background()
 	var rows int
 	for b.Loop() {

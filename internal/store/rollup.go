@@ -203,6 +203,11 @@ type rollupTable struct {
 	// sums are the sum columns the table keeps: nil for all of
 	// allRollupSums.
 	sums []string
+	// copied is whether a server keeps the table in memory, and copyShape
+	// its shape in rollup_periods (migration 0021): a flush that writes
+	// its rows marks their periods changed.
+	copied    bool
+	copyShape int
 }
 
 // allRollupSums are the sum columns of a rollup table, in rollupSums order.
@@ -242,13 +247,14 @@ func baseRollupValues(k *rollupKey) []any {
 }
 
 var rollupTables = []rollupTable{
-	{name: "rollup_hour", period: hourMillis, columns: baseRollupColumns, key: func(k *rollupKey) []any { return append([]any{k.hour}, baseRollupValues(k)...) }},
+	{name: "rollup_hour", period: hourMillis, columns: baseRollupColumns, key: func(k *rollupKey) []any { return append([]any{k.hour}, baseRollupValues(k)...) },
+		copied: true, copyShape: 0},
 	{name: "rollup_day", period: dayMillis, columns: baseRollupColumns, key: func(k *rollupKey) []any {
 		return append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...)
 	}},
 	{name: "rollup_shape", period: dayMillis, columns: append(append([]string{}, baseRollupColumns...), "fingerprint"), key: func(k *rollupKey) []any {
 		return append(append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...), k.fingerprint)
-	}},
+	}, copied: true, copyShape: 1},
 	{name: "rules_fps", columns: []string{"rules_fp"}, key: func(k *rollupKey) []any { return []any{k.rulesPrint} }, sums: []string{"queries"}},
 	// Migration 0010.
 	{name: "shape_totals", columns: []string{"fingerprint"}, key: func(k *rollupKey) []any { return []any{k.fingerprint} },
@@ -327,6 +333,7 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 	var order []string
 	var id []byte
 	var args []any
+	var changed []changedPeriod // of the tables a server copies, in order
 	for _, rt := range rollupTables {
 		// Project first: many keys of d share a row of a coarser table.
 		clear(rows)
@@ -394,6 +401,12 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 			for _, c := range sums {
 				args = append(args, r.sums.column(c))
 			}
+			if rt.copied {
+				p := changedPeriod{rt.copyShape, r.key[0].(int64)}
+				if len(changed) == 0 || changed[len(changed)-1] != p {
+					changed = append(changed, p)
+				}
+			}
 			if n++; n == rowsPerUpsert {
 				if err := write(); err != nil {
 					return err
@@ -403,6 +416,44 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 		if err := write(); err != nil {
 			return err
 		}
+	}
+	return markChanged(ctx, tx, changed)
+}
+
+// changedPeriod is a period of a rollup a server copies whose rows a
+// transaction wrote: shape as in rollup_periods, t its start.
+type changedPeriod struct {
+	shape int
+	t     int64
+}
+
+// markChanged moves the count of rollup changes (migration 0019) once,
+// and marks each of periods changed at the new count (migration 0021), so
+// that a server's copy reads again the periods written after it was
+// loaded. Every write to the copied rollups is a flush's: marking once per
+// flush what per-row triggers marked once per row costs one statement for
+// a few hundred periods rather than two or three for each row.
+func markChanged(ctx context.Context, tx *sql.Tx, periods []changedPeriod) error {
+	if len(periods) == 0 {
+		return nil
+	}
+	var n int64
+	if err := tx.QueryRowContext(ctx, "UPDATE rollup_changes SET n = n + 1 RETURNING n").Scan(&n); err != nil {
+		return fmt.Errorf("count rollup changes: %w", err)
+	}
+	const perStmt = 256
+	args := make([]any, 0, 3*min(len(periods), perStmt))
+	for len(periods) > 0 {
+		k := min(len(periods), perStmt)
+		args = args[:0]
+		for _, p := range periods[:k] {
+			args = append(args, p.shape, p.t, n)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO rollup_periods (shape, t, n) VALUES "+rowPlaceholders(k, 3)+
+			" ON CONFLICT (shape, t) DO UPDATE SET n = excluded.n", args...); err != nil {
+			return fmt.Errorf("mark rollup periods changed: %w", err)
+		}
+		periods = periods[k:]
 	}
 	return nil
 }

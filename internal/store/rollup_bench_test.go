@@ -58,7 +58,7 @@ func fillAggregateBench(b *testing.B, st *Store, total int, start time.Time) {
 	b.Helper()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
-	qs := benchQueries(rng, total, start)
+	qs := benchQueries(rng, total, start, 0) // times set below
 	span := int64(31 * 24 * time.Hour)
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(5, 6)), 1.2, 1, 1999)
 	for i := range qs {
