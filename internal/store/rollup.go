@@ -197,9 +197,11 @@ type rollupTable struct {
 	name    string
 	period  int64
 	columns []string
-	key     func(k *rollupKey) []any
-	pk      []string
-	where   string
+	// keyOf appends the table's key of a rollupKey, boxed once for every
+	// table (boxKey), to dst.
+	keyOf func(dst []any, b *boxedKey) []any
+	pk    []string
+	where string
 	// sums are the sum columns the table keeps: nil for all of
 	// allRollupSums.
 	sums []string
@@ -208,6 +210,43 @@ type rollupTable struct {
 	// its rows marks their periods changed.
 	copied    bool
 	copyShape int
+}
+
+// key is the table's key of k.
+func (rt *rollupTable) key(k *rollupKey) []any {
+	b := boxKey(k)
+	return rt.keyOf(nil, &b)
+}
+
+// boxedKey is a rollupKey's values as a statement binds them, and its
+// periods: a flush projects each key onto some thirty tables, and boxing
+// each value once rather than once per table saves most of a projection.
+type boxedKey struct {
+	hour, day, week                                                         any
+	region, user, role, account, team, database, workgroup                  any
+	state, statementType, statsStatus, fingerprint, rulesPrint, provisioned any
+}
+
+func boxKey(k *rollupKey) boxedKey {
+	return boxedKey{
+		hour: k.hour, day: floorDiv(k.hour, dayMillis) * dayMillis, week: floorDiv(k.hour, weekMillis) * weekMillis,
+		region: k.region, user: k.user, role: k.role, account: k.account, team: k.team, database: k.database, workgroup: k.workgroup,
+		state: k.state, statementType: k.statementType, statsStatus: k.statsStatus, fingerprint: k.fingerprint, rulesPrint: k.rulesPrint,
+		provisioned: k.provisioned,
+	}
+}
+
+// period is b's period of length p: its hour, day or week.
+func (b *boxedKey) period(p int64) any {
+	switch p {
+	case hourMillis:
+		return b.hour
+	case dayMillis:
+		return b.day
+	case weekMillis:
+		return b.week
+	}
+	panic(fmt.Sprintf("store: no rollup period of %d ms", p))
 }
 
 // allRollupSums are the sum columns of a rollup table, in rollupSums order.
@@ -242,22 +281,23 @@ func (s *rollupSums) column(name string) int64 {
 
 var baseRollupColumns = []string{"region", "user", "role", "account", "team", "database", "workgroup", "state", "statement_type", "stats_status", "provisioned"}
 
-func baseRollupValues(k *rollupKey) []any {
-	return []any{k.region, k.user, k.role, k.account, k.team, k.database, k.workgroup, k.state, k.statementType, k.statsStatus, k.provisioned}
+func appendBaseRollupValues(dst []any, b *boxedKey) []any {
+	return append(dst, b.region, b.user, b.role, b.account, b.team, b.database, b.workgroup, b.state, b.statementType, b.statsStatus, b.provisioned)
 }
 
 var rollupTables = []rollupTable{
-	{name: "rollup_hour", period: hourMillis, columns: baseRollupColumns, key: func(k *rollupKey) []any { return append([]any{k.hour}, baseRollupValues(k)...) },
-		copied: true, copyShape: 0},
-	{name: "rollup_day", period: dayMillis, columns: baseRollupColumns, key: func(k *rollupKey) []any {
-		return append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...)
+	{name: "rollup_hour", period: hourMillis, columns: baseRollupColumns, keyOf: func(dst []any, b *boxedKey) []any {
+		return appendBaseRollupValues(append(dst, b.hour), b)
+	}, copied: true, copyShape: 0},
+	{name: "rollup_day", period: dayMillis, columns: baseRollupColumns, keyOf: func(dst []any, b *boxedKey) []any {
+		return appendBaseRollupValues(append(dst, b.day), b)
 	}},
-	{name: "rollup_shape", period: dayMillis, columns: append(append([]string{}, baseRollupColumns...), "fingerprint"), key: func(k *rollupKey) []any {
-		return append(append([]any{floorDiv(k.hour, dayMillis) * dayMillis}, baseRollupValues(k)...), k.fingerprint)
+	{name: "rollup_shape", period: dayMillis, columns: append(append([]string{}, baseRollupColumns...), "fingerprint"), keyOf: func(dst []any, b *boxedKey) []any {
+		return append(appendBaseRollupValues(append(dst, b.day), b), b.fingerprint)
 	}, copied: true, copyShape: 1},
-	{name: "rules_fps", columns: []string{"rules_fp"}, key: func(k *rollupKey) []any { return []any{k.rulesPrint} }, sums: []string{"queries"}},
+	{name: "rules_fps", columns: []string{"rules_fp"}, keyOf: func(dst []any, b *boxedKey) []any { return append(dst, b.rulesPrint) }, sums: []string{"queries"}},
 	// Migration 0010.
-	{name: "shape_totals", columns: []string{"fingerprint"}, key: func(k *rollupKey) []any { return []any{k.fingerprint} },
+	{name: "shape_totals", columns: []string{"fingerprint"}, keyOf: func(dst []any, b *boxedKey) []any { return append(dst, b.fingerprint) },
 		sums: []string{"queries", "billed_bytes", "dpu_ms"}},
 }
 
@@ -265,23 +305,23 @@ var rollupTables = []rollupTable{
 // queries (value "").
 var narrowDims = []string{"", "user", "role", "account", "team", "database", "workgroup", "fingerprint"}
 
-// narrowValue is k's value of the narrow rollups' dimension dim.
-func narrowValue(k *rollupKey, dim string) string {
+// narrowValue is b's value of the narrow rollups' dimension dim.
+func narrowValue(b *boxedKey, dim string) any {
 	switch dim {
 	case "user":
-		return k.user
+		return b.user
 	case "role":
-		return k.role
+		return b.role
 	case "account":
-		return k.account
+		return b.account
 	case "team":
-		return k.team
+		return b.team
 	case "database":
-		return k.database
+		return b.database
 	case "workgroup":
-		return k.workgroup
+		return b.workgroup
 	case "fingerprint":
-		return k.fingerprint
+		return b.fingerprint
 	}
 	return ""
 }
@@ -294,10 +334,11 @@ func init() {
 		period int64
 	}{{"rollup_dim_week", weekMillis}, {"rollup_dim_day", dayMillis}, {"rollup_dim_hour", hourMillis}} {
 		for _, dim := range narrowDims {
+			boxedDim := any(dim)
 			rollupTables = append(rollupTables, rollupTable{
 				name: p.table, period: p.period, columns: narrowColumns,
-				key: func(k *rollupKey) []any {
-					return []any{floorDiv(k.hour, p.period) * p.period, dim, narrowValue(k, dim), k.region, k.state, k.statsStatus, k.provisioned}
+				keyOf: func(dst []any, b *boxedKey) []any {
+					return append(dst, b.period(p.period), boxedDim, narrowValue(b, dim), b.region, b.state, b.statsStatus, b.provisioned)
 				},
 				pk:    []string{"dim", "t", "value", "region", "state", "stats_status", "provisioned"},
 				where: "dim = '" + dim + "'",
@@ -332,23 +373,32 @@ func (d rollupDelta) flush(ctx context.Context, tx *sql.Tx) error {
 	rows := map[string]*row{}
 	var order []string
 	var id []byte
-	var args []any
+	var args, key []any
 	var changed []changedPeriod // of the tables a server copies, in order
+	type entry struct {
+		b boxedKey
+		s *rollupSums
+	}
+	entries := make([]entry, 0, len(d))
+	for k, s := range d {
+		entries = append(entries, entry{boxKey(&k), s})
+	}
 	for _, rt := range rollupTables {
 		// Project first: many keys of d share a row of a coarser table.
 		clear(rows)
 		order = order[:0]
-		for k, s := range d {
-			key := rt.key(&k)
+		for i := range entries {
+			e := &entries[i]
+			key = rt.keyOf(key[:0], &e.b)
 			id = appendKeyID(id[:0], key)
 			r := rows[string(id)]
 			if r == nil {
-				r = &row{key: key}
+				r = &row{key: slices.Clone(key)}
 				sid := string(id)
 				rows[sid] = r
 				order = append(order, sid)
 			}
-			r.sums.add(*s)
+			r.sums.add(*e.s)
 		}
 		// The same statements in the same order, whatever the map's; the
 		// period comes first in every id, so rows of one period are
