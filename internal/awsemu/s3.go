@@ -2,9 +2,12 @@ package awsemu
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,7 +59,7 @@ type s3State struct {
 }
 
 func newS3State(e *Emulator) *s3State {
-	fake := gofakes3.New(s3mem.New(s3mem.WithTimeSource(emulatorClock{e})),
+	fake := gofakes3.New(memBackend{s3mem.New(s3mem.WithTimeSource(emulatorClock{e}))},
 		gofakes3.WithTimeSource(emulatorClock{e}),
 		// The emulator clock may be frozen far from the clients' clocks.
 		gofakes3.WithTimeSkewLimit(0),
@@ -64,6 +67,43 @@ func newS3State(e *Emulator) *s3State {
 	)
 	return &s3State{handler: fake.Server(), calls: map[S3Op]int{}}
 }
+
+// memBackend is gofakes3's in-memory backend, with bodies that write
+// themselves out: gofakes3 copies a body to the response with io.Copy,
+// and the in-memory backend's body, a bytes.Reader behind a wrapper that
+// hides its WriteTo, made io.Copy allocate and fill a buffer of its own for
+// every object. The trail benchmark's reads of a thousand objects spent a
+// good part of the emulator's time there.
+type memBackend struct{ *s3mem.Backend }
+
+func (b memBackend) GetObject(bucket, name string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
+	obj, err := b.Backend.GetObject(bucket, name, rng)
+	if err == nil && obj != nil {
+		obj.Contents = writerToBody(obj.Contents)
+	}
+	return obj, err
+}
+
+// writerToBody returns the bytes.Reader inside body, a wrapper of one
+// field, with a Close that does nothing, as gofakes3's in-memory backend
+// holds it; any other body as it is.
+func writerToBody(body io.ReadCloser) io.ReadCloser {
+	if _, ok := body.(io.WriterTo); ok {
+		return body
+	}
+	v := reflect.ValueOf(body)
+	if v.Kind() != reflect.Struct || v.NumField() != 1 || !v.Field(0).CanInterface() {
+		return body
+	}
+	if r, ok := v.Field(0).Interface().(*bytes.Reader); ok {
+		return bytesBody{r}
+	}
+	return body
+}
+
+type bytesBody struct{ *bytes.Reader }
+
+func (bytesBody) Close() error { return nil }
 
 // emulatorClock gives gofakes3 the emulator's clock, so that LastModified
 // follows simulated time.
