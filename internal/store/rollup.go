@@ -480,9 +480,11 @@ type changedPeriod struct {
 // markChanged moves the count of rollup changes (migration 0019) once,
 // and marks each of periods changed at the new count (migration 0021), so
 // that a server's copy reads again the periods written after it was
-// loaded. Every write to the copied rollups is a flush's: marking once per
-// flush what per-row triggers marked once per row costs one statement for
-// a few hundred periods rather than two or three for each row.
+// loaded. Every write to the copied rollups is a flush's, but for the
+// triggers on the queries table, which mark their own (migration 0023):
+// marking once per flush what per-row triggers marked once per row costs
+// one statement for a few hundred periods rather than two or three for
+// each row.
 func markChanged(ctx context.Context, tx *sql.Tx, periods []changedPeriod) error {
 	if len(periods) == 0 {
 		return nil

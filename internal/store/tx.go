@@ -413,8 +413,11 @@ func (p *insertPlan) whole(qs []Query) {
 // team...) are grouped by target too, binding the target's values once
 // as well; a caller whose queries spread over many targets keeps them in
 // its rows, where statements of a few rows would cost more than the binds
-// they save. Within a caller and target the order is kept, so of two
-// deliveries of one query (which share both) the first wins.
+// they save. A caller with fewer than minCallerRows queries in the batch
+// gets no statement of its own: such queries go together into statements
+// that bind all their values in each row. Within a caller and target, and
+// among those, the order is kept, so of two deliveries of one query (which
+// share both) the first wins.
 func (p *insertPlan) fresh(qs []Query) {
 	all := make([]int, len(qs))
 	for i := range all {
