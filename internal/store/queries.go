@@ -203,7 +203,10 @@ const (
 	queryColumns = eventColumns + ",\n\t" + enrichColumns
 )
 
-var queryColumnCount = strings.Count(queryColumns, ",") + 1
+var (
+	eventColumnCount = strings.Count(eventColumns, ",") + 1
+	queryColumnCount = strings.Count(queryColumns, ",") + 1
+)
 
 // appendEventValues appends the values of eventColumns.
 func appendEventValues(dst []any, q *Query) []any {

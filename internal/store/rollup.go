@@ -212,12 +212,6 @@ type rollupTable struct {
 	copyShape int
 }
 
-// key is the table's key of k.
-func (rt *rollupTable) key(k *rollupKey) []any {
-	b := boxKey(k)
-	return rt.keyOf(nil, &b)
-}
-
 // boxedKey is a rollupKey's values as a statement binds them, and its
 // periods: a flush projects each key onto some thirty tables, and boxing
 // each value once rather than once per table saves most of a projection.

@@ -289,7 +289,8 @@ func checkRollupTables(t *testing.T, st *Store) {
 	for _, rt := range rollupTables {
 		want := map[string]rollupSums{}
 		for k, s := range all {
-			id := fmt.Sprintf("%#v", rt.key(&k))
+			b := boxKey(&k)
+			id := fmt.Sprintf("%#v", rt.keyOf(nil, &b))
 			sum := want[id]
 			sum.add(*s)
 			want[id] = sum

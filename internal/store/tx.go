@@ -301,13 +301,9 @@ func (t *Tx) insertQueries(ctx context.Context, b *Batch) (int, error) {
 			case stmtFreshQueries, stmtFreshTargeted:
 				return freshInsert(ps.key.nrows, ps.key.kind == stmtFreshTargeted)
 			case stmtFreshSpread:
-				return "INSERT OR IGNORE INTO queries (" + callerColumns + ", " + targetColumns + ", " + rowColumns + ") VALUES " +
-					rowPlaceholders(ps.key.nrows, callerColumnCount+targetColumnCount+rowColumnCount)
+				return insertRows(eventColumns, eventColumnCount, ps.key.nrows)
 			}
-			// INSERT OR IGNORE, as freshInsert explains; the one CHECK
-			// constraint these columns meet, on stats_status, was
-			// checked before (knownStatus).
-			return "INSERT OR IGNORE INTO queries (" + queryColumns + ") VALUES " + rowPlaceholders(ps.key.nrows, queryColumnCount)
+			return insertRows(queryColumns, queryColumnCount, ps.key.nrows)
 		})
 		if err != nil {
 			return inserted, fmt.Errorf("prepare query insert: %w", err)
@@ -446,10 +442,7 @@ func (p *insertPlan) fresh(qs []Query) {
 	// In the order of the batch: of two deliveries of one query (which
 	// share their caller, so both are here) the first wins.
 	slices.Sort(spread)
-	p.freshRows(qs, spread, stmtFreshSpread, func(dst []any) []any { return dst }, func(dst []any, q *Query) []any {
-		c, t := callerOf(q), targetOf(q)
-		return appendRowValues(t.appendValues(c.appendValues(dst)), q)
-	})
+	p.freshRows(qs, spread, stmtFreshSpread, func(dst []any) []any { return dst }, appendEventValues)
 }
 
 // minCallerRows is how many queries a caller must have in a batch for
@@ -566,6 +559,14 @@ func knownStatus(status string) bool {
 		return true
 	}
 	return false
+}
+
+// insertRows is the statement that inserts n rows of count columns each,
+// every value bound in its row. It is INSERT OR IGNORE, as freshInsert
+// explains; the one CHECK constraint the columns meet, on stats_status, was
+// checked before (knownStatus).
+func insertRows(columns string, count, n int) string {
+	return "INSERT OR IGNORE INTO queries (" + columns + ") VALUES " + rowPlaceholders(n, count)
 }
 
 // freshInsert is the statement of a plan's fresh queries for n rows:
