@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -125,7 +126,7 @@ func TestS3(t *testing.T) {
 // wraps bodies fails here rather than making every GET slower).
 func TestS3BodiesWriteThemselves(t *testing.T) {
 	t.Parallel()
-	b := memBackend{s3mem.New()}
+	b := newMemBackend(s3mem.New(), time.Now)
 	if err := b.CreateBucket("b"); err != nil {
 		t.Fatal(err)
 	}

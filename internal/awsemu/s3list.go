@@ -1,0 +1,217 @@
+package awsemu
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// keyIndex keeps every bucket's keys in order beside gofakes3's in-memory
+// backend, so that a listing reads only the keys under its prefix.
+//
+// The backend answers a listing by walking every object of the bucket and
+// splitting each key at the delimiter; a trail reader lists a bucket of an
+// organization trail dozens of times, prefix by prefix, and each walk cost
+// as much as the whole bucket. With the index a listing finds its first key
+// by binary search, stops at the end of its prefix, and passes over all the
+// keys of a common prefix at once.
+//
+// Mutations hold the index's lock across the backend's change and the
+// index's, so the two cannot disagree; listings share it.
+type keyIndex struct {
+	mu   sync.RWMutex
+	keys map[string][]string // bucket → its keys, sorted
+	// clock stamps the objects whose metadata carries no Last-Modified.
+	clock func() time.Time
+}
+
+// memBackend is gofakes3's in-memory backend with the key index and with
+// bodies that write themselves out (see GetObject).
+type memBackend struct {
+	*s3mem.Backend
+	idx *keyIndex
+}
+
+func newMemBackend(b *s3mem.Backend, clock func() time.Time) memBackend {
+	return memBackend{Backend: b, idx: &keyIndex{keys: map[string][]string{}, clock: clock}}
+}
+
+// insert and remove keep one bucket's keys sorted; the caller holds mu.
+func (x *keyIndex) insert(bucket, key string) {
+	ks := x.keys[bucket]
+	i := sort.SearchStrings(ks, key)
+	if i < len(ks) && ks[i] == key {
+		return
+	}
+	ks = append(ks, "")
+	copy(ks[i+1:], ks[i:])
+	ks[i] = key
+	x.keys[bucket] = ks
+}
+
+func (x *keyIndex) remove(bucket, key string) {
+	ks := x.keys[bucket]
+	i := sort.SearchStrings(ks, key)
+	if i < len(ks) && ks[i] == key {
+		x.keys[bucket] = append(ks[:i], ks[i+1:]...)
+	}
+}
+
+// follow sets the index's entry for key to what the backend holds now.
+func (b memBackend) follow(bucket, key string) {
+	if _, err := b.Backend.HeadObject(bucket, key); err == nil {
+		b.idx.insert(bucket, key)
+	} else {
+		b.idx.remove(bucket, key)
+	}
+}
+
+func (b memBackend) CreateBucket(name string) error {
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
+	err := b.Backend.CreateBucket(name)
+	if err == nil {
+		b.idx.keys[name] = nil
+	}
+	return err
+}
+
+func (b memBackend) DeleteBucket(name string) error {
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
+	err := b.Backend.DeleteBucket(name)
+	if err == nil {
+		delete(b.idx.keys, name)
+	}
+	return err
+}
+
+func (b memBackend) ForceDeleteBucket(name string) error {
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
+	err := b.Backend.ForceDeleteBucket(name)
+	if err == nil {
+		delete(b.idx.keys, name)
+	}
+	return err
+}
+
+func (b memBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, cond *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	// The body is read before the lock, as the backend reads it, so that
+	// uploads still arrive in parallel.
+	body, err := gofakes3.ReadAll(input, size)
+	if err != nil {
+		return gofakes3.PutObjectResult{}, err
+	}
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
+	res, err := b.Backend.PutObject(bucket, key, meta, bytes.NewReader(body), size, cond)
+	b.follow(bucket, key)
+	return res, err
+}
+
+func (b memBackend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
+	res, err := b.Backend.CopyObject(srcBucket, srcKey, dstBucket, dstKey, meta)
+	b.follow(dstBucket, dstKey)
+	return res, err
+}
+
+func (b memBackend) DeleteObject(bucket, key string) (gofakes3.ObjectDeleteResult, error) {
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
+	res, err := b.Backend.DeleteObject(bucket, key)
+	b.follow(bucket, key)
+	return res, err
+}
+
+func (b memBackend) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
+	res, err := b.Backend.DeleteMulti(bucket, keys...)
+	for _, k := range keys {
+		b.follow(bucket, k)
+	}
+	return res, err
+}
+
+// ListBucket lists as S3 does: keys after the marker that start with the
+// prefix, in order; with a delimiter, the keys whose rest holds it are
+// rolled up into one common prefix each. A page of MaxKeys entries (keys
+// and common prefixes) is truncated only when another entry follows, and
+// its NextMarker is the last key it covered, so that the next page starts
+// after the whole of a common prefix it ended on.
+func (b memBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
+	var pre, delim string
+	if prefix != nil {
+		if prefix.HasPrefix {
+			pre = prefix.Prefix
+		}
+		if prefix.HasDelimiter {
+			delim = prefix.Delimiter
+		}
+	}
+	b.idx.mu.RLock()
+	defer b.idx.mu.RUnlock()
+	keys, ok := b.idx.keys[name]
+	if !ok {
+		return nil, gofakes3.BucketNotFound(name)
+	}
+	out := gofakes3.NewObjectList()
+	// The first key after the marker, and at or after the prefix.
+	i := sort.Search(len(keys), func(i int) bool {
+		return keys[i] >= pre && (page.Marker == "" || keys[i] > page.Marker)
+	})
+	var n int64
+	for i < len(keys) && strings.HasPrefix(keys[i], pre) {
+		if page.MaxKeys > 0 && n >= page.MaxKeys {
+			out.IsTruncated = true
+			break
+		}
+		key := keys[i]
+		if j := strings.Index(key[len(pre):], delim); delim != "" && j >= 0 {
+			cp := key[:len(pre)+j+len(delim)]
+			out.AddPrefix(cp)
+			// Past every key under the common prefix: they are contiguous.
+			i += sort.Search(len(keys)-i, func(k int) bool { return !strings.HasPrefix(keys[i+k], cp) })
+			out.NextMarker = keys[i-1]
+			n++
+			continue
+		}
+		obj, err := b.Backend.HeadObject(name, key)
+		i++
+		if err != nil {
+			// Gone since the index was read: not listed, as S3 would not.
+			continue
+		}
+		out.Add(&gofakes3.Content{
+			Key:          key,
+			LastModified: gofakes3.NewContentTime(b.idx.lastModified(obj)),
+			ETag:         gofakes3.FormatETag(obj.Hash),
+			Size:         obj.Size,
+		})
+		out.NextMarker = key
+		n++
+	}
+	if !out.IsTruncated {
+		out.NextMarker = ""
+	}
+	return out, nil
+}
+
+// lastModified is the time an object was written, as its GET and HEAD
+// answers give it (S3 keeps whole seconds).
+func (x *keyIndex) lastModified(obj *gofakes3.Object) time.Time {
+	if t, err := http.ParseTime(obj.Metadata["Last-Modified"]); err == nil {
+		return t.UTC()
+	}
+	return x.clock().UTC().Truncate(time.Second)
+}
