@@ -9,6 +9,11 @@
 # rate of each s3 source as a share of the dir source's. Target: >= 0.80
 # from the emulator.
 #
+# The servers run on the same machine as the reader. On a small machine they
+# take CPU the dir source never pays for, so where taskset(1) is available a
+# second set of rounds gives the servers one core of their own and every
+# reader, the dir source too, the other cores; it prints the same figures.
+#
 #   bash bench/s3.sh [SIZE]      SIZE defaults to 1GB
 #
 # BENCH_DIR keeps the generated trail (shared with bench/ingest.sh).
@@ -42,12 +47,16 @@ find "$trail" -name '*.json.gz' -print0 | xargs -0 cat >/dev/null
 
 wall() { sed -E 's/.*wall_seconds=([0-9.]+).*/\1/' "$1"; }
 
-# collect_run NAME ROUND SOURCE [ENV...]: one collect into a fresh database.
+# collect_run NAME ROUND SOURCE [ENV...]: one collect into a fresh database,
+# on the cores in PIN when it is set.
+PIN=""
 collect_run() {
   local name=$1 i=$2 src=$3
   shift 3
   rm -f "$WORK/s3bench.db" "$WORK/s3bench.db-wal" "$WORK/s3bench.db-shm"
-  env "$@" AWS_REGION=us-east-1 "$WORK/runstat" -o "$WORK/$name.$i" -- "$WORK/athenawatch" --db "$WORK/s3bench.db" --log-level warn \
+  local pin=()
+  [ -z "$PIN" ] || pin=(taskset -c "$PIN")
+  env "$@" AWS_REGION=us-east-1 "${pin[@]}" "$WORK/runstat" -o "$WORK/$name.$i" -- "$WORK/athenawatch" --db "$WORK/s3bench.db" --log-level warn \
     collect --no-enrich --format json --source "$src" >"$WORK/$name.$i.json" 2>"$WORK/$name.$i.err" || {
     cat "$WORK/$name.$i.err" >&2
     exit 1
@@ -87,23 +96,37 @@ else
   echo "versitygw not found: its run is left out (make tools installs it)" >&2
 fi
 
-# Rounds, each reading the trail once from every source in turn: a
-# shared machine's speed drifts over a minute, and interleaving lets the
-# drift fall on every source alike rather than on whichever ran last. Both
-# servers stay up throughout, idle while the others are read.
-for i in $(seq "$ROUNDS"); do
-  collect_run dir "$i" "dir:$trail"
-  collect_run emulator "$i" s3://bench-trail "${emu_env[@]}"
-  [ ${#vgw_env[@]} -eq 0 ] || collect_run versitygw "$i" s3://bench-trail "${vgw_env[@]}"
-done
-dir_wall=$(median dir)
-emu_wall=$(median emulator)
-vgw_wall=""
-[ ${#vgw_env[@]} -eq 0 ] || vgw_wall=$(median versitygw)
+# rounds TAG: ROUNDS rounds, each reading the trail once from every source in
+# turn: a shared machine's speed drifts over a minute, and interleaving lets
+# the drift fall on every source alike rather than on whichever ran last.
+# Both servers stay up throughout, idle while the others are read. Prints
+# the medians.
+rounds() {
+  local tag=$1 i
+  for i in $(seq "$ROUNDS"); do
+    collect_run "dir$tag" "$i" "dir:$trail"
+    collect_run "emulator$tag" "$i" s3://bench-trail "${emu_env[@]}"
+    [ ${#vgw_env[@]} -eq 0 ] || collect_run "versitygw$tag" "$i" s3://bench-trail "${vgw_env[@]}"
+  done
+  local dir_wall emu_wall vgw_wall=""
+  dir_wall=$(median "dir$tag")
+  emu_wall=$(median "emulator$tag")
+  [ ${#vgw_env[@]} -eq 0 ] || vgw_wall=$(median "versitygw$tag")
+  awk -v b="$ubytes" -v d="$dir_wall" -v e="$emu_wall" -v v="$vgw_wall" 'BEGIN {
+    printf "dir source:            %.2f s  (%.0f MB/s)\n", d, b/1e6/d
+    printf "s3 source, emulator:   %.2f s  (%.0f MB/s)  rate vs dir: %.3f  (target >= 0.80)\n", e, b/1e6/e, d/e
+    if (v != "") printf "s3 source, versitygw:  %.2f s  (%.0f MB/s)  rate vs dir: %.3f\n", v, b/1e6/v, d/v
+  }'
+}
 
-awk -v b="$ubytes" -v d="$dir_wall" -v e="$emu_wall" -v v="$vgw_wall" -v cores="$(nproc)" 'BEGIN {
-  printf "cores:                 %d\n", cores
-  printf "dir source:            %.2f s  (%.0f MB/s)\n", d, b/1e6/d
-  printf "s3 source, emulator:   %.2f s  (%.0f MB/s)  rate vs dir: %.3f  (target >= 0.80)\n", e, b/1e6/e, d/e
-  if (v != "") printf "s3 source, versitygw:  %.2f s  (%.0f MB/s)  rate vs dir: %.3f\n", v, b/1e6/v, d/v
-}'
+cores=$(nproc)
+echo "cores:                 $cores"
+echo "servers and readers sharing every core:"
+rounds ""
+if command -v taskset >/dev/null && [ "$cores" -ge 2 ]; then
+  server_core=$((cores - 1))
+  for p in "${PIDS[@]}"; do taskset -a -p -c "$server_core" "$p" >/dev/null; done
+  PIN="0-$((cores - 2))"
+  echo "servers on core $server_core, readers on cores $PIN:"
+  rounds ".pinned"
+fi
