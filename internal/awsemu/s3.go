@@ -3,6 +3,7 @@ package awsemu
 import (
 	"bufio"
 	"bytes"
+	"encoding/xml"
 	"io"
 	"log/slog"
 	"net"
@@ -161,6 +162,10 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, a authHeader)
 			"The request signature we calculated does not match the signature you provided.")
 		return
 	}
+	if msg := s3BodyTooLarge(r); msg != "" {
+		writeS3Error(w, http.StatusBadRequest, "EntityTooLarge", msg)
+		return
+	}
 	op := s3Op(r)
 	st := e.s3
 	st.mu.Lock()
@@ -194,10 +199,34 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, a authHeader)
 	}
 }
 
+// maxS3Body bounds what one S3 request may upload. The emulator keeps its
+// objects in memory, and gofakes3 allocates a body's whole declared length
+// before reading it, so a declared length is checked before it reaches
+// gofakes3. Trail objects are a few megabytes.
+const maxS3Body = 256 << 20
+
+// s3BodyTooLarge says why a request's declared body is refused, or "".
+func s3BodyTooLarge(r *http.Request) string {
+	if r.ContentLength > maxS3Body {
+		return "Your proposed upload exceeds the maximum allowed size of the emulator (" + strconv.Itoa(maxS3Body) + " bytes)."
+	}
+	if v := r.Header.Get("X-Amz-Decoded-Content-Length"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || n > maxS3Body {
+			return "x-amz-decoded-content-length " + strconv.Quote(v) + " is not a length up to " + strconv.Itoa(maxS3Body) + " bytes."
+		}
+	}
+	return ""
+}
+
 func writeS3Error(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<Error><Code>" + code + "</Code><Message>" + msg + "</Message></Error>"))
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<Error><Code>" + code + "</Code><Message>")
+	// Messages may quote what a request sent.
+	_ = xml.EscapeText(&b, []byte(msg))
+	b.WriteString("</Message></Error>")
+	_, _ = io.WriteString(w, b.String())
 }
 
 // cutWriter holds an answer's body, then sends its headers and half of it

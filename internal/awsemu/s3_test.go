@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/johannesboyne/gofakes3"
@@ -155,5 +159,49 @@ func TestS3BodiesWriteThemselves(t *testing.T) {
 		if err := obj.Contents.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestS3RefusesOversizedBodies: an upload whose declared length is more
+// than the emulator keeps in memory, or not a length at all, is refused
+// before gofakes3 allocates it, with what was wrong, escaped.
+func TestS3RefusesOversizedBodies(t *testing.T) {
+	t.Parallel()
+	emu := New(Options{})
+	creds := emu.AddUser("111122223333", "uploader")
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	for _, tt := range []struct {
+		name          string
+		contentLength int64
+		decoded       string
+		want          string
+	}{
+		{"content length", maxS3Body + 1, "", "maximum allowed size"},
+		{"decoded length", 10, strconv.Itoa(maxS3Body + 1), "is not a length"},
+		{"negative decoded length", 10, "-1", "is not a length"},
+		{"decoded length not a number", 10, "<x>", `&#34;&lt;x&gt;&#34; is not a length`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPut, "http://127.0.0.1/trail/key", strings.NewReader("0123456789"))
+			req.ContentLength = tt.contentLength
+			req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+			if tt.decoded != "" {
+				req.Header.Set("X-Amz-Decoded-Content-Length", tt.decoded)
+			}
+			err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
+				req, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			emu.ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if rec.Code != http.StatusBadRequest || !strings.Contains(body, "<Code>EntityTooLarge</Code>") || !strings.Contains(body, tt.want) {
+				t.Fatalf("answer %d %s; want 400 EntityTooLarge saying %q", rec.Code, body, tt.want)
+			}
+			if n := emu.S3Calls()[S3PutObject]; n != 0 {
+				t.Fatalf("%d PutObject calls reached gofakes3", n)
+			}
+		})
 	}
 }

@@ -181,7 +181,8 @@ func (b memBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofake
 			cp := key[:len(pre)+j+len(delim)]
 			out.AddPrefix(cp)
 			// Past every key under the common prefix: they are contiguous.
-			i += sort.Search(len(keys)-i, func(k int) bool { return !strings.HasPrefix(keys[i+k], cp) })
+			rest := keys[i:]
+			i += sort.Search(len(rest), func(k int) bool { return !strings.HasPrefix(rest[k], cp) })
 			out.NextMarker = keys[i-1]
 			n++
 			continue
