@@ -60,7 +60,7 @@ type s3State struct {
 }
 
 func newS3State(e *Emulator) *s3State {
-	fake := gofakes3.New(newMemBackend(s3mem.New(s3mem.WithTimeSource(emulatorClock{e})), e.Now),
+	fake := gofakes3.New(newMemBackend(s3mem.New(s3mem.WithTimeSource(emulatorClock{e}))),
 		gofakes3.WithTimeSource(emulatorClock{e}),
 		// The emulator clock may be frozen far from the clients' clocks.
 		gofakes3.WithTimeSkewLimit(0),
@@ -70,9 +70,9 @@ func newS3State(e *Emulator) *s3State {
 }
 
 // GetObject gives bodies that write themselves out: gofakes3 copies a body
-// to the response with io.Copy, and the in-memory backend's body, a bytes.Reader behind a wrapper that
-// hides its WriteTo, made io.Copy allocate and fill a buffer of its own for
-// every object. The trail benchmark's reads of a thousand objects spent a
+// to the response with io.Copy, and the in-memory backend's body, a
+// bytes.Reader behind a wrapper that hides its WriteTo, made io.Copy
+// allocate and fill a buffer of its own for every object. The trail benchmark's reads of a thousand objects spent a
 // good part of the emulator's time there.
 func (b memBackend) GetObject(bucket, name string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
 	obj, err := b.Backend.GetObject(bucket, name, rng)

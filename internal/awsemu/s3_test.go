@@ -130,7 +130,7 @@ func TestS3(t *testing.T) {
 // wraps bodies fails here rather than making every GET slower).
 func TestS3BodiesWriteThemselves(t *testing.T) {
 	t.Parallel()
-	b := newMemBackend(s3mem.New(), time.Now)
+	b := newMemBackend(s3mem.New())
 	if err := b.CreateBucket("b"); err != nil {
 		t.Fatal(err)
 	}

@@ -28,8 +28,6 @@ import (
 type keyIndex struct {
 	mu   sync.RWMutex
 	keys map[string][]string // bucket → its keys, sorted
-	// clock stamps the objects whose metadata carries no Last-Modified.
-	clock func() time.Time
 }
 
 // memBackend is gofakes3's in-memory backend with the key index and with
@@ -39,8 +37,8 @@ type memBackend struct {
 	idx *keyIndex
 }
 
-func newMemBackend(b *s3mem.Backend, clock func() time.Time) memBackend {
-	return memBackend{Backend: b, idx: &keyIndex{keys: map[string][]string{}, clock: clock}}
+func newMemBackend(b *s3mem.Backend) memBackend {
+	return memBackend{Backend: b, idx: &keyIndex{keys: map[string][]string{}}}
 }
 
 // insert and remove keep one bucket's keys sorted; the caller holds mu.
@@ -190,12 +188,14 @@ func (b memBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofake
 		obj, err := b.Backend.HeadObject(name, key)
 		i++
 		if err != nil {
-			// Gone since the index was read: not listed, as S3 would not.
+			// The lock keeps the index and the backend in step; should
+			// they ever differ, an object that cannot be described is
+			// not listed.
 			continue
 		}
 		out.Add(&gofakes3.Content{
 			Key:          key,
-			LastModified: gofakes3.NewContentTime(b.idx.lastModified(obj)),
+			LastModified: gofakes3.NewContentTime(lastModified(obj)),
 			ETag:         gofakes3.FormatETag(obj.Hash),
 			Size:         obj.Size,
 		})
@@ -209,10 +209,12 @@ func (b memBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofake
 }
 
 // lastModified is the time an object was written, as its GET and HEAD
-// answers give it (S3 keeps whole seconds).
-func (x *keyIndex) lastModified(obj *gofakes3.Object) time.Time {
-	if t, err := http.ParseTime(obj.Metadata["Last-Modified"]); err == nil {
-		return t.UTC()
+// answers give it (S3 keeps whole seconds). gofakes3 records it on every
+// write; an object without it is listed without a time.
+func lastModified(obj *gofakes3.Object) time.Time {
+	t, err := http.ParseTime(obj.Metadata["Last-Modified"])
+	if err != nil {
+		return time.Time{}
 	}
-	return x.clock().UTC().Truncate(time.Second)
+	return t.UTC()
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -67,7 +66,7 @@ func wantListing(keys map[string]bool, prefix, delim, marker string) []string {
 func TestS3ListingFollowsEveryChange(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 11))
-	b := newMemBackend(s3mem.New(), time.Now)
+	b := newMemBackend(s3mem.New())
 	ref := s3mem.New()
 	for _, be := range []gofakes3.Backend{b, ref} {
 		if err := be.CreateBucket("b"); err != nil {
