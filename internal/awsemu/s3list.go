@@ -1,7 +1,6 @@
 package awsemu
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"sort"
@@ -23,8 +22,9 @@ import (
 // by binary search, stops at the end of its prefix, and passes over all the
 // keys of a common prefix at once.
 //
-// Mutations hold the index's lock across the backend's change and the
-// index's, so the two cannot disagree; listings share it.
+// Between a change in the backend and its follow, a listing may find a key
+// the backend no longer has (it is not listed) or miss one whose write has
+// not yet been answered.
 type keyIndex struct {
 	mu   sync.RWMutex
 	keys map[string][]string // bucket → its keys, sorted
@@ -63,7 +63,12 @@ func (x *keyIndex) remove(bucket, key string) {
 }
 
 // follow sets the index's entry for key to what the backend holds now.
+// Every change of a key is followed by this, under the lock, once the
+// backend has made it: whatever the order of concurrent changes, the last
+// follow of a key reads the backend after the last change.
 func (b memBackend) follow(bucket, key string) {
+	b.idx.mu.Lock()
+	defer b.idx.mu.Unlock()
 	if _, err := b.Backend.HeadObject(bucket, key); err == nil {
 		b.idx.insert(bucket, key)
 	} else {
@@ -71,69 +76,57 @@ func (b memBackend) follow(bucket, key string) {
 	}
 }
 
-func (b memBackend) CreateBucket(name string) error {
+// followBucket is follow for a bucket: a bucket the backend has is in the
+// index, with the keys it already has there; one it has not is not.
+func (b memBackend) followBucket(name string) {
 	b.idx.mu.Lock()
 	defer b.idx.mu.Unlock()
-	err := b.Backend.CreateBucket(name)
-	if err == nil {
-		b.idx.keys[name] = nil
+	if ok, err := b.Backend.BucketExists(name); err == nil && ok {
+		if _, in := b.idx.keys[name]; !in {
+			b.idx.keys[name] = nil
+		}
+	} else {
+		delete(b.idx.keys, name)
 	}
+}
+
+func (b memBackend) CreateBucket(name string) error {
+	err := b.Backend.CreateBucket(name)
+	b.followBucket(name)
 	return err
 }
 
 func (b memBackend) DeleteBucket(name string) error {
-	b.idx.mu.Lock()
-	defer b.idx.mu.Unlock()
 	err := b.Backend.DeleteBucket(name)
-	if err == nil {
-		delete(b.idx.keys, name)
-	}
+	b.followBucket(name)
 	return err
 }
 
 func (b memBackend) ForceDeleteBucket(name string) error {
-	b.idx.mu.Lock()
-	defer b.idx.mu.Unlock()
 	err := b.Backend.ForceDeleteBucket(name)
-	if err == nil {
-		delete(b.idx.keys, name)
-	}
+	b.followBucket(name)
 	return err
 }
 
 func (b memBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, cond *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
-	// The body is read before the lock, as the backend reads it, so that
-	// uploads still arrive in parallel.
-	body, err := gofakes3.ReadAll(input, size)
-	if err != nil {
-		return gofakes3.PutObjectResult{}, err
-	}
-	b.idx.mu.Lock()
-	defer b.idx.mu.Unlock()
-	res, err := b.Backend.PutObject(bucket, key, meta, bytes.NewReader(body), size, cond)
+	res, err := b.Backend.PutObject(bucket, key, meta, input, size, cond)
 	b.follow(bucket, key)
 	return res, err
 }
 
 func (b memBackend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
-	b.idx.mu.Lock()
-	defer b.idx.mu.Unlock()
 	res, err := b.Backend.CopyObject(srcBucket, srcKey, dstBucket, dstKey, meta)
 	b.follow(dstBucket, dstKey)
 	return res, err
 }
 
 func (b memBackend) DeleteObject(bucket, key string) (gofakes3.ObjectDeleteResult, error) {
-	b.idx.mu.Lock()
-	defer b.idx.mu.Unlock()
 	res, err := b.Backend.DeleteObject(bucket, key)
 	b.follow(bucket, key)
 	return res, err
 }
 
 func (b memBackend) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
-	b.idx.mu.Lock()
-	defer b.idx.mu.Unlock()
 	res, err := b.Backend.DeleteMulti(bucket, keys...)
 	for _, k := range keys {
 		b.follow(bucket, k)
@@ -188,9 +181,7 @@ func (b memBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofake
 		obj, err := b.Backend.HeadObject(name, key)
 		i++
 		if err != nil {
-			// The lock keeps the index and the backend in step; should
-			// they ever differ, an object that cannot be described is
-			// not listed.
+			// Deleted, and not yet followed: not listed.
 			continue
 		}
 		out.Add(&gofakes3.Content{

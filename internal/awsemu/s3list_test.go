@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -242,5 +243,42 @@ func TestS3ListPagesThroughSDK(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("listed %q, want %q", got, want)
+	}
+}
+
+// TestS3ListingFollowsConcurrentChanges: puts and deletes of the same keys
+// from many goroutines at once leave the index listing what the backend
+// holds.
+func TestS3ListingFollowsConcurrentChanges(t *testing.T) {
+	t.Parallel()
+	b := newMemBackend(s3mem.New())
+	if err := b.CreateBucket("b"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 3))
+			for range 3000 {
+				k := fmt.Sprintf("k%02d", rng.IntN(3))
+				if rng.IntN(2) == 0 {
+					_, _ = b.PutObject("b", k, map[string]string{}, strings.NewReader("x"), 1, nil)
+				} else {
+					_, _ = b.DeleteObject("b", k)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := b.ListBucket("b", nil, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := b.Backend.ListBucket("b", nil, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(listing(got), listing(want)) || !slices.Equal(b.idx.keys["b"], listing(want)) {
+		t.Fatalf("index %q, listed %q; the backend holds %q", b.idx.keys["b"], listing(got), listing(want))
 	}
 }
